@@ -1,0 +1,267 @@
+"""The domain: projects, their members, transcripts, queue items, claims and labels."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from annotate.queries import (
+    AssignmentQuerySet,
+    ItemQuerySet,
+    JobQuerySet,
+    MembershipQuerySet,
+    ProjectQuerySet,
+)
+from labelsets.models import LabelSetVersion
+
+
+class QueueStrategy(models.TextChoices):
+    ACTIVE = "active", "Most informative first (active learning)"
+    SEQUENTIAL = "sequential", "In import order"
+    RANDOM = "random", "Random order"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    label_set_version = models.ForeignKey(LabelSetVersion, on_delete=models.PROTECT, related_name="+")
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="Independent labels each item needs."
+    )
+    lease = models.DurationField(
+        default=timedelta(minutes=30), help_text="How long a claim holds an item."
+    )
+    guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the form.")
+    queue_strategy = models.CharField(
+        max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Kept counters: updated with F() by the services that change them, so no
+    # request ever counts rows to show progress.
+    items_total = models.PositiveIntegerField(default=0)
+    items_complete = models.PositiveIntegerField(default=0)
+    annotations_total = models.PositiveIntegerField(default=0)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    MANAGER = "manager", "Manager"
+
+
+# Each role can do everything the roles before it can.
+ROLE_RANK = {Role.ANNOTATOR: 0, Role.REVIEWER: 1, Role.MANAGER: 2}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    is_active = models.BooleanField(default=True, help_text="Off retires the member.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+    def has_role(self, role: Role) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[role]
+
+
+class Transcript(models.Model):
+    """A conversation to label: messages as [{role, content}], roles system/user/assistant."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="transcripts")
+    messages = models.JSONField()
+    source_model = models.CharField(max_length=200, blank=True, db_index=True)
+    dataset = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    prompt_group = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="transcripts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="transcript_hash_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "prompt_group"], name="transcript_group_idx"),
+            models.Index(fields=["project", "external_id"], name="transcript_extid_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id or f"transcript {self.pk}"
+
+
+class Item(models.Model):
+    """A transcript's place in its project's queue.
+
+    Kept narrow and separate from Transcript so the queue index and the rows the
+    claim locks stay small whatever the transcripts hold.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    transcript = models.OneToOneField(Transcript, on_delete=models.CASCADE, related_name="item")
+    priority = models.FloatField(default=0.0)
+    # Labels still needed, live claims included: > 0 means claimable.
+    slots_left = models.SmallIntegerField()
+    annotations_count = models.PositiveSmallIntegerField(default=0)
+    skips_count = models.PositiveSmallIntegerField(default=0)
+    disagreement = models.FloatField(null=True, blank=True)
+
+    objects = ItemQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Serves the claim order without a sort, however many items are full.
+            models.Index(
+                F("project"),
+                F("priority").desc(),
+                F("id"),
+                condition=Q(slots_left__gt=0),
+                name="item_queue_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk}"
+
+
+class AssignmentStatus(models.TextChoices):
+    LIVE = "live", "Claimed"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+
+
+class Assignment(models.Model):
+    """A claim (lease) of one item by one annotator."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.LIVE
+    )
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    skip_reason = models.CharField(max_length=500, blank=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One row per annotator and item: never labelled twice, and a
+            # re-claim after expiry reuses the row.
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["annotator", "expires_at"],
+                condition=Q(status="live"),
+                name="assignment_live_idx",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="live"), name="assignment_expiry_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.item}"
+
+
+class Annotation(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    label_set_version = models.ForeignKey(
+        LabelSetVersion, on_delete=models.PROTECT, related_name="+"
+    )
+    values = models.JSONField()
+    seconds_spent = models.FloatField(default=0.0)
+    # Generated by the client per attempt: a retried POST carries the same one.
+    client_uuid = models.UUIDField(default=uuid.uuid4, unique=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.item}"
+
+
+class JobKind(models.TextChoices):
+    IMPORT = "import", "Import"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """A long-running piece of work run by Celery, with progress for the UI and API."""
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    params = models.JSONField(default=dict, blank=True)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+    @property
+    def percent(self) -> int:
+        if not self.progress_total:
+            return 100 if self.is_finished else 0
+        return min(100, round(100 * self.progress_done / self.progress_total))

@@ -1,0 +1,60 @@
+"""Label sets are data: a named set with immutable, numbered versions of a schema."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+if TYPE_CHECKING:
+    from labelsets.schema import Schema
+
+
+class LabelSet(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def latest_version(self) -> LabelSetVersion:
+        return self.versions.order_by("-number").first() or _missing(self)
+
+
+def _missing(label_set: LabelSet) -> LabelSetVersion:
+    raise LabelSetVersion.DoesNotExist(f"Label set {label_set.name} has no version.")
+
+
+class LabelSetVersion(models.Model):
+    """One frozen schema. Never edited: a change is a new version.
+
+    Annotations record the version they were made under, so old labels stay
+    interpretable after the label set moves on.
+    """
+
+    label_set = models.ForeignKey(LabelSet, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    schema_data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["label_set", "number"], name="labelset_version_unique"),
+        ]
+        ordering = ["label_set__name", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.label_set.name} v{self.number}"
+
+    @cached_property
+    def schema(self) -> Schema:
+        from labelsets.schema import parse_schema
+
+        return parse_schema(self.schema_data)
+
+    def validate(self, values: Any) -> dict[str, Any]:
+        from labelsets.schema import validate_values
+
+        return validate_values(self.schema, values)

@@ -1,0 +1,71 @@
+"""factory_boy factories. Kept counters are set as the services would set them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotate.models import Item, Membership, Project, Transcript
+from labelsets.models import LabelSetVersion
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("pw-for-tests")
+
+
+def refusal_v1() -> LabelSetVersion:
+    return LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    label_set_version = factory.LazyFunction(refusal_v1)
+    overlap = 3
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    project = factory.SubFactory(ProjectFactory)
+    role = "annotator"
+
+
+def _hash(messages: list[dict[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+
+
+class TranscriptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transcript
+
+    project = factory.SubFactory(ProjectFactory)
+    messages = factory.Sequence(
+        lambda n: [
+            {"role": "user", "content": f"Question number {n}?"},
+            {"role": "assistant", "content": f"Answer number {n}."},
+        ]
+    )
+    source_model = "model-a"
+    content_hash = factory.LazyAttribute(lambda t: _hash(t.messages))
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Item
+
+    project = factory.SubFactory(ProjectFactory)
+    transcript = factory.SubFactory(TranscriptFactory, project=factory.SelfAttribute("..project"))
+    slots_left = factory.LazyAttribute(lambda i: i.project.overlap)
