@@ -49,19 +49,19 @@ typecheck: $(VENV)/.installed
 	DEBUG=true $(BIN)/mypy annotate labelsets tests bench
 
 pytest: $(VENV)/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	DEBUG=true $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # The database matrix: the suite again on SQLite (CI runs `make test` on PostgreSQL).
 test-sqlite: $(VENV)/.installed
-	DATABASE_URL=sqlite:///$(CURDIR)/var/test-matrix.sqlite3 $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	DEBUG=true DATABASE_URL=sqlite:///$(CURDIR)/var/test-matrix.sqlite3 $(BIN)/pytest -m "not browser and not postgres and not celery_worker" $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 screenshots: $(VENV)/.installed
-	$(BIN)/pytest tests/browser -k screenshot --screenshots
+	DEBUG=true $(BIN)/pytest tests/browser -k screenshot
 
 clean:
 	rm -rf $(VENV) var

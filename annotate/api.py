@@ -1,17 +1,143 @@
-"""REST API for the researcher/pipeline audience."""
+"""REST API for the researcher/pipeline audience: the same services as the HTML views.
+
+Every error answers with one body: {"detail": "...", "errors": {field: [messages]}}.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from annotate import importers, services
+from annotate.access import access_job, access_project
+from annotate.models import Job, Membership, Role
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """One error body for the whole API: {"detail": ..., "errors": {field: [...]}}."""
+    """Turn every expected error into {"detail", "errors"}; services' ValidationErrors become 400."""
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        errors = (
+            exc.message_dict
+            if hasattr(exc, "error_dict")
+            else {"non_field_errors": exc.messages}
+        )
         return Response({"detail": "Invalid input.", "errors": errors}, status=400)
-    return drf_exception_handler(exc, context)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        data = response.data
+        errors = data if isinstance(data, dict) else {"non_field_errors": data}
+        response.data = {"detail": "Invalid input.", "errors": errors}
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": response.data["detail"], "errors": {}}
+    return response
+
+
+def authenticated_user(request: Request) -> User:
+    """The request's user; the default IsAuthenticated permission has let only users in."""
+    if not isinstance(request.user, User):
+        raise exceptions.NotAuthenticated()
+    return request.user
+
+
+class ProjectOutputSerializer(serializers.Serializer[Membership]):
+    id = serializers.IntegerField(source="project.id")
+    name = serializers.CharField(source="project.name")
+    role = serializers.CharField()
+    label_set = serializers.CharField(source="project.label_set_version.label_set.name")
+    label_set_version = serializers.IntegerField(
+        source="project.label_set_version.number"
+    )
+    overlap = serializers.IntegerField(source="project.overlap")
+    items_total = serializers.IntegerField(source="project.items_total")
+    items_complete = serializers.IntegerField(source="project.items_complete")
+    annotations_total = serializers.IntegerField(source="project.annotations_total")
+
+
+class ProjectListApi(APIView):
+    def get(self, request: Request) -> Response:
+        memberships = (
+            Membership.objects.active()
+            .filter(user=authenticated_user(request))
+            .select_related("project__label_set_version__label_set")
+            .order_by("project__name")
+        )
+        return Response(
+            {"results": [ProjectOutputSerializer(m).data for m in memberships]}
+        )
+
+
+class ProjectDetailApi(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        membership = access_project(request.user, project_id)
+        return Response(ProjectOutputSerializer(membership).data)
+
+
+class JobOutputSerializer(serializers.ModelSerializer[Job]):
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "project",
+            "status",
+            "stage",
+            "progress_done",
+            "progress_total",
+            "result",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ProjectImportApi(APIView):
+    """Upload a transcript file; the import runs as a job (202, then poll the job)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        file = serializers.FileField()
+        format = serializers.ChoiceField(choices=importers.FORMATS, required=False)
+
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access_project(request.user, project_id, role=Role.MANAGER).project
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        job = services.import_job_create(
+            project=project,
+            upload=upload,
+            filename=upload.name,
+            fmt=data.validated_data.get("format"),
+            created_by=authenticated_user(request),
+            now=timezone.now(),
+        )
+        job.refresh_from_db()  # eager mode has already run it
+        return Response(
+            JobOutputSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/jobs/{job.pk}/"},
+        )
+
+
+class JobDetailApi(APIView):
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(JobOutputSerializer(access_job(request.user, job_id)).data)

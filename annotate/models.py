@@ -27,14 +27,18 @@ class QueueStrategy(models.TextChoices):
 
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
-    label_set_version = models.ForeignKey(LabelSetVersion, on_delete=models.PROTECT, related_name="+")
+    label_set_version = models.ForeignKey(
+        LabelSetVersion, on_delete=models.PROTECT, related_name="+"
+    )
     overlap = models.PositiveSmallIntegerField(
         default=3, help_text="Independent labels each item needs."
     )
     lease = models.DurationField(
         default=timedelta(minutes=30), help_text="How long a claim holds an item."
     )
-    guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the form.")
+    guidelines = models.TextField(
+        blank=True, help_text="Markdown, shown beside the form."
+    )
     queue_strategy = models.CharField(
         max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.ACTIVE
     )
@@ -49,7 +53,9 @@ class Project(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1), name="project_overlap_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +76,9 @@ class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="memberships"
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     is_active = models.BooleanField(default=True, help_text="Off retires the member.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -79,7 +87,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "project"], name="membership_unique"),
+            models.UniqueConstraint(
+                fields=["user", "project"], name="membership_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +102,9 @@ class Membership(models.Model):
 class Transcript(models.Model):
     """A conversation to label: messages as [{role, content}], roles system/user/assistant."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="transcripts")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="transcripts"
+    )
     messages = models.JSONField()
     source_model = models.CharField(max_length=200, blank=True, db_index=True)
     dataset = models.CharField(max_length=200, blank=True)
@@ -101,7 +113,11 @@ class Transcript(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64)
     job = models.ForeignKey(
-        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="transcripts"
+        "Job",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transcripts",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -112,8 +128,12 @@ class Transcript(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["project", "prompt_group"], name="transcript_group_idx"),
-            models.Index(fields=["project", "external_id"], name="transcript_extid_idx"),
+            models.Index(
+                fields=["project", "prompt_group"], name="transcript_group_idx"
+            ),
+            models.Index(
+                fields=["project", "external_id"], name="transcript_extid_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,7 +148,9 @@ class Item(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    transcript = models.OneToOneField(Transcript, on_delete=models.CASCADE, related_name="item")
+    transcript = models.OneToOneField(
+        Transcript, on_delete=models.CASCADE, related_name="item"
+    )
     priority = models.FloatField(default=0.0)
     # Labels still needed, live claims included: > 0 means claimable.
     slots_left = models.SmallIntegerField()
@@ -181,7 +203,9 @@ class Assignment(models.Model):
         constraints = [
             # One row per annotator and item: never labelled twice, and a
             # re-claim after expiry reuses the row.
-            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique"),
+            models.UniqueConstraint(
+                fields=["item", "annotator"], name="assignment_unique"
+            ),
         ]
         indexes = [
             models.Index(
@@ -190,7 +214,9 @@ class Assignment(models.Model):
                 name="assignment_live_idx",
             ),
             models.Index(
-                fields=["expires_at"], condition=Q(status="live"), name="assignment_expiry_idx"
+                fields=["expires_at"],
+                condition=Q(status="live"),
+                name="assignment_expiry_idx",
             ),
         ]
 
@@ -215,7 +241,9 @@ class Annotation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_unique"),
+            models.UniqueConstraint(
+                fields=["item", "annotator"], name="annotation_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -239,10 +267,19 @@ class Job(models.Model):
     kind = models.CharField(max_length=16, choices=JobKind.choices)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
+    )
     params = models.JSONField(default=dict, blank=True)
+    stage = models.CharField(
+        max_length=100, blank=True, help_text="What the job is doing now."
+    )
     progress_done = models.PositiveBigIntegerField(default=0)
     progress_total = models.PositiveBigIntegerField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)

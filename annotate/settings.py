@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.csp import CSP  # type: ignore[attr-defined]
+from django.utils.csp import CSP
+
+# Lets classes such as admin.ModelAdmin[Project] be subscripted at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -104,15 +108,18 @@ TEMPLATES = [
 ]
 
 try:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+    DATABASES = {
+        "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+    }
 except (ValueError, KeyError, environ.ImproperlyConfigured) as e:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {e}") from e
-if DATABASES["default"]["ENGINE"] not in {
+if DATABASES["default"].get("ENGINE") not in {
     "django.db.backends.postgresql",
     "django.db.backends.sqlite3",
 }:
     raise ImproperlyConfigured(
-        f"DATABASE_URL names {DATABASES['default']['ENGINE']}; use postgres:// or sqlite://."
+        f"DATABASE_URL names an unsupported database ({DATABASES['default'].get('ENGINE')}); "
+        "use postgres:// or sqlite://."
     )
 # Persistent connections: a new PostgreSQL connection per request costs ~13 ms
 # of CPU here (MACHINE.md), more than the whole hot path.
@@ -145,6 +152,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# WhiteNoise warns at every start when its root is missing (before collectstatic).
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 # Uploads bigger than this are spooled to disk by Django, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -175,7 +184,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Celery: with no broker configured, tasks run in-process (eager) so a new user
 # needs nothing but Python. Production points CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "rediss://", "memory://")):
+if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(
+    ("redis://", "rediss://", "memory://")
+):
     raise ImproperlyConfigured(
         f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} must be a redis:// URL (or unset for eager tasks)."
     )

@@ -1,8 +1,37 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from annotate import api
+from annotate.views import home, manager
+
+annotate_patterns = [
+    path("", home.home, name="home"),
+    path("projects/<int:project_id>/", home.project_detail, name="project"),
+    path("projects/<int:project_id>/import/", manager.project_import, name="import"),
+    path("jobs/<int:job_id>/", manager.job_detail, name="job"),
+]
+
+api_patterns = [
+    path("projects/", api.ProjectListApi.as_view(), name="api-projects"),
+    path(
+        "projects/<int:project_id>/", api.ProjectDetailApi.as_view(), name="api-project"
+    ),
+    path(
+        "projects/<int:project_id>/imports/",
+        api.ProjectImportApi.as_view(),
+        name="api-project-import",
+    ),
+    path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
+]
 
 urlpatterns = [
+    path("", include((annotate_patterns, "annotate"))),
+    path("api/", include((api_patterns, "api"))),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz/", home.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

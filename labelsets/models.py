@@ -34,14 +34,18 @@ class LabelSetVersion(models.Model):
     interpretable after the label set moves on.
     """
 
-    label_set = models.ForeignKey(LabelSet, on_delete=models.PROTECT, related_name="versions")
+    label_set = models.ForeignKey(
+        LabelSet, on_delete=models.PROTECT, related_name="versions"
+    )
     number = models.PositiveIntegerField()
     schema_data = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["label_set", "number"], name="labelset_version_unique"),
+            models.UniqueConstraint(
+                fields=["label_set", "number"], name="labelset_version_unique"
+            ),
         ]
         ordering = ["label_set__name", "number"]
 

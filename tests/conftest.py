@@ -35,7 +35,10 @@ def _fast_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _needs_postgres(request):
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+    if (
+        request.node.get_closest_marker("postgres")
+        and connection.vendor != "postgresql"
+    ):
         skip_or_fail("needs PostgreSQL: set DATABASE_URL=postgres://...")
 
 
@@ -73,3 +76,106 @@ def manager(project):
 @pytest.fixture
 def outsider(db):
     return UserFactory(username="charlie")
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium: Playwright cannot download its own browser here."""
+    if not os.path.exists(CHROMIUM):
+        skip_or_fail(f"needs Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+REDIS_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def celery_worker(request):
+    """A real Celery worker process on Redis, reading the test database.
+
+    Needs PostgreSQL (the worker is another process, so the test database must
+    be one it can open) and Redis. Tests using it must commit for real
+    (django_db(transaction=True)), so the worker sees what they wrote.
+    """
+    import subprocess
+    import sys
+    import time
+
+    from annotate.celery import app
+
+    if connection.vendor != "postgresql":
+        skip_or_fail(
+            "a real Celery worker needs PostgreSQL: set DATABASE_URL=postgres://..."
+        )
+    if not _redis_answers(REDIS_URL):
+        skip_or_fail(f"a real Celery worker needs Redis at {REDIS_URL}")
+    db = connection.settings_dict
+    db_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "DEBUG": "true",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()  # no stale tasks from an earlier run
+    worker = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "annotate",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    old = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    app._pool = None  # type: ignore[attr-defined]  # forget the pool made for the eager default
+    try:
+        ping_deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > ping_deadline:
+                out = worker.stdout.read() if worker.stdout else ""
+                pytest.fail(f"the Celery worker did not start:\n{out[-3000:]}")
+        yield worker
+    finally:
+        app.conf.update(old)
+        app._pool = None  # type: ignore[attr-defined]
+        worker.terminate()
+        worker.wait(timeout=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 
 import factory
@@ -10,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from annotate.models import Item, Membership, Project, Transcript
 from labelsets.models import LabelSetVersion
+from labelsets.services import labelset_load
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -22,7 +24,15 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def refusal_v1() -> LabelSetVersion:
-    return LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
+    version = LabelSetVersion.objects.filter(
+        label_set__name="refusal-v1", number=1
+    ).first()
+    if (
+        version is None
+    ):  # a transactional test's flush removed the data migration's rows
+        migration = importlib.import_module("labelsets.migrations.0002_refusal_v1")
+        version, _ = labelset_load(data={"name": "refusal-v1", **migration.REFUSAL_V1})
+    return version
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -67,5 +77,7 @@ class ItemFactory(factory.django.DjangoModelFactory):
         model = Item
 
     project = factory.SubFactory(ProjectFactory)
-    transcript = factory.SubFactory(TranscriptFactory, project=factory.SelfAttribute("..project"))
+    transcript = factory.SubFactory(
+        TranscriptFactory, project=factory.SelfAttribute("..project")
+    )
     slots_left = factory.LazyAttribute(lambda i: i.project.overlap)

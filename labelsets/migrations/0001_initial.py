@@ -5,34 +5,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='LabelSet',
+            name="LabelSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=64, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("name", models.SlugField(max_length=64, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='LabelSetVersion',
+            name="LabelSetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('schema_data', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('label_set', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='labelsets.labelset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("schema_data", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "label_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="labelsets.labelset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['label_set__name', 'number'],
-                'constraints': [models.UniqueConstraint(fields=('label_set', 'number'), name='labelset_version_unique')],
+                "ordering": ["label_set__name", "number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("label_set", "number"), name="labelset_version_unique"
+                    )
+                ],
             },
         ),
     ]

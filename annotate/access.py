@@ -1,0 +1,47 @@
+"""Access checks: the object, or Http404 for outsiders and PermissionDenied for
+members whose role is too low. A project's existence never leaks to outsiders."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from annotate.models import Job, Membership, Role
+
+
+def access_project(
+    user: AbstractBaseUser | AnonymousUser,
+    project_id: int,
+    *,
+    role: Role = Role.ANNOTATOR,
+) -> Membership:
+    """The user's active membership of the project, with the project loaded."""
+    if user.pk is None:
+        raise Http404("No such project.")
+    membership: Membership | None = (
+        Membership.objects.active()
+        .select_related("project", "project__label_set_version__label_set")
+        .filter(project_id=project_id, user_id=user.pk)
+        .first()
+    )
+    if membership is None:
+        raise Http404("No such project.")
+    if not membership.has_role(role):
+        raise PermissionDenied(
+            f"This needs the {role.label.lower()} role in this project."
+        )
+    return membership
+
+
+def access_job(
+    user: AbstractBaseUser | AnonymousUser, job_id: int, *, role: Role = Role.MANAGER
+) -> Job:
+    """A job of a project the user has `role` in; the same 404/403 rules."""
+    job = Job.objects.filter(pk=job_id).only("project_id").first()
+    if job is None:
+        raise Http404("No such job.")
+    membership = access_project(user, job.project_id, role=role)
+    job = Job.objects.get(pk=job_id)
+    job.project = membership.project
+    return job

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from annotate.models import (
+    Annotation,
+    Assignment,
+    Item,
+    Job,
+    Membership,
+    Project,
+    Transcript,
+)
+
+
+class MembershipInline(admin.TabularInline[Membership, Project]):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin[Project]):
+    list_display = [
+        "name",
+        "label_set_version",
+        "overlap",
+        "items_total",
+        "items_complete",
+    ]
+    search_fields = ["name"]
+    # Counters are kept by the services; editing them by hand would make them lie.
+    readonly_fields = [
+        "items_total",
+        "items_complete",
+        "annotations_total",
+        "created_at",
+    ]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin[Membership]):
+    list_display = ["user", "project", "role", "is_active"]
+    list_filter = ["role", "is_active", "project"]
+    search_fields = ["user__username", "project__name"]
+
+
+@admin.register(Transcript)
+class TranscriptAdmin(admin.ModelAdmin[Transcript]):
+    list_display = [
+        "id",
+        "project",
+        "source_model",
+        "dataset",
+        "external_id",
+        "prompt_group",
+    ]
+    list_filter = ["project", "source_model"]
+    search_fields = ["external_id", "prompt_group", "content_hash"]
+    readonly_fields = ["content_hash", "created_at", "job"]
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin[Item]):
+    list_display = [
+        "id",
+        "project",
+        "priority",
+        "slots_left",
+        "annotations_count",
+        "disagreement",
+    ]
+    list_filter = ["project"]
+    raw_id_fields = ["transcript"]
+    readonly_fields = ["slots_left", "annotations_count", "skips_count"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin[Assignment]):
+    list_display = ["id", "item", "annotator", "status", "claimed_at", "expires_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["item"]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin[Annotation]):
+    list_display = ["id", "item", "annotator", "label_set_version", "created_at"]
+    raw_id_fields = ["item"]
+    readonly_fields = ["client_uuid", "created_at", "updated_at"]
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin[Job]):
+    list_display = [
+        "id",
+        "kind",
+        "project",
+        "status",
+        "progress_done",
+        "progress_total",
+        "created_at",
+    ]
+    list_filter = ["kind", "status"]
+    readonly_fields = ["result", "errors", "params"]

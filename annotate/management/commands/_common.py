@@ -1,0 +1,17 @@
+"""Helpers shared by the management commands."""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+
+from annotate.models import Project
+
+
+def project_by_name_or_id(value: str) -> Project:
+    """A project by exact name, or by id when the value is a number."""
+    project = Project.objects.filter(name=value).first()
+    if project is None and value.isdigit():
+        project = Project.objects.filter(pk=int(value)).first()
+    if project is None:
+        raise CommandError(f"No project named {value!r}.")
+    return project

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotate import services
+
+
+class Command(BaseCommand):
+    help = "Create a project labelled under a label set (the latest version unless --version)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("--labelset", default="refusal-v1")
+        parser.add_argument("--labelset-version", type=int, default=None)
+        parser.add_argument(
+            "--overlap", type=int, default=3, help="labels each item needs"
+        )
+        parser.add_argument("--lease-minutes", type=int, default=30)
+        parser.add_argument(
+            "--guidelines", help="a Markdown file shown beside the form"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        guidelines = ""
+        if options["guidelines"]:
+            try:
+                with open(options["guidelines"], encoding="utf-8") as f:
+                    guidelines = f.read()
+            except OSError as e:
+                raise CommandError(f"--guidelines: {e}") from e
+        try:
+            version = services.label_set_version_get(
+                name=options["labelset"], number=options["labelset_version"]
+            )
+            project = services.project_create(
+                name=options["name"],
+                label_set_version=version,
+                overlap=options["overlap"],
+                lease=timedelta(minutes=options["lease_minutes"]),
+                guidelines=guidelines,
+            )
+        except ValidationError as e:
+            raise CommandError("; ".join(e.messages)) from e
+        self.stdout.write(
+            f"Created project {project.name!r} (id {project.pk}) with {version}, "
+            f"overlap {project.overlap}."
+        )

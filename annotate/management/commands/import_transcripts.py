@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotate import importers, services
+from annotate.management.commands._common import project_by_name_or_id
+
+
+class Command(BaseCommand):
+    help = "Import transcripts (JSONL, JSON, CSV or HH-RLHF text) into a project: all or nothing."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project", help="project name or id")
+        parser.add_argument("file")
+        parser.add_argument("--format", choices=importers.FORMATS, default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = project_by_name_or_id(options["project"])
+        try:
+            stream = open(options["file"], "rb")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise CommandError(f"{options['file']}: {e.strerror}") from e
+        progress = sys.stderr.isatty()
+        with stream:
+            try:
+                summary = services.transcripts_import(
+                    project=project,
+                    stream=stream,
+                    filename=options["file"],
+                    fmt=options["format"],
+                    progress=(
+                        lambda n: self.stderr.write(f"\rchecked {n} rows", ending="")
+                    )
+                    if progress
+                    else None,
+                )
+            except services.ImportRejected as e:
+                details = "\n".join(f"  {err}" for err in e.errors)
+                raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
+        if progress:
+            self.stderr.write("")
+        models = ", ".join(
+            f"{m or '(no model)'}: {n}" for m, n in summary.by_model.items()
+        )
+        self.stdout.write(
+            f"Imported {summary.imported} transcripts into {project.name!r} "
+            f"({summary.format}); skipped {summary.duplicates} duplicates."
+            + (f"\nBy model: {models}" if models else "")
+        )

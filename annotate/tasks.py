@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers that take ids and call one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def job_run(job_id: int) -> None:
+    """Run a background job (import, and later export, agreement, retrain)."""
+    from django.utils import timezone
+
+    from annotate import (
+        services,
+    )  # services imports this module; import here to break the cycle
+
+    services.job_run(job_id=job_id, now=timezone.now)

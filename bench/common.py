@@ -1,0 +1,78 @@
+"""Shared by the benchmarks: a PostgreSQL database of their own and a table printer."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/refusal_annotate_bench"
+
+
+def database_url() -> str:
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit(f"The benchmarks need PostgreSQL; BENCH_DATABASE_URL={url!r}.")
+    return url
+
+
+def env(url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "annotate.settings",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+
+
+def ensure_database(url: str) -> None:
+    """Create the bench database if it is missing, then migrate it."""
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    manage("migrate", "--no-input", "-v", "0", url=url)
+
+
+def manage(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env(url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = (
+        "| "
+        + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+        + " |"
+    )
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in rows
+    ]
+    return "\n".join([line, sep, *body])

@@ -1,0 +1,105 @@
+"""Writes for label sets, and reading label set files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+
+from labelsets.models import LabelSet, LabelSetVersion
+from labelsets.schema import SchemaError, parse_schema, schema_to_data
+
+_FILE_KEYS = ("name", "description", "version", "fields", "rules")
+_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+
+
+@transaction.atomic
+def labelset_load(*, data: Mapping[str, object]) -> tuple[LabelSetVersion, bool]:
+    """Store a label set from file data; returns (version, created).
+
+    Idempotent: a new version is appended only when the schema differs from
+    the latest one, otherwise the latest version comes back with created=False.
+    The label set's description is updated in place (it is not versioned).
+    A dump's `version` key is informational: numbers are assigned here.
+    Raises SchemaError (with the path of the bad key) for malformed data.
+    """
+    unknown = [k for k in data if k not in _FILE_KEYS]
+    if unknown:
+        raise SchemaError(
+            str(unknown[0]),
+            f"unknown key {unknown[0]!r} (allowed: {', '.join(_FILE_KEYS)})",
+        )
+    name = data.get("name")
+    if not isinstance(name, str) or not _SLUG_RE.fullmatch(name):
+        raise SchemaError(
+            "name",
+            f"must be a slug of letters, digits, - and _ (at most 64), got {name!r}",
+        )
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SchemaError("description", "must be a string")
+    schema = parse_schema({k: v for k, v in data.items() if k in ("fields", "rules")})
+
+    # The row lock serialises concurrent loads of one label set, so two of
+    # them cannot both append the same version number.
+    label_set, _ = LabelSet.objects.select_for_update().get_or_create(
+        name=name, defaults={"description": description}
+    )
+    if label_set.description != description:
+        label_set.description = description
+        label_set.save(update_fields=["description"])
+
+    latest = label_set.versions.order_by("-number").first()
+    if latest is not None and latest.schema == schema:
+        return latest, False
+    version = LabelSetVersion.objects.create(
+        label_set=label_set,
+        number=1 if latest is None else latest.number + 1,
+        # Stored with defaults resolved, so a version keeps its meaning (its
+        # hotkeys, say) even if parse_schema's defaults change later.
+        schema_data=schema_to_data(schema),
+    )
+    return version, True
+
+
+def labelset_dump(*, version: LabelSetVersion) -> dict[str, object]:
+    """File data for one version; `labelset_load` of it reports it unchanged."""
+    return {
+        "name": version.label_set.name,
+        "description": version.label_set.description,
+        "version": version.number,
+        **schema_to_data(version.schema),
+    }
+
+
+def load_labelset_file(path: str | Path) -> dict[str, object]:
+    """Read a label set file: JSON or YAML, by extension, else by content.
+
+    Raises SchemaError naming the file (and the line, where the parser gives
+    one) when the file does not parse or is not a mapping; OSError if it
+    cannot be read.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    as_json = suffix == ".json" or (
+        suffix not in (".yaml", ".yml") and text.lstrip().startswith("{")
+    )
+    try:
+        data = json.loads(text) if as_json else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise SchemaError(f"{path.name}:{e.lineno}:{e.colno}", e.msg) from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        problem = getattr(e, "problem", None) or str(e)
+        raise SchemaError(where, problem) from e
+    if not isinstance(data, dict):
+        raise SchemaError(
+            path.name, f"must hold a mapping at the top, not {type(data).__name__}"
+        )
+    return data

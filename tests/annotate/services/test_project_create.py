@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from annotate import services
+from annotate.models import Project
+from tests.factories import refusal_v1
+
+pytestmark = pytest.mark.django_db
+
+
+def test_project_create_stores_the_settings():
+    project = services.project_create(
+        name="Eval",
+        label_set_version=refusal_v1(),
+        overlap=2,
+        lease=timedelta(minutes=5),
+    )
+
+    assert project.overlap == 2
+    assert project.lease == timedelta(minutes=5)
+    assert project.label_set_version.label_set.name == "refusal-v1"
+    assert project.items_total == 0
+
+
+def test_a_duplicate_name_is_refused():
+    services.project_create(name="Eval", label_set_version=refusal_v1())
+
+    with pytest.raises(ValidationError) as exc:
+        services.project_create(name="Eval", label_set_version=refusal_v1())
+
+    assert "name" in exc.value.message_dict
+    assert Project.objects.count() == 1
+
+
+def test_an_overlap_below_one_is_refused():
+    with pytest.raises(ValidationError) as exc:
+        services.project_create(name="Eval", label_set_version=refusal_v1(), overlap=0)
+
+    assert "overlap" in exc.value.message_dict
+
+
+def test_an_unknown_label_set_names_the_known_ones():
+    with pytest.raises(ValidationError) as exc:
+        services.label_set_version_get(name="nope")
+
+    assert "refusal-v1" in exc.value.message_dict["label_set"][0]

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+from pytest_django.asserts import assertContains, assertNotContains
+
+from tests.factories import ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_my_projects_with_their_counts(client, project, annotator):
+    project.items_total, project.items_complete = 12, 5
+    project.save()
+    ProjectFactory(name="Someone else's")
+    client.force_login(annotator)
+
+    r = client.get("/")
+
+    assertContains(r, project.name)
+    assertContains(r, '<td class="num">12</td>', html=False)
+    assertNotContains(r, "Someone else&#x27;s")
+
+
+def test_home_needs_login(client):
+    r = client.get("/")
+
+    assert r.status_code == 302
+    assert r["Location"].startswith("/login/")
+
+
+def test_login_page_logs_in(client, annotator):
+    r = client.post("/login/", {"username": "alice", "password": "pw-for-tests"})
+
+    assert r.status_code == 302
+    assert r["Location"] == "/"
+
+
+def test_project_page_shows_the_overview_to_members(client, project, annotator):
+    client.force_login(annotator)
+
+    r = client.get(f"/projects/{project.pk}/")
+
+    assertContains(r, project.name)
+    assertNotContains(r, "Import transcripts")
+
+
+def test_project_page_offers_import_to_managers(client, project, manager):
+    client.force_login(manager)
+
+    assertContains(client.get(f"/projects/{project.pk}/"), "Import transcripts")
+
+
+def test_project_page_is_404_for_outsiders(client, project, outsider):
+    client.force_login(outsider)
+
+    assert client.get(f"/projects/{project.pk}/").status_code == 404
+
+
+def test_post_to_the_project_page_is_405(client, project, annotator):
+    client.force_login(annotator)
+
+    assert client.post(f"/projects/{project.pk}/").status_code == 405
+
+
+def test_healthz_answers_ok(client):
+    assert client.get("/healthz/").json() == {"status": "ok"}
+
+
+def test_pages_carry_the_security_headers(client, annotator):
+    client.force_login(annotator)
+
+    r = client.get("/")
+
+    csp = r["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "object-src 'none'" in csp
+    assert r["X-Content-Type-Options"] == "nosniff"
+    assert r["Referrer-Policy"] == "same-origin"
+
+
+def test_htmx_is_served_from_our_static_files(client, annotator):
+    client.force_login(annotator)
+
+    r = client.get("/")
+
+    assertContains(r, 'src="/static/vendor/htmx-2.min.js"')
+    assertNotContains(r, "https://")

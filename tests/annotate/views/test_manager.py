@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pytest_django.asserts import assertContains, assertTemplateUsed
+
+from annotate.models import Job, Transcript
+
+# transaction=True: queued jobs run (eagerly) when the view's transaction commits.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HTMX = {"HX-Request": "true"}
+
+
+def upload(name: str, body: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, body, content_type="application/octet-stream")
+
+
+def good_file() -> bytes:
+    rows = [
+        {"id": f"r{n}", "model": "m", "prompt": f"Q{n}?", "response": f"A{n}."}
+        for n in range(3)
+    ]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def test_a_manager_uploads_a_file_and_lands_on_the_finished_job(
+    client, project, manager
+):
+    client.force_login(manager)
+
+    r = client.post(
+        f"/projects/{project.pk}/import/",
+        {"file": upload("t.jsonl", good_file())},
+        follow=True,
+    )
+
+    job = Job.objects.get(project=project)
+    assert r.redirect_chain[-1][0] == f"/jobs/{job.pk}/"
+    assert job.status == "succeeded"
+    assert job.result["imported"] == 3
+    assertContains(r, "Imported <strong>3</strong>")
+    assert Transcript.objects.filter(project=project).count() == 3
+
+
+def test_a_bad_file_shows_every_error_and_imports_nothing(client, project, manager):
+    body = good_file() + b'{"prompt": "x"}\n'
+    client.force_login(manager)
+
+    r = client.post(
+        f"/projects/{project.pk}/import/",
+        {"file": upload("t.jsonl", body)},
+        follow=True,
+    )
+
+    assertContains(r, "Nothing was imported")
+    assertContains(r, "line 4")
+    assert not Transcript.objects.exists()
+
+
+def test_the_import_form_needs_a_file(client, project, manager):
+    client.force_login(manager)
+
+    r = client.post(f"/projects/{project.pk}/import/", {})
+
+    assert r.status_code == 200
+    assertContains(r, "This field is required")
+    assert not Job.objects.exists()
+
+
+def test_htmx_polling_gets_only_the_status_fragment(client, project, manager):
+    client.force_login(manager)
+    client.post(
+        f"/projects/{project.pk}/import/", {"file": upload("t.jsonl", good_file())}
+    )
+    job = Job.objects.get()
+
+    r = client.get(f"/jobs/{job.pk}/", headers=HTMX)
+
+    assertTemplateUsed(r, "job-status")
+    assert b"<html" not in r.content
+    assertContains(r, 'id="job-status"')
+    # A finished job stops the polling.
+    assert b"hx-trigger" not in r.content
+
+
+@pytest.mark.parametrize("role_fixture", ["annotator", "reviewer"])
+def test_import_is_403_below_manager(client, project, role_fixture, request):
+    client.force_login(request.getfixturevalue(role_fixture))
+
+    assert client.get(f"/projects/{project.pk}/import/").status_code == 403
+    r = client.post(
+        f"/projects/{project.pk}/import/", {"file": upload("t.jsonl", good_file())}
+    )
+    assert r.status_code == 403
+    assert not Transcript.objects.exists()
+
+
+def test_import_and_jobs_are_404_for_outsiders(client, project, manager, outsider):
+    client.force_login(manager)
+    client.post(
+        f"/projects/{project.pk}/import/", {"file": upload("t.jsonl", good_file())}
+    )
+    job = Job.objects.get()
+    client.force_login(outsider)
+
+    assert client.get(f"/projects/{project.pk}/import/").status_code == 404
+    assert client.get(f"/jobs/{job.pk}/").status_code == 404
+    assert client.get("/jobs/999999/").status_code == 404
+
+
+def test_transcript_text_in_errors_is_escaped(client, project, manager):
+    body = b'{"messages": [{"role": "<script>alert(1)</script>", "content": "x"}]}\n'
+    client.force_login(manager)
+
+    r = client.post(
+        f"/projects/{project.pk}/import/",
+        {"file": upload("t.jsonl", body)},
+        follow=True,
+    )
+
+    assert b"<script>alert(1)</script>" not in r.content
+    assertContains(r, "&lt;script&gt;")

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelsets.models import LabelSet, LabelSetVersion
+from labelsets.schema import SchemaError
+from labelsets.services import labelset_dump, labelset_load, load_labelset_file
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLE = (
+    Path(__file__).resolve().parents[2] / "labelsets" / "examples" / "toxicity-v1.yaml"
+)
+
+
+def data(**changes: Any) -> dict[str, Any]:
+    return {
+        "name": "tiny",
+        "description": "A tiny label set.",
+        "fields": [
+            {
+                "name": "ok",
+                "kind": "single",
+                "options": [{"value": "yes"}, {"value": "no"}],
+            }
+        ],
+        **changes,
+    }
+
+
+def test_load_creates_the_label_set_and_version_1():
+    version, created = labelset_load(data=data())
+
+    assert created
+    assert version.number == 1
+    assert version.label_set.description == "A tiny label set."
+    # Stored with defaults resolved.
+    assert version.schema_data["fields"][0]["options"][0]["hotkey"] == "1"
+
+
+def test_loading_the_same_schema_twice_keeps_one_version():
+    first, _ = labelset_load(data=data())
+    again, created = labelset_load(data=data())
+
+    assert not created
+    assert again == first
+    assert LabelSetVersion.objects.filter(label_set__name="tiny").count() == 1
+
+
+def test_a_changed_schema_appends_a_version():
+    labelset_load(data=data())
+    changed = data(
+        fields=[{"name": "ok", "kind": "single", "options": [{"value": "yes"}]}]
+    )
+
+    version, created = labelset_load(data=changed)
+
+    assert created
+    assert version.number == 2
+    assert [o.value for o in version.schema.field("ok").options] == ["yes"]
+
+
+def test_a_new_description_updates_the_label_set_without_a_version():
+    labelset_load(data=data())
+
+    version, created = labelset_load(data=data(description="Better."))
+
+    assert not created
+    assert LabelSet.objects.get(name="tiny").description == "Better."
+
+
+def test_dump_then_load_is_unchanged():
+    version = LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
+
+    again, created = labelset_load(data=labelset_dump(version=version))
+
+    assert not created
+    assert again == version
+
+
+def test_dump_holds_name_description_version_fields_and_rules():
+    version, _ = labelset_load(data=data())
+
+    dumped = labelset_dump(version=version)
+
+    assert list(dumped) == ["name", "description", "version", "fields", "rules"]
+    assert dumped["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"name": "Not a slug!"}, "name: must be a slug"),
+        ({"description": 3}, "description: must be a string"),
+        ({"colour": "red"}, "colour: unknown key 'colour'"),
+        (
+            {"fields": [{"name": "ok", "kind": "rating"}]},
+            "fields[0].scale: must be a list",
+        ),
+    ],
+)
+def test_malformed_data_is_refused_and_nothing_is_stored(changes, expected):
+    with pytest.raises(
+        SchemaError, match=f"^{expected.replace('[', '.').replace(']', '.')}"
+    ):
+        labelset_load(data=data(**changes))
+
+    assert not LabelSet.objects.filter(name="tiny").exists()
+
+
+def test_load_labelset_file_reads_yaml_and_json(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(data()))
+    no_extension = tmp_path / "tiny"
+    no_extension.write_text(json.dumps(data()))
+
+    assert load_labelset_file(path) == data()
+    assert load_labelset_file(no_extension) == data()
+    assert load_labelset_file(EXAMPLE)["name"] == "toxicity-v1"
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nfields:\n  - name: x\n   kind: single\n")
+
+    with pytest.raises(SchemaError, match=r"^bad\.yaml:4:\d+: "):
+        load_labelset_file(path)
+
+
+def test_a_json_syntax_error_names_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"name": "bad",\n "fields": [,]}')
+
+    with pytest.raises(SchemaError, match=r"^bad\.json:2:\d+: "):
+        load_labelset_file(path)
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+
+    with pytest.raises(SchemaError, match="^list.yaml: must hold a mapping"):
+        load_labelset_file(path)
