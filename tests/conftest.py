@@ -12,7 +12,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, refusal_v1
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM
 # refuses to run there unless told the loop is not serving requests.
@@ -26,6 +26,14 @@ def skip_or_fail(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: required, not skipped)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Put back the data migration's rows: a transactional test's flush removes
+    them, and --reuse-db keeps the database so flushed between runs."""
+    with django_db_blocker.unblock():
+        refusal_v1()
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +121,14 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+def _forget_connections(app) -> None:
+    """Drop the app's cached connection and producer pools so a new broker_url takes effect."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
-def celery_worker(request):
+def celery_worker(tmp_path):
     """A real Celery worker process on Redis, reading the test database.
 
     Needs PostgreSQL (the worker is another process, so the test database must
@@ -124,6 +138,8 @@ def celery_worker(request):
     import subprocess
     import sys
     import time
+
+    import redis
 
     from annotate.celery import app
 
@@ -142,10 +158,9 @@ def celery_worker(request):
         "DEBUG": "true",
         "OPENBLAS_NUM_THREADS": "1",
     }
-    import redis
-
     redis.Redis.from_url(REDIS_URL).flushdb()  # no stale tasks from an earlier run
-    worker = subprocess.Popen(  # noqa: S603
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -158,24 +173,27 @@ def celery_worker(request):
             "--without-mingle",
             "--without-heartbeat",
             "--loglevel=INFO",
+            f"--logfile={log}",
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     old = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    app._pool = None  # type: ignore[attr-defined]  # forget the pool made for the eager default
+    _forget_connections(app)
     try:
-        ping_deadline = time.monotonic() + 60
-        while not app.control.ping(timeout=0.5):
-            if worker.poll() is not None or time.monotonic() > ping_deadline:
-                out = worker.stdout.read() if worker.stdout else ""
+        # "ready." is logged once the worker consumes; a pidbox ping can hang
+        # on the Redis transport, so the log is the signal.
+        deadline = time.monotonic() + 60
+        while "ready." not in (log.read_text() if log.exists() else ""):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                out = log.read_text() if log.exists() else "(no log)"
                 pytest.fail(f"the Celery worker did not start:\n{out[-3000:]}")
+            time.sleep(0.1)
         yield worker
     finally:
         app.conf.update(old)
-        app._pool = None  # type: ignore[attr-defined]
+        _forget_connections(app)
         worker.terminate()
         worker.wait(timeout=30)

@@ -7,11 +7,11 @@ import importlib
 import json
 
 import factory
+from django.apps import apps
 from django.contrib.auth import get_user_model
 
 from annotate.models import Item, Membership, Project, Transcript
 from labelsets.models import LabelSetVersion
-from labelsets.services import labelset_load
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -31,7 +31,8 @@ def refusal_v1() -> LabelSetVersion:
         version is None
     ):  # a transactional test's flush removed the data migration's rows
         migration = importlib.import_module("labelsets.migrations.0002_refusal_v1")
-        version, _ = labelset_load(data={"name": "refusal-v1", **migration.REFUSAL_V1})
+        migration.create_refusal_v1(apps, None)
+        version = LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
     return version
 
 
