@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from annotate import importers, services
 from annotate.access import access_job, access_project
 from annotate.models import Job, Membership, Role
+from annotate.queries import job_live
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -140,4 +141,6 @@ class ProjectImportApi(APIView):
 
 class JobDetailApi(APIView):
     def get(self, request: Request, job_id: int) -> Response:
-        return Response(JobOutputSerializer(access_job(request.user, job_id)).data)
+        return Response(
+            JobOutputSerializer(job_live(access_job(request.user, job_id))).data
+        )

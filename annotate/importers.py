@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import BinaryIO
 
+import orjson
+
 FORMATS = ("jsonl", "json", "csv", "hh")
 ROLES = ("system", "user", "assistant")
 
@@ -37,6 +39,7 @@ class TranscriptRow:
     prompt_group: str
     metadata: dict[str, object]
     content_hash: str
+    messages_json: str  # canonical JSON of messages: hashed, and stored as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ _SCALAR_END = re.compile(r'[ \t\r\n,\[\]{}"]')
 _CLOSER_OF = {"{": "}", "[": "]"}
 # PostgreSQL can't store NUL in text or jsonb, and a lone surrogate is not text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_MAYBE_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _reject_constant(name: str) -> object:
@@ -188,7 +192,7 @@ def _jsonl_rows(stream: BinaryIO, max_len: int) -> Iterator[Result]:
         if isinstance(record, RowError):
             yield record
         else:
-            yield from _rows_from_object(record, number, max_len)
+            yield from _rows_from_object(record, number, max_len, json_text=text)
     if empty:
         raise ImportFileError(_EMPTY_FILE)
 
@@ -430,17 +434,27 @@ def _json_item(window: _TextWindow, max_len: int) -> Iterator[Result]:
     if end is None:
         raise ImportFileError(f"Line {line}: the item starting here is never closed.")
     window.advance(end)
-    record = _decode_object(window.buf[start:end], line, lambda: window.column(start))
+    text = window.buf[start:end]
+    record = _decode_object(text, line, lambda: window.column(start))
     if isinstance(record, RowError):
         yield record
     else:
-        yield from _rows_from_object(record, line, max_len)
+        yield from _rows_from_object(record, line, max_len, json_text=text)
 
 
 def _decode_object(
     text: str, line: int, start_column: Callable[[], int]
 ) -> dict[str, object] | RowError:
     """Decode one record; `start_column` places errors on the record's first line."""
+    try:
+        # orjson is several times faster; on anything it refuses, the standard
+        # decoder decides, so results and error messages stay the same.
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if isinstance(value, dict):
+            return value
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as e:
@@ -476,15 +490,22 @@ def _json_type(value: object) -> str:
 
 
 def _rows_from_object(
-    record: dict[str, object], line: int, max_len: int
+    record: dict[str, object], line: int, max_len: int, json_text: str | None = None
 ) -> Iterator[Result]:
-    """The row(s) of one record (two for a chosen/rejected pair), or its errors."""
+    """The row(s) of one record (two for a chosen/rejected pair), or its errors.
+
+    `json_text`, the record's JSON, lets the walk for unstorable strings be
+    skipped: decoded JSON holds a NUL or a lone surrogate only where its text
+    has a \\u0000 or \\udXXX escape (raw control characters are invalid JSON).
+    """
     record = {key: value for key, value in record.items() if value is not None}
-    problems: Problems = [
-        (key, reason)
-        for key, value in record.items()
-        if (reason := _unstorable(key) or _unstorable(value))
-    ]
+    problems: Problems = []
+    if json_text is None or _MAYBE_UNSTORABLE.search(json_text):
+        problems = [
+            (key, reason)
+            for key, value in record.items()
+            if (reason := _unstorable(key) or _unstorable(value))
+        ]
     source_model = _text_field(record, "model", max_len, problems)
     external_id = _text_field(record, "id", max_len, problems)
     prompt_group = _text_field(record, "prompt_group", max_len, problems)
@@ -525,6 +546,7 @@ def _rows_from_object(
     if not prompt_group and conversations[0][0]:
         prompt_group = _prompt_hash(conversations[0][1])
     for variant, messages in conversations:
+        messages_json = _canonical_json(messages)
         yield TranscriptRow(
             line=line,
             messages=messages,
@@ -533,7 +555,8 @@ def _rows_from_object(
             external_id=external_id,
             prompt_group=prompt_group,
             metadata={**metadata, "hh_variant": variant} if variant else metadata,
-            content_hash=_content_hash(messages, source_model),
+            content_hash=_content_hash(messages_json, source_model),
+            messages_json=messages_json,
         )
 
 
@@ -721,14 +744,21 @@ def _check_conversation(
         )
 
 
+def _canonical_json(value: object) -> str:
+    """json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
+    byte for byte (checked in the tests), by orjson, which is an order faster."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def _canonical(value: object) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    return _canonical_json(value).encode()
 
 
-def _content_hash(messages: list[Message], source_model: str) -> str:
-    return hashlib.sha256(_canonical([messages, source_model])).hexdigest()
+def _content_hash(messages_json: str, source_model: str) -> str:
+    """sha256 of the canonical JSON of [messages, source_model], built from the
+    messages' JSON already made so each row is encoded once."""
+    text = f"[{messages_json},{_canonical_json(source_model)}]"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _prompt_hash(messages: list[Message]) -> str:

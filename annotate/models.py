@@ -102,11 +102,12 @@ class Membership(models.Model):
 class Transcript(models.Model):
     """A conversation to label: messages as [{role, content}], roles system/user/assistant."""
 
+    # No index of its own: the unique (project, content_hash) index leads with it.
     project = models.ForeignKey(
-        Project, on_delete=models.CASCADE, related_name="transcripts"
+        Project, on_delete=models.CASCADE, related_name="transcripts", db_index=False
     )
     messages = models.JSONField()
-    source_model = models.CharField(max_length=200, blank=True, db_index=True)
+    source_model = models.CharField(max_length=200, blank=True)
     dataset = models.CharField(max_length=200, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     prompt_group = models.CharField(max_length=200, blank=True)
@@ -133,6 +134,9 @@ class Transcript(models.Model):
             ),
             models.Index(
                 fields=["project", "external_id"], name="transcript_extid_idx"
+            ),
+            models.Index(
+                fields=["project", "source_model"], name="transcript_model_idx"
             ),
         ]
 

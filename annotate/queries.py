@@ -40,3 +40,18 @@ class AssignmentQuerySet(models.QuerySet["Assignment"]):
 class JobQuerySet(models.QuerySet["Job"]):
     def for_project(self, project: Project) -> Self:
         return self.filter(project=project).order_by("-created_at")
+
+
+def job_live(job: Job) -> Job:
+    """The job with its live progress (published through the cache) while it runs."""
+    from django.core.cache import cache
+
+    from annotate.services import job_progress_key
+
+    if not job.is_finished and (live := cache.get(job_progress_key(job.pk))):
+        job.progress_done, job.progress_total, job.stage = (
+            live["done"],
+            live["total"],
+            live["stage"],
+        )
+    return job

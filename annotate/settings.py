@@ -181,6 +181,13 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# The cache carries live job progress from a worker to the pages that show it.
+# In-process (eager) jobs share the web process's memory; production uses Redis.
+try:
+    CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+except environ.ImproperlyConfigured as e:
+    raise ImproperlyConfigured(f"CACHE_URL is not a valid cache URL: {e}") from e
+
 # Celery: with no broker configured, tasks run in-process (eager) so a new user
 # needs nothing but Python. Production points CELERY_BROKER_URL at Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

@@ -26,7 +26,9 @@ def env(url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": url,
-        "DEBUG": "true",
+        # DEBUG off as in production: with it on, Django keeps every SQL string.
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret",
         "DJANGO_SETTINGS_MODULE": "annotate.settings",
         "OPENBLAS_NUM_THREADS": "1",
     }

@@ -23,10 +23,10 @@ SETTINGS_FILE = ROOT / "annotate" / "settings.py"
 APP_SERVICES = ("web", "worker", "beat")
 REQUIRED_ENV = {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
 
-# The ways settings.py reads a variable: env.str("NAME", ...), env.list, env.db,
+# The ways settings.py reads a variable: env.str("NAME", ...), env.list, env.db, env.cache,
 # environ.Env().str("VAR_DIR", ...), and its own _env_bool / _env_int helpers.
 _ENV_READ = re.compile(
-    r"""(?:\benv|\bEnv\(\))\.(?:str|list|db|bool|int)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""(?:\benv|\bEnv\(\))\.(?:str|list|db|cache|bool|int)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|\b_env_(?:bool|int)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
 )
 # Compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}.

@@ -13,6 +13,7 @@ from annotate.access import access_job, access_project
 from annotate.forms import ImportForm
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Role
+from annotate.queries import job_live
 
 
 @require_http_methods(["GET", "POST"])
@@ -45,7 +46,7 @@ def project_import(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
 @require_GET
 @login_required
 def job_detail(request: AuthenticatedHtmxRequest, job_id: int) -> HttpResponse:
-    job = access_job(request.user, job_id)
+    job = job_live(access_job(request.user, job_id))
     # htmx polls only the status panel until the job ends.
     template = (
         "annotate/manager/job.html#job-status"
