@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	@echo "Using $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
 	@touch $@
 
 run: $(VENV)/.installed

@@ -64,7 +64,7 @@ class TranscriptAdmin(admin.ModelAdmin[Transcript]):
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin[Item]):
     list_display = [
-        "id",
+        "transcript",
         "project",
         "priority",
         "slots_left",

@@ -5,12 +5,23 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import api
-from annotate.views import home, manager
+from annotate.views import home, manager, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
     path("projects/<int:project_id>/", home.project_detail, name="project"),
     path("projects/<int:project_id>/import/", manager.project_import, name="import"),
+    path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
+    path(
+        "projects/<int:project_id>/transcripts/",
+        review.transcript_list,
+        name="transcripts",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/<int:transcript_id>/",
+        review.transcript_detail,
+        name="transcript",
+    ),
     path("jobs/<int:job_id>/", manager.job_detail, name="job"),
 ]
 

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     ROOT,
+    checkpoint,
     database_url,
     ensure_database,
     env,
@@ -86,6 +87,7 @@ def write_file(path: Path, rows: int, seed: int = 7) -> None:
 def run_once(path: Path, url: str, project: str) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one import in a fresh process."""
     manage("create_project", project, "--overlap", "3", url=url)
+    checkpoint(url)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", MEASURED, "import_transcripts", project, str(path)],

@@ -62,13 +62,16 @@ class TranscriptFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Transcript
 
+    class Params:
+        messages = factory.Sequence(
+            lambda n: [
+                {"role": "user", "content": f"Question number {n}?"},
+                {"role": "assistant", "content": f"Answer number {n}."},
+            ]
+        )
+
     project = factory.SubFactory(ProjectFactory)
-    messages = factory.Sequence(
-        lambda n: [
-            {"role": "user", "content": f"Question number {n}?"},
-            {"role": "assistant", "content": f"Answer number {n}."},
-        ]
-    )
+    messages_json = factory.LazyAttribute(lambda t: json.dumps(t.messages))
     source_model = "model-a"
     content_hash = factory.LazyAttribute(lambda t: _hash(t.messages))
 

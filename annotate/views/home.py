@@ -34,9 +34,20 @@ def project_detail(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
         "membership": membership,
         "project": membership.project,
         "is_manager": is_manager,
+        "is_reviewer": membership.has_role(Role.REVIEWER),
         "jobs": Job.objects.for_project(membership.project)[:10] if is_manager else [],
     }
     return render(request, "annotate/project.html", ctx)
+
+
+@require_GET
+@login_required
+def label_set(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The project's label set and guidelines, for everyone in the project."""
+    membership = access_project(request.user, project_id)
+    project = membership.project
+    ctx = {"project": project, "schema": project.label_set_version.schema}
+    return render(request, "annotate/labelset.html", ctx)
 
 
 @require_GET

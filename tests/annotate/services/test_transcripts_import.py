@@ -175,3 +175,28 @@ def test_csv_and_hh_formats_import(project):
     assert Transcript.objects.get(project=project, source_model="m1").metadata == {
         "topic": "general"
     }
+
+
+def test_transcripts_keep_file_order_and_exact_content(project):
+    evil = {
+        "prompt": "<script>alert(1)</script>\ttab \\ back",
+        "response": "é ✓ \u2028",
+        "metadata": {"k": [1, 2]},
+    }
+    run_import(project, jsonl(record(1), evil, record(2)))
+
+    transcripts = list(Transcript.objects.filter(project=project).order_by("pk"))
+    assert [t.external_id for t in transcripts] == ["r1", "", "r2"]
+    assert transcripts[1].messages[0]["content"] == evil["prompt"]
+    assert transcripts[1].messages[1]["content"] == evil["response"]
+    assert transcripts[1].metadata == {"k": [1, 2]}
+    assert {i.pk for i in Item.objects.filter(project=project)} == {
+        t.pk for t in transcripts
+    }
+
+
+def test_a_rejected_import_leaves_the_connection_usable(project):
+    with pytest.raises(services.ImportRejected):
+        run_import(project, jsonl(record(1), {"prompt": "only a prompt"}))
+
+    assert run_import(project, jsonl(record(1))).imported == 1
