@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from annotate.models import Job, Membership, Role
+from annotate.models import Annotation, Assignment, Job, Membership, Role
 
 
 def access_project(
@@ -32,6 +32,43 @@ def access_project(
             f"This needs the {role.label.lower()} role in this project."
         )
     return membership
+
+
+def access_assignment(
+    user: AbstractBaseUser | AnonymousUser, assignment_id: int
+) -> tuple[Assignment, Membership]:
+    """The user's own claim and their membership; 404 for anyone else's, so
+    annotators never learn about each other's work."""
+    assignment = (
+        Assignment.objects.filter(pk=assignment_id, annotator_id=user.pk)
+        .only(
+            "pk",
+            "item_id",
+            "project_id",
+            "annotator_id",
+            "status",
+            "claimed_at",
+            "expires_at",
+        )
+        .first()
+    )
+    if assignment is None:
+        raise Http404("No such assignment.")
+    return assignment, access_project(user, assignment.project_id)
+
+
+def access_annotation(
+    user: AbstractBaseUser | AnonymousUser, annotation_id: int
+) -> tuple[Annotation, Membership]:
+    """The user's own annotation and their membership; 404 for anyone else's."""
+    annotation = (
+        Annotation.objects.filter(pk=annotation_id, annotator_id=user.pk)
+        .select_related("item", "label_set_version")
+        .first()
+    )
+    if annotation is None:
+        raise Http404("No such annotation.")
+    return annotation, access_project(user, annotation.item.project_id)
 
 
 def access_job(

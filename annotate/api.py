@@ -20,8 +20,8 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotate import importers, services
-from annotate.access import access_job, access_project
-from annotate.models import Job, Membership, Role
+from annotate.access import access_assignment, access_job, access_project
+from annotate.models import Annotation, Job, Membership, Role, Transcript
 from annotate.queries import job_live
 
 
@@ -144,3 +144,101 @@ class JobDetailApi(APIView):
         return Response(
             JobOutputSerializer(job_live(access_job(request.user, job_id))).data
         )
+
+
+class TranscriptOutputSerializer(serializers.ModelSerializer[Transcript]):
+    messages = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = Transcript
+        fields = [
+            "id",
+            "messages",
+            "source_model",
+            "dataset",
+            "external_id",
+            "prompt_group",
+            "metadata",
+        ]
+
+
+class ProjectClaimApi(APIView):
+    """Claim the next item (or get the live claim back); 204 when the queue is empty."""
+
+    def post(self, request: Request, project_id: int) -> Response:
+        membership = access_project(request.user, project_id)
+        assignment = services.item_claim_next(membership=membership, now=timezone.now())
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        version = membership.project.label_set_version
+        return Response(
+            {
+                "id": assignment.pk,
+                "expires_at": assignment.expires_at,
+                "transcript": TranscriptOutputSerializer(
+                    assignment.item.transcript
+                ).data,
+                "label_set": {
+                    "name": version.label_set.name,
+                    "version": version.number,
+                    "schema": version.schema_data,
+                },
+            }
+        )
+
+
+class AnnotationOutputSerializer(serializers.ModelSerializer[Annotation]):
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "item",
+            "values",
+            "seconds_spent",
+            "client_uuid",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AssignmentAnnotationApi(APIView):
+    """Submit labels for a claim: 201 when stored, 200 when the client_uuid was seen."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        values = serializers.DictField()
+        client_uuid = serializers.UUIDField()
+        seconds = serializers.FloatField(min_value=0, required=False, default=0.0)
+
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment, _ = access_assignment(request.user, assignment_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation, created = services.annotation_submit(
+            assignment=assignment,
+            values=data.validated_data["values"],
+            client_uuid=data.validated_data["client_uuid"],
+            seconds=data.validated_data["seconds"],
+            now=timezone.now(),
+        )
+        return Response(
+            AnnotationOutputSerializer(annotation).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AssignmentSkipApi(APIView):
+    class InputSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(
+            required=False, allow_blank=True, max_length=500, default=""
+        )
+
+    def post(self, request: Request, assignment_id: int) -> Response:
+        assignment, _ = access_assignment(request.user, assignment_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        skipped = services.assignment_skip(
+            assignment=assignment,
+            reason=data.validated_data["reason"],
+            now=timezone.now(),
+        )
+        return Response({"id": skipped.pk, "status": skipped.status})

@@ -84,6 +84,11 @@ class Membership(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     is_active = models.BooleanField(default=True, help_text="Off retires the member.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Kept counters for the progress bar, updated by submit and skip.
+    annotations_count = models.PositiveIntegerField(default=0)
+    skips_count = models.PositiveIntegerField(default=0)
+    today = models.DateField(null=True, blank=True)
+    today_count = models.PositiveIntegerField(default=0)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -200,6 +205,9 @@ class Assignment(models.Model):
     """A claim (lease) of one item by one annotator."""
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    # Denormalised from item so "the annotator's live claim in this project"
+    # is one index lookup and one constraint.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
     )
@@ -219,13 +227,14 @@ class Assignment(models.Model):
             models.UniqueConstraint(
                 fields=["item", "annotator"], name="assignment_unique"
             ),
+            # At most one live claim per annotator and project, even from two tabs.
+            models.UniqueConstraint(
+                fields=["project", "annotator"],
+                condition=Q(status="live"),
+                name="assignment_one_live",
+            ),
         ]
         indexes = [
-            models.Index(
-                fields=["annotator", "expires_at"],
-                condition=Q(status="live"),
-                name="assignment_live_idx",
-            ),
             models.Index(
                 fields=["expires_at"],
                 condition=Q(status="live"),

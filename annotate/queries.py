@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Self
 
 from django.db import models
+from django.db.models import Exists, OuterRef
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -30,11 +32,40 @@ class ItemQuerySet(models.QuerySet["Item"]):
         """Items that still have an unclaimed labelling slot."""
         return self.filter(slots_left__gt=0)
 
+    def unseen_by(self, annotator_id: int) -> Self:
+        """Drop items the annotator holds, labelled or skipped; an expired
+        claim of theirs does not count, so that item can come back to them."""
+        from annotate.models import Assignment, AssignmentStatus
+
+        mine = Assignment.objects.filter(
+            item=OuterRef("pk"), annotator_id=annotator_id
+        ).exclude(status=AssignmentStatus.EXPIRED)
+        return self.exclude(Exists(mine))
+
+    def next_for(self, project: Project, annotator_id: int) -> Self:
+        """The annotator's queue in this project, most informative first.
+
+        The one place the claim order lives (batch assignment will add its
+        rule here). `transcript` (the item's key) breaks ties so the order is
+        total, and the partial index (project, -priority, transcript) WHERE
+        slots_left > 0 serves it without a sort, however many items are full.
+        """
+        return (
+            self.filter(project=project)
+            .open()
+            .unseen_by(annotator_id)
+            .order_by("-priority", "transcript")
+        )
+
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):
     def live(self, now: datetime) -> Self:
         """Claims still held at `now`."""
         return self.filter(status="live", expires_at__gt=now)
+
+    def stale(self, now: datetime) -> Self:
+        """Claims past their lease whose slot has not gone back yet."""
+        return self.filter(status="live", expires_at__lte=now)
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -55,3 +86,44 @@ def job_live(job: Job) -> Job:
             live["stage"],
         )
     return job
+
+
+@dataclass(frozen=True)
+class Progress:
+    items_total: int
+    items_complete: int
+    my_today: int
+    my_total: int
+    queue_left: int  # capped at QUEUE_LEFT_CAP
+
+    @property
+    def percent(self) -> int:
+        return (
+            round(100 * self.items_complete / self.items_total)
+            if self.items_total
+            else 0
+        )
+
+
+QUEUE_LEFT_CAP = 1000
+
+
+def progress_for(*, membership: Membership, now: datetime) -> Progress:
+    """Progress from kept counters, plus the annotator's queue length.
+
+    The queue length is counted, but capped: at most QUEUE_LEFT_CAP rows of the
+    partial queue index are read, whatever the project's size.
+    """
+    from annotate.models import Item
+
+    project = membership.project
+    mine = Item.objects.next_for(project, membership.user_id).order_by()
+    queue_left = mine[:QUEUE_LEFT_CAP].count()
+    today = membership.today_count if membership.today == now.date() else 0
+    return Progress(
+        items_total=project.items_total,
+        items_complete=project.items_complete,
+        my_today=today,
+        my_total=membership.annotations_count,
+        queue_left=queue_left,
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,13 +19,16 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import set_json_dumps
 
 from annotate import importers
 from annotate.models import (
+    Annotation,
+    Assignment,
+    AssignmentStatus,
     Item,
     Job,
     JobKind,
@@ -191,9 +195,8 @@ def transcripts_import(
     errors: list[str] = []
     total_errors = 0
     with transaction.atomic():
-        # Imports into one project take turns: two files sharing transcripts
-        # would otherwise race on the unique content hash.
-        project = Project.objects.select_for_update().get(pk=project.pk)
+        _project_import_lock(project)
+        project = Project.objects.get(pk=project.pk)
         writer_class = (
             _CopyWriter if connection.vendor == "postgresql" else _BatchWriter
         )
@@ -220,6 +223,25 @@ def transcripts_import(
             items_total=F("items_total") + summary.imported
         )
     return summary
+
+
+def _project_import_lock(project: Project) -> None:
+    """Imports into one project take turns: two files sharing transcripts would
+    otherwise race on the unique content hash, and the COPY path relies on
+    being the only writer of the project's transcripts.
+
+    An advisory lock, not the project row: locking the row for a long import
+    would stall every claim and submit of the project (their foreign keys and
+    counters touch it). SQLite lets one writer at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_IMPORT_LOCK, project.pk]
+            )
+
+
+_IMPORT_LOCK = 1  # advisory lock namespace for imports
 
 
 class _Writer:
@@ -409,6 +431,268 @@ class _CopyWriter(_Writer):
         self.summary.imported = self.pg.rowcount
         self.pg.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
         self.summary.by_model = dict(sorted(self.by_model.items()))
+
+
+# The labelling loop: claim, submit, skip, expire, correct.
+
+EDIT_WINDOW = timedelta(hours=1)
+
+
+@transaction.atomic
+def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
+    """Lease the next item of the annotator's queue; None when it is empty.
+
+    A live claim is returned as it is, so a reloaded tab (or a second one) gets
+    the same item back instead of spending a second slot. Locking the
+    membership row makes one annotator's claims take turns, so two tabs cannot
+    both claim. A claim past its lease is expired here (lazily) as well as by
+    the periodic job; when nothing is open, other annotators' stale claims in
+    the project are expired and the queue is tried once more.
+    """
+    Membership.objects.select_for_update(no_key=True).filter(pk=membership.pk).exists()
+    project = membership.project
+    current = (
+        Assignment.objects.filter(
+            project=project,
+            annotator_id=membership.user_id,
+            status=AssignmentStatus.LIVE,
+        )
+        .select_related("item__transcript")
+        .first()
+    )
+    if current is not None:
+        if current.expires_at > now:
+            return current
+        _assignments_release([current], status=AssignmentStatus.EXPIRED)
+    claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
+    if claimed is None and assignments_expire(now=now, project=project):
+        claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
+    return claimed
+
+
+def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
+    # skip_locked: concurrent claimers step over an item being claimed instead
+    # of queueing behind its lock, so nobody waits and nothing is over-filled.
+    # no_key: the lock still lets others insert rows that point at the item
+    # (annotations, claims), whose foreign-key checks would otherwise wait on
+    # it and close deadlock cycles. of=self: the transcript row is not locked.
+    # All of it a no-op on SQLite, which serialises writers anyway.
+    item = (
+        Item.objects.next_for(project, annotator_id)
+        .select_for_update(skip_locked=True, no_key=True, of=("self",))
+        .select_related("transcript")
+        .first()
+    )
+    if item is None:
+        return None
+    Item.objects.filter(pk=item.pk).update(slots_left=F("slots_left") - 1)
+    fields = {
+        "project": project,
+        "status": AssignmentStatus.LIVE,
+        "claimed_at": now,
+        "expires_at": now + project.lease,
+        "skip_reason": "",
+    }
+    # An expired claim of this annotator on the item is reused (one row per
+    # pair); update then create, without update_or_create's savepoints.
+    assignment = Assignment.objects.filter(item=item, annotator_id=annotator_id).first()
+    if assignment is None:
+        assignment = Assignment.objects.create(
+            item=item, annotator_id=annotator_id, **fields
+        )
+    else:
+        for name, value in fields.items():
+            setattr(assignment, name, value)
+        assignment.save(update_fields=list(fields))
+    assignment.item = item
+    return assignment
+
+
+@transaction.atomic
+def annotation_submit(
+    *,
+    assignment: Assignment,
+    values: Mapping[str, object],
+    client_uuid: uuid.UUID,
+    seconds: float,
+    now: datetime,
+) -> tuple[Annotation, bool]:
+    """Store the labels for a claimed item: (annotation, created).
+
+    Idempotent: a retried POST (same client_uuid), a double click or a second
+    tab returns the annotation stored the first time, with created False.
+    Raises ValidationError with per-field messages if the values do not fit
+    the label set, code `skipped` for a skipped item, and code `claim_expired`
+    when the claim expired and its slot has been taken by someone else.
+    """
+    same = Annotation.objects.filter(client_uuid=client_uuid).first()
+    if same is not None:
+        if (same.item_id, same.annotator_id) != (
+            assignment.item_id,
+            assignment.annotator_id,
+        ):
+            raise ValidationError(
+                {"client_uuid": "This id belongs to another annotation."}
+            )
+        return same, False
+    assignment = (
+        # of=self: the joined project row must not be locked, or every submit
+        # in the project would queue on it.
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("project__label_set_version")
+        .get(pk=assignment.pk)
+    )
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        return Annotation.objects.get(
+            item_id=assignment.item_id, annotator_id=assignment.annotator_id
+        ), False
+    if assignment.status == AssignmentStatus.SKIPPED:
+        raise ValidationError("You skipped this item.", code="skipped")
+    project = assignment.project
+    version = project.label_set_version
+    clean = version.validate(values)
+    if assignment.status == AssignmentStatus.EXPIRED:
+        # The slot went back to the queue: take one again if it is still free.
+        retaken = Item.objects.filter(pk=assignment.item_id, slots_left__gt=0).update(
+            slots_left=F("slots_left") - 1
+        )
+        if not retaken:
+            raise ValidationError(
+                "Your claim on this item expired and others have filled it. "
+                "Your labels are kept here; skip to move on.",
+                code="claim_expired",
+            )
+    annotation = Annotation.objects.create(
+        item_id=assignment.item_id,
+        annotator_id=assignment.annotator_id,
+        label_set_version=version,
+        values=clean,
+        seconds_spent=max(0.0, min(seconds, 24 * 3600.0)),
+        client_uuid=client_uuid,
+        created_at=now,
+        updated_at=now,
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status=AssignmentStatus.SUBMITTED
+    )
+    _count_annotation(
+        project=project,
+        item_id=assignment.item_id,
+        annotator_id=assignment.annotator_id,
+        now=now,
+    )
+    return annotation, True
+
+
+def _count_annotation(
+    *, project: Project, item_id: int, annotator_id: int, now: datetime
+) -> None:
+    """Keep the counters that progress reads, so no request counts rows."""
+    Item.objects.filter(pk=item_id).update(annotations_count=F("annotations_count") + 1)
+    completed = Item.objects.filter(
+        pk=item_id, annotations_count=project.overlap
+    ).exists()
+    # Every submit in the project touches this one row: updated after the
+    # commit, in a statement of its own, its lock is held for microseconds and
+    # never while waiting on another row, so submits cannot deadlock on it.
+    transaction.on_commit(
+        lambda: Project.objects.filter(pk=project.pk).update(
+            annotations_total=F("annotations_total") + 1,
+            items_complete=F("items_complete") + (1 if completed else 0),
+        )
+    )
+    today = now.date()
+    Membership.objects.filter(project=project, user_id=annotator_id).update(
+        annotations_count=F("annotations_count") + 1,
+        today=today,
+        today_count=Case(
+            When(today=today, then=F("today_count") + 1), default=Value(1)
+        ),
+    )
+
+
+@transaction.atomic
+def assignment_skip(
+    *, assignment: Assignment, reason: str, now: datetime
+) -> Assignment:
+    """Give the item up for good: its slot returns to the queue for others.
+
+    Idempotent for a skipped claim; ValidationError (code `submitted`) if it
+    was already labelled.
+    """
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status == AssignmentStatus.SKIPPED:
+        return assignment
+    if assignment.status == AssignmentStatus.SUBMITTED:
+        raise ValidationError("You already labelled this item.", code="submitted")
+    if assignment.status == AssignmentStatus.LIVE:
+        _assignments_release([assignment], status=AssignmentStatus.SKIPPED)
+    assignment.status = AssignmentStatus.SKIPPED
+    assignment.skip_reason = reason[:500]
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status=AssignmentStatus.SKIPPED, skip_reason=assignment.skip_reason
+    )
+    Item.objects.filter(pk=assignment.item_id).update(skips_count=F("skips_count") + 1)
+    Membership.objects.filter(
+        project_id=assignment.project_id, user_id=assignment.annotator_id
+    ).update(skips_count=F("skips_count") + 1)
+    return assignment
+
+
+def _assignments_release(
+    assignments: list[Assignment], *, status: AssignmentStatus
+) -> None:
+    """End live claims and give their slots back to their items."""
+    Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(status=status)
+    for item_id, n in Counter(a.item_id for a in assignments).items():
+        Item.objects.filter(pk=item_id).update(slots_left=F("slots_left") + n)
+
+
+@transaction.atomic
+def assignments_expire(*, now: datetime, project: Project | None = None) -> int:
+    """Expire claims past their lease, returning their slots; the number expired.
+
+    Run by Celery beat every minute and lazily by the claim. Claims being
+    worked on by another transaction are skipped, not waited for.
+    """
+    stale = Assignment.objects.stale(now).select_for_update(skip_locked=True)
+    if project is not None:
+        stale = stale.filter(project=project)
+    expired = list(stale.only("pk", "item_id")[:5000])
+    if expired:
+        _assignments_release(expired, status=AssignmentStatus.EXPIRED)
+    return len(expired)
+
+
+def annotation_editable(*, membership: Membership, now: datetime) -> Annotation | None:
+    """The annotator's latest annotation in the project, if still editable."""
+    return (
+        Annotation.objects.filter(
+            item__project_id=membership.project_id,
+            annotator_id=membership.user_id,
+            created_at__gt=now - EDIT_WINDOW,
+        )
+        .select_related("item__transcript")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+@transaction.atomic
+def annotation_update(
+    *, annotation: Annotation, values: Mapping[str, object], now: datetime
+) -> Annotation:
+    """Correct one's own annotation while it is editable (EDIT_WINDOW after it
+    was made); ValidationError (code `not_editable`) after that."""
+    annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    if annotation.created_at <= now - EDIT_WINDOW:
+        raise ValidationError(
+            "This annotation can no longer be changed.", code="not_editable"
+        )
+    annotation.values = annotation.label_set_version.validate(values)
+    annotation.updated_at = now
+    annotation.save(update_fields=["values", "updated_at"])
+    return annotation
 
 
 @transaction.atomic

@@ -18,3 +18,15 @@ def job_run(job_id: int) -> None:
     )  # services imports this module; import here to break the cycle
 
     services.job_run(job_id=job_id, now=timezone.now)
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def assignments_expire() -> int:
+    """Return the slots of claims past their lease to the queue (beat, every minute)."""
+    from django.utils import timezone
+
+    from annotate import services
+
+    return services.assignments_expire(now=timezone.now())

@@ -5,13 +5,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import api
-from annotate.views import home, manager, review
+from annotate.views import annotator, home, manager, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
     path("projects/<int:project_id>/", home.project_detail, name="project"),
     path("projects/<int:project_id>/import/", manager.project_import, name="import"),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
+    path("projects/<int:project_id>/label/", annotator.queue, name="queue"),
+    path("assignments/<int:assignment_id>/submit/", annotator.submit, name="submit"),
+    path("assignments/<int:assignment_id>/skip/", annotator.skip, name="skip"),
+    path("annotations/<int:annotation_id>/edit/", annotator.edit, name="edit"),
     path(
         "projects/<int:project_id>/transcripts/",
         review.transcript_list,
@@ -36,6 +40,21 @@ api_patterns = [
         name="api-project-import",
     ),
     path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
+    path(
+        "projects/<int:project_id>/claim/",
+        api.ProjectClaimApi.as_view(),
+        name="api-claim",
+    ),
+    path(
+        "assignments/<int:assignment_id>/annotation/",
+        api.AssignmentAnnotationApi.as_view(),
+        name="api-annotation",
+    ),
+    path(
+        "assignments/<int:assignment_id>/skip/",
+        api.AssignmentSkipApi.as_view(),
+        name="api-skip",
+    ),
 ]
 
 urlpatterns = [

@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotate.models import Transcript
-from tests.factories import ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory
 
 # transaction=True: queued jobs run (eagerly) when the view's transaction commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,3 +134,89 @@ def test_import_is_403_for_annotators_and_404_for_outsiders(
         == 404
     )
     assert not Transcript.objects.exists()
+
+
+LABELS = {
+    "request_harm": "benign",
+    "refusal_type": "none",
+    "appropriateness": "appropriate_compliance",
+}
+
+
+def test_the_claim_loop_through_the_api(api, project, annotator):
+    ItemFactory.create_batch(2, project=project)
+    api.force_authenticate(annotator)
+
+    claimed = api.post(f"/api/projects/{project.pk}/claim/")
+    again = api.post(f"/api/projects/{project.pk}/claim/")
+    body = claimed.json()
+    key = "7d1c7c0e-3f5e-4bd6-9a55-0e6f1f3d2a10"
+    stored = api.post(
+        f"/api/assignments/{body['id']}/annotation/",
+        {"values": LABELS, "client_uuid": key, "seconds": 4},
+        format="json",
+    )
+    retried = api.post(
+        f"/api/assignments/{body['id']}/annotation/",
+        {"values": LABELS, "client_uuid": key, "seconds": 4},
+        format="json",
+    )
+
+    assert claimed.status_code == 200
+    assert again.json()["id"] == body["id"]
+    assert body["transcript"]["messages"][0]["role"] == "user"
+    assert body["label_set"]["name"] == "refusal-v1"
+    assert (stored.status_code, retried.status_code) == (201, 200)
+    assert stored.json()["id"] == retried.json()["id"]
+    assert stored.json()["values"]["failure_modes"] == []
+
+
+def test_invalid_values_are_400_with_per_field_messages(api, project, annotator):
+    ItemFactory(project=project)
+    api.force_authenticate(annotator)
+    assignment = api.post(f"/api/projects/{project.pk}/claim/").json()
+
+    r = api.post(
+        f"/api/assignments/{assignment['id']}/annotation/",
+        {
+            "values": {**LABELS, "refusal_type": "sometimes"},
+            "client_uuid": "7d1c7c0e-3f5e-4bd6-9a55-0e6f1f3d2a11",
+        },
+        format="json",
+    )
+    missing = api.post(
+        f"/api/assignments/{assignment['id']}/annotation/", {}, format="json"
+    )
+
+    assert r.status_code == 400
+    assert "refusal_type" in r.json()["errors"]
+    assert set(missing.json()["errors"]) == {"values", "client_uuid"}
+
+
+def test_an_empty_queue_is_204_and_skip_works(api, project, annotator):
+    ItemFactory(project=project)
+    api.force_authenticate(annotator)
+    assignment = api.post(f"/api/projects/{project.pk}/claim/").json()
+
+    skipped = api.post(
+        f"/api/assignments/{assignment['id']}/skip/", {"reason": "no"}, format="json"
+    )
+    empty = api.post(f"/api/projects/{project.pk}/claim/")
+
+    assert skipped.json()["status"] == "skipped"
+    assert empty.status_code == 204
+
+
+def test_someone_elses_assignment_is_404(api, project, annotator, other_annotator):
+    ItemFactory(project=project)
+    api.force_authenticate(annotator)
+    assignment = api.post(f"/api/projects/{project.pk}/claim/").json()
+    api.force_authenticate(other_annotator)
+
+    r = api.post(
+        f"/api/assignments/{assignment['id']}/annotation/",
+        {"values": LABELS, "client_uuid": "7d1c7c0e-3f5e-4bd6-9a55-0e6f1f3d2a12"},
+        format="json",
+    )
+
+    assert r.status_code == 404

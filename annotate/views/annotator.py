@@ -1,0 +1,163 @@
+"""The annotator's labelling loop: claim, label, submit, skip, correct."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import retarget
+
+from annotate import services
+from annotate.access import access_annotation, access_assignment, access_project
+from annotate.http import AuthenticatedHtmxRequest
+from annotate.models import Annotation, Assignment, Membership
+from annotate.queries import progress_for
+from labelsets.forms import label_form_for
+
+
+class SubmitMeta(forms.Form):
+    """What a submit carries besides the labels."""
+
+    client_uuid = forms.UUIDField(required=False)
+    seconds = forms.FloatField(required=False, min_value=0)
+
+
+@require_GET
+@login_required
+def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    membership = access_project(request.user, project_id)
+    now = timezone.now()
+    if request.GET.get("reopen"):
+        editing = services.annotation_editable(membership=membership, now=now)
+        if editing is not None:
+            form = label_form_for(editing.label_set_version)(initial=editing.values)
+            return _item_panel(
+                request, membership, None, now=now, form=form, editing=editing
+            )
+        message = "Nothing to reopen: your last label is older than an hour, or there is none."
+        return _next_item(request, membership, now=now, message=message)
+    return _next_item(request, membership, now=now)
+
+
+@require_POST
+@login_required
+def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpResponse:
+    assignment, membership = access_assignment(request.user, assignment_id)
+    now = timezone.now()
+    form = label_form_for(membership.project.label_set_version)(request.POST)
+    meta = SubmitMeta(request.POST)
+    if form.is_valid() and meta.is_valid():
+        # Without JavaScript there is no client timer: count from the claim.
+        seconds = meta.cleaned_data["seconds"]
+        if seconds is None:
+            seconds = (now - assignment.claimed_at).total_seconds()
+        try:
+            services.annotation_submit(
+                assignment=assignment,
+                values=form.cleaned_data,
+                client_uuid=meta.cleaned_data["client_uuid"] or uuid.uuid4(),
+                seconds=seconds,
+                now=now,
+            )
+        except ValidationError as e:
+            _add_errors(form, e)
+        else:
+            return _next_item(request, membership, now=now)
+    return _item_panel(request, membership, assignment, now=now, form=form)
+
+
+@require_POST
+@login_required
+def skip(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpResponse:
+    assignment, membership = access_assignment(request.user, assignment_id)
+    now = timezone.now()
+    try:
+        services.assignment_skip(
+            assignment=assignment, reason=request.POST.get("reason", ""), now=now
+        )
+    except ValidationError as e:
+        return _next_item(request, membership, now=now, message=" ".join(e.messages))
+    return _next_item(request, membership, now=now, message="Skipped.")
+
+
+@require_POST
+@login_required
+def edit(request: AuthenticatedHtmxRequest, annotation_id: int) -> HttpResponse:
+    annotation, membership = access_annotation(request.user, annotation_id)
+    now = timezone.now()
+    form = label_form_for(annotation.label_set_version)(request.POST)
+    if form.is_valid():
+        try:
+            services.annotation_update(
+                annotation=annotation, values=form.cleaned_data, now=now
+            )
+        except ValidationError as e:
+            _add_errors(form, e)
+        else:
+            return _next_item(request, membership, now=now, message="Correction saved.")
+    return _item_panel(
+        request, membership, None, now=now, form=form, editing=annotation
+    )
+
+
+def _add_errors(form: forms.Form, error: ValidationError) -> None:
+    """Field errors onto their fields; the rest (claim expired, ...) on the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+def _next_item(
+    request: AuthenticatedHtmxRequest,
+    membership: Membership,
+    *,
+    now: datetime,
+    message: str = "",
+) -> HttpResponse:
+    if request.method == "POST" and not request.htmx:
+        return redirect(
+            "annotate:queue", project_id=membership.project_id
+        )  # no-JS: PRG
+    assignment = services.item_claim_next(membership=membership, now=now)
+    return _item_panel(request, membership, assignment, now=now, message=message)
+
+
+def _item_panel(
+    request: AuthenticatedHtmxRequest,
+    membership: Membership,
+    assignment: Assignment | None,
+    *,
+    now: datetime,
+    form: forms.Form | None = None,
+    editing: Annotation | None = None,
+    message: str = "",
+) -> HttpResponse:
+    project = membership.project
+    if assignment is not None and "item" not in assignment._state.fields_cache:
+        assignment = Assignment.objects.select_related("item__transcript").get(
+            pk=assignment.pk
+        )
+    ctx = {
+        "project": project,
+        "assignment": assignment,
+        "editing": editing,
+        "transcript": editing.item.transcript if editing else None,
+        "form": form or label_form_for(project.label_set_version)(),
+        "client_uuid": uuid.uuid4(),
+        "progress": progress_for(membership=membership, now=now),
+        "message": message,
+        "guidelines": project.guidelines,
+    }
+    if request.htmx:
+        response = render(request, "annotate/annotator/queue.html#item-panel", ctx)
+        return retarget(response, "#item-panel")
+    return render(request, "annotate/annotator/queue.html", ctx)

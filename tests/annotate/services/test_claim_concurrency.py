@@ -1,0 +1,99 @@
+"""32 annotators drain a queue at once on PostgreSQL: nothing over-filled, nothing lost."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from annotate import services
+from annotate.models import Annotation, Assignment, Item, Membership, Project
+from tests.factories import (
+    MembershipFactory,
+    ProjectFactory,
+    TranscriptFactory,
+    UserFactory,
+)
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+VALID = {
+    "request_harm": "benign",
+    "refusal_type": "none",
+    "appropriateness": "appropriate_compliance",
+}
+ANNOTATORS = 32
+ITEMS = 500
+OVERLAP = 3
+
+
+def test_concurrent_annotators_fill_every_item_exactly_to_its_overlap():
+    project = ProjectFactory(overlap=OVERLAP)
+    transcripts = TranscriptFactory.create_batch(ITEMS, project=project)
+    Item.objects.bulk_create(
+        Item(project=project, transcript=t, slots_left=OVERLAP) for t in transcripts
+    )
+    Project.objects.filter(pk=project.pk).update(items_total=ITEMS)
+    members = [
+        MembershipFactory(user=UserFactory(username=f"ann{i}"), project=project).pk
+        for i in range(ANNOTATORS)
+    ]
+    errors: list[BaseException] = []
+    start = threading.Barrier(ANNOTATORS)
+
+    def work(membership_id: int) -> None:
+        try:
+            membership = Membership.objects.select_related(
+                "project__label_set_version"
+            ).get(pk=membership_id)
+            start.wait()
+            while True:
+                assignment = services.item_claim_next(
+                    membership=membership, now=timezone.now()
+                )
+                if assignment is None:
+                    return
+                services.annotation_submit(
+                    assignment=assignment,
+                    values=VALID,
+                    client_uuid=uuid.uuid4(),
+                    seconds=1.0,
+                    now=timezone.now(),
+                )
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(m,)) for m in members]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    assert errors == []
+    per_item = Counter(Annotation.objects.values_list("item_id", flat=True))
+    assert len(per_item) == ITEMS
+    assert set(per_item.values()) == {OVERLAP}
+    pairs = list(Annotation.objects.values_list("item_id", "annotator_id"))
+    assert len(pairs) == len(set(pairs)) == ITEMS * OVERLAP
+    assert not Assignment.objects.filter(status="live").exists()  # no claim left behind
+    assert set(Item.objects.values_list("slots_left", flat=True)) == {0}
+    assert set(Item.objects.values_list("annotations_count", flat=True)) == {OVERLAP}
+    project.refresh_from_db()
+    assert (project.items_complete, project.annotations_total) == (
+        ITEMS,
+        ITEMS * OVERLAP,
+    )
+    assert (
+        sum(
+            Membership.objects.filter(project=project).values_list(
+                "annotations_count", flat=True
+            )
+        )
+        == ITEMS * OVERLAP
+    )
