@@ -86,3 +86,11 @@ def test_htmx_is_served_from_our_static_files(client, annotator):
 
     assertContains(r, 'src="/static/vendor/htmx-2.min.js"')
     assertNotContains(r, "https://")
+
+
+def test_responses_say_how_long_the_server_took(client):
+    r = client.get("/healthz/")
+
+    name, dur = r["Server-Timing"].split(";")
+    assert name == "app"
+    assert float(dur.removeprefix("dur=")) > 0
