@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from pytest_django.asserts import assertContains
 
-from annotate.models import Annotation, Assignment
+from annotate import services
+from annotate.models import Annotation, Assignment, Membership
 from tests.factories import ItemFactory, TranscriptFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,3 +228,34 @@ def test_submit_runs_a_bounded_number_of_queries(
             {**VALID, "client_uuid": str(uuid.uuid4())},
             headers=HTMX,
         )
+
+
+def test_an_expired_claim_taken_by_others_keeps_the_labels_in_the_form(
+    client, project, annotator, other_annotator
+):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project)
+    client.force_login(annotator)
+    client.get(queue_url(project))
+    mine = live(annotator)
+    later = timezone.now() + project.lease + timedelta(minutes=1)
+    theirs = services.item_claim_next(
+        membership=Membership.objects.select_related("project").get(
+            user=other_annotator
+        ),
+        now=later,
+    )
+    assert theirs is not None
+    assert theirs.item_id == mine.item_id
+
+    r = client.post(
+        f"/assignments/{mine.pk}/submit/",
+        {**VALID, "client_uuid": str(uuid.uuid4())},
+        headers=HTMX,
+    )
+
+    assert r.status_code == 200
+    assertContains(r, "expired")
+    assert r.context["form"].data["refusal_type"] == "policy"
+    assert not Annotation.objects.exists()
