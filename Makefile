@@ -61,7 +61,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 screenshots: $(VENV)/.installed
-	DEBUG=true $(BIN)/pytest tests/browser -k screenshot
+	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k screenshot
 
 clean:
 	rm -rf $(VENV) var

@@ -16,5 +16,7 @@ class ServerTimingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         start = time.perf_counter()
         response = self.get_response(request)
-        response["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        response["Server-Timing"] = (
+            f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        )
         return response

@@ -149,6 +149,12 @@ class Transcript(models.Model):
     def __str__(self) -> str:
         return self.external_id or f"transcript {self.pk}"
 
+    @property
+    def annotator_metadata(self) -> dict[str, object]:
+        """Metadata shown while labelling: keys starting with "_" (expected
+        labels, judge outputs) stay hidden, so labelling stays blind."""
+        return {k: v for k, v in self.metadata.items() if not k.startswith("_")}
+
     @cached_property
     def messages(self) -> list[dict[str, str]]:
         """[{role, content}], roles system/user/assistant, system first if any."""

@@ -114,16 +114,23 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
     The queue length is counted, but capped: at most QUEUE_LEFT_CAP rows of the
     partial queue index are read, whatever the project's size.
     """
-    from annotate.models import Item
+    from annotate.models import Item, Membership
 
-    project = membership.project
-    mine = Item.objects.next_for(project, membership.user_id).order_by()
+    # Read fresh: the caller's membership was loaded before its submit
+    # changed these counters.
+    counts = Membership.objects.values(
+        "annotations_count",
+        "today",
+        "today_count",
+        "project__items_total",
+        "project__items_complete",
+    ).get(pk=membership.pk)
+    mine = Item.objects.next_for(membership.project, membership.user_id).order_by()
     queue_left = mine[:QUEUE_LEFT_CAP].count()
-    today = membership.today_count if membership.today == now.date() else 0
     return Progress(
-        items_total=project.items_total,
-        items_complete=project.items_complete,
-        my_today=today,
-        my_total=membership.annotations_count,
+        items_total=counts["project__items_total"],
+        items_complete=counts["project__items_complete"],
+        my_today=counts["today_count"] if counts["today"] == now.date() else 0,
+        my_total=counts["annotations_count"],
         queue_left=queue_left,
     )

@@ -22,8 +22,15 @@ ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 @register.filter
 def markdown(text: str) -> SafeString:
     """Markdown to HTML that can hold no script: nh3 keeps only TAGS, and
-    links only to http(s) and mailto, opened without a referrer."""
-    html = md.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    links only to http(s) and mailto, opened without a referrer.
+
+    Raw HTML in the text is shown as text, not dropped: an annotator judging
+    leakage must see the <script> a model wrote.
+    """
+    converter = md.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
+    html = converter.convert(text)
     clean = nh3.clean(
         html,
         tags=TAGS,

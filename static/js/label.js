@@ -326,7 +326,7 @@
     (e) => {
       if (e.target.id !== "label-form") return;
       const seconds = e.target.querySelector('input[name="seconds"]');
-      if (seconds) seconds.value = ((performance.now() - shownAt) / 1000).toFixed(1);
+      if (seconds) seconds.value = ((performance.now() - shownAt) / 1000).toFixed(3);
     },
     true
   );

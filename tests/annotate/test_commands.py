@@ -98,9 +98,9 @@ def test_the_demo_covers_every_refusal_type_and_three_models(settings):
     run("load_demo")
 
     transcripts = Transcript.objects.filter(project__name="Refusal demo")
-    intended = {t.metadata["intended"]["refusal_type"] for t in transcripts}
+    intended = {t.metadata["_expected"]["refusal_type"] for t in transcripts}
     assert intended >= {"none", "policy", "capability", "scope", "conditional"}
-    appropriateness = {t.metadata["intended"]["appropriateness"] for t in transcripts}
+    appropriateness = {t.metadata["_expected"]["appropriateness"] for t in transcripts}
     assert {"over_refusal", "under_refusal"} <= appropriateness
     assert len({t.source_model for t in transcripts}) == 3
     assert any(len(t.messages) >= 5 for t in transcripts)

@@ -208,8 +208,8 @@ def test_next_item_runs_a_bounded_number_of_queries(
     ItemFactory.create_batch(50, project=project)
     client.force_login(annotator)
 
-    # 10 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
-    with django_assert_max_num_queries(12):
+    # 11 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
+    with django_assert_max_num_queries(13):
         client.get(queue_url(project), headers=HTMX)
 
 
@@ -221,8 +221,9 @@ def test_submit_runs_a_bounded_number_of_queries(
     client.get(queue_url(project))
     assignment = live(annotator)
 
-    # Submit (8) and the next claim (8), session and access (4), 2 savepoint pairs.
-    with django_assert_max_num_queries(22):
+    # Submit (8), the next claim (8), progress (2), session and access (3),
+    # and the 2 savepoint pairs of the test transaction.
+    with django_assert_max_num_queries(23):
         client.post(
             f"/assignments/{assignment.pk}/submit/",
             {**VALID, "client_uuid": str(uuid.uuid4())},
