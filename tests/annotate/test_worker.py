@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
-from annotate.models import Job, Transcript
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from annotate import services, tasks
+from annotate.models import Assignment, Item, Job, Membership, Transcript
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -47,3 +51,24 @@ def test_an_uploaded_import_runs_in_the_worker(client, celery_worker):
     assert job.result["imported"] == 25
     assert job.started_at is not None
     assert Transcript.objects.filter(project=project).count() == 25
+
+
+def test_the_periodic_expiry_runs_in_the_worker_and_returns_slots(celery_worker):
+    project = ProjectFactory(lease=timedelta(seconds=1))
+    item = ItemFactory(project=project)
+    membership = MembershipFactory(user=UserFactory(username="ann"), project=project)
+    claimed = services.item_claim_next(
+        membership=Membership.objects.select_related("project").get(pk=membership.pk),
+        now=timezone.now() - timedelta(seconds=10),
+    )
+    assert claimed is not None
+    schedule = settings.CELERY_BEAT_SCHEDULE["expire-claims"]
+    assert schedule["task"] == tasks.assignments_expire.name
+
+    tasks.assignments_expire.delay()
+
+    deadline = time.monotonic() + 60
+    while Assignment.objects.get(pk=claimed.pk).status == "live":
+        assert time.monotonic() < deadline, "the worker did not expire the claim"
+        time.sleep(0.2)
+    assert Item.objects.get(pk=item.pk).slots_left == project.overlap
