@@ -22,6 +22,8 @@ def access_project(
     membership: Membership | None = (
         Membership.objects.active()
         .select_related("project", "project__label_set_version__label_set")
+        # The schema comes parsed from the process cache (LabelSetVersion.schema).
+        .defer("project__label_set_version__schema_data")
         .filter(project_id=project_id, user_id=user.pk)
         .first()
     )

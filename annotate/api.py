@@ -23,6 +23,8 @@ from annotate import importers, services
 from annotate.access import access_assignment, access_job, access_project
 from annotate.models import Annotation, Job, Membership, Role, Transcript
 from annotate.queries import job_live
+from labelsets.models import LabelSetVersion
+from labelsets.services import labelset_dump
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -178,10 +180,11 @@ class ProjectClaimApi(APIView):
                 "transcript": TranscriptOutputSerializer(
                     assignment.item.transcript
                 ).data,
+                # The schema itself once per client, not with every claim.
                 "label_set": {
                     "name": version.label_set.name,
                     "version": version.number,
-                    "schema": version.schema_data,
+                    "url": f"/api/label-sets/{version.label_set.name}/{version.number}/",
                 },
             }
         )
@@ -242,3 +245,17 @@ class AssignmentSkipApi(APIView):
             now=timezone.now(),
         )
         return Response({"id": skipped.pk, "status": skipped.status})
+
+
+class LabelSetVersionApi(APIView):
+    """A label set version's schema (fields, options, hotkeys, rules)."""
+
+    def get(self, request: Request, name: str, number: int) -> Response:
+        version = (
+            LabelSetVersion.objects.filter(label_set__name=name, number=number)
+            .select_related("label_set")
+            .first()
+        )
+        if version is None:
+            raise exceptions.NotFound()
+        return Response(labelset_dump(version=version))

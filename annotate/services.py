@@ -540,6 +540,7 @@ def annotation_submit(
         # in the project would queue on it.
         Assignment.objects.select_for_update(of=("self",))
         .select_related("project__label_set_version")
+        .defer("project__label_set_version__schema_data")
         .get(pk=assignment.pk)
     )
     if assignment.status == AssignmentStatus.SUBMITTED:
@@ -588,19 +589,13 @@ def _count_annotation(
     *, project: Project, item_id: int, annotator_id: int, now: datetime
 ) -> None:
     """Keep the counters that progress reads, so no request counts rows."""
-    Item.objects.filter(pk=item_id).update(annotations_count=F("annotations_count") + 1)
-    completed = Item.objects.filter(
-        pk=item_id, annotations_count=project.overlap
-    ).exists()
-    # Every submit in the project touches this one row: updated after the
-    # commit, in a statement of its own, its lock is held for microseconds and
-    # never while waiting on another row, so submits cannot deadlock on it.
-    transaction.on_commit(
-        lambda: Project.objects.filter(pk=project.pk).update(
-            annotations_total=F("annotations_total") + 1,
-            items_complete=F("items_complete") + (1 if completed else 0),
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotate_item SET annotations_count = annotations_count + 1 "
+            "WHERE transcript_id = %s RETURNING annotations_count",
+            [item_id],
         )
-    )
+        (count,) = cursor.fetchone()
     today = now.date()
     Membership.objects.filter(project=project, user_id=annotator_id).update(
         annotations_count=F("annotations_count") + 1,
@@ -608,6 +603,13 @@ def _count_annotation(
         today_count=Case(
             When(today=today, then=F("today_count") + 1), default=Value(1)
         ),
+    )
+    # Every submit in the project updates this one row: last, so its lock is
+    # held only through the commit and never while waiting on another row;
+    # submits queue on it briefly but cannot deadlock.
+    Project.objects.filter(pk=project.pk).update(
+        annotations_total=F("annotations_total") + 1,
+        items_complete=F("items_complete") + (1 if count == project.overlap else 0),
     )
 
 

@@ -41,6 +41,11 @@ api_patterns = [
     ),
     path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
     path(
+        "label-sets/<slug:name>/<int:number>/",
+        api.LabelSetVersionApi.as_view(),
+        name="api-label-set",
+    ),
+    path(
         "projects/<int:project_id>/claim/",
         api.ProjectClaimApi.as_view(),
         name="api-claim",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
@@ -25,6 +25,11 @@ class LabelSet(models.Model):
 
 def _missing(label_set: LabelSet) -> LabelSetVersion:
     raise LabelSetVersion.DoesNotExist(f"Label set {label_set.name} has no version.")
+
+
+# (id, created_at) -> parsed schema. Versions are immutable; created_at joins
+# the key because a rolled-back transaction can hand its id out again.
+_PARSED: dict[tuple[int, datetime], Schema] = {}
 
 
 class LabelSetVersion(models.Model):
@@ -52,11 +57,18 @@ class LabelSetVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.label_set.name} v{self.number}"
 
-    @cached_property
+    @property
     def schema(self) -> Schema:
-        from labelsets.schema import parse_schema
+        """The parsed schema, parsed once per process: versions never change,
+        so the hot paths can defer schema_data and skip both the JSON and
+        the parse on every request."""
+        key = (self.pk, self.created_at)
+        schema = _PARSED.get(key)
+        if schema is None:
+            from labelsets.schema import parse_schema
 
-        return parse_schema(self.schema_data)
+            schema = _PARSED[key] = parse_schema(self.schema_data)
+        return schema
 
     def validate(self, values: Any) -> dict[str, Any]:
         from labelsets.schema import validate_values

@@ -166,6 +166,8 @@ def test_the_claim_loop_through_the_api(api, project, annotator):
     assert again.json()["id"] == body["id"]
     assert body["transcript"]["messages"][0]["role"] == "user"
     assert body["label_set"]["name"] == "refusal-v1"
+    schema = api.get(body["label_set"]["url"]).json()
+    assert [f["name"] for f in schema["fields"]][:2] == ["request_harm", "refusal_type"]
     assert (stored.status_code, retried.status_code) == (201, 200)
     assert stored.json()["id"] == retried.json()["id"]
     assert stored.json()["values"]["failure_modes"] == []

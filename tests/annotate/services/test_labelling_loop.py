@@ -155,16 +155,13 @@ def test_the_periodic_job_expires_stale_claims(project, annotator, other_annotat
     assert slots == [project.overlap - 1, project.overlap]
 
 
-def test_submit_stores_clean_values_and_keeps_the_counters(
-    project, annotator, django_capture_on_commit_callbacks
-):
+def test_submit_stores_clean_values_and_keeps_the_counters(project, annotator):
     project.overlap = 1
     project.save()
     item = ItemFactory(project=project)
     Project.objects.filter(pk=project.pk).update(items_total=1)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        annotation, created = submit(claim(annotator, project))
+    annotation, created = submit(claim(annotator, project))
 
     assert created
     assert annotation.values["acknowledge"] == 4
@@ -182,16 +179,13 @@ def test_submit_stores_clean_values_and_keeps_the_counters(
     assert (m.annotations_count, m.today, m.today_count) == (1, NOW.date(), 1)
 
 
-def test_submit_twice_with_the_same_uuid_stores_one_annotation(
-    project, annotator, django_capture_on_commit_callbacks
-):
+def test_submit_twice_with_the_same_uuid_stores_one_annotation(project, annotator):
     ItemFactory(project=project)
     assignment = claim(annotator, project)
     key = uuid.uuid4()
 
-    with django_capture_on_commit_callbacks(execute=True):
-        first, created_first = submit(assignment, client_uuid=key)
-        second, created_second = submit(assignment, client_uuid=key)
+    first, created_first = submit(assignment, client_uuid=key)
+    second, created_second = submit(assignment, client_uuid=key)
 
     assert (created_first, created_second) == (True, False)
     assert first.pk == second.pk
