@@ -207,6 +207,7 @@ def test_next_item_runs_a_bounded_number_of_queries(
 ):
     ItemFactory.create_batch(50, project=project)
     client.force_login(annotator)
+    assert project.label_set_version.schema  # parsed once per process, not per request
 
     # 11 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
     with django_assert_max_num_queries(13):
