@@ -148,20 +148,17 @@ class JobDetailApi(APIView):
         )
 
 
-class TranscriptOutputSerializer(serializers.ModelSerializer[Transcript]):
-    messages = serializers.ListField(child=serializers.DictField(), read_only=True)
-
-    class Meta:
-        model = Transcript
-        fields = [
-            "id",
-            "messages",
-            "source_model",
-            "dataset",
-            "external_id",
-            "prompt_group",
-            "metadata",
-        ]
+def _transcript_data(transcript: Transcript) -> dict[str, object]:
+    # A plain dict: a ModelSerializer costs a millisecond on the claim path.
+    return {
+        "id": transcript.pk,
+        "messages": transcript.messages,
+        "source_model": transcript.source_model,
+        "dataset": transcript.dataset,
+        "external_id": transcript.external_id,
+        "prompt_group": transcript.prompt_group,
+        "metadata": transcript.annotator_metadata,
+    }
 
 
 class ProjectClaimApi(APIView):
@@ -177,9 +174,7 @@ class ProjectClaimApi(APIView):
             {
                 "id": assignment.pk,
                 "expires_at": assignment.expires_at,
-                "transcript": TranscriptOutputSerializer(
-                    assignment.item.transcript
-                ).data,
+                "transcript": _transcript_data(assignment.item.transcript),
                 # The schema itself once per client, not with every claim.
                 "label_set": {
                     "name": version.label_set.name,

@@ -494,16 +494,13 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
         "skip_reason": "",
     }
     # An expired claim of this annotator on the item is reused (one row per
-    # pair); update then create, without update_or_create's savepoints.
-    assignment = Assignment.objects.filter(item=item, annotator_id=annotator_id).first()
-    if assignment is None:
-        assignment = Assignment.objects.create(
-            item=item, annotator_id=annotator_id, **fields
-        )
-    else:
-        for name, value in fields.items():
-            setattr(assignment, name, value)
-        assignment.save(update_fields=list(fields))
+    # pair): one INSERT ... ON CONFLICT DO UPDATE, which returns the id.
+    (assignment,) = Assignment.objects.bulk_create(
+        [Assignment(item=item, annotator_id=annotator_id, **fields)],
+        update_conflicts=True,
+        unique_fields=["item", "annotator"],
+        update_fields=list(fields),
+    )
     assignment.item = item
     return assignment
 

@@ -209,8 +209,8 @@ def test_next_item_runs_a_bounded_number_of_queries(
     client.force_login(annotator)
     assert project.label_set_version.schema  # parsed once per process, not per request
 
-    # 11 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
-    with django_assert_max_num_queries(13):
+    # 10 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
+    with django_assert_max_num_queries(12):
         client.get(queue_url(project), headers=HTMX)
 
 
@@ -222,9 +222,9 @@ def test_submit_runs_a_bounded_number_of_queries(
     client.get(queue_url(project))
     assignment = live(annotator)
 
-    # Submit (8), the next claim (8), progress (2), session and access (3),
+    # Submit (8), the next claim (7), progress (2), session and access (3),
     # and the 2 savepoint pairs of the test transaction.
-    with django_assert_max_num_queries(23):
+    with django_assert_max_num_queries(22):
         client.post(
             f"/assignments/{assignment.pk}/submit/",
             {**VALID, "client_uuid": str(uuid.uuid4())},
