@@ -16,7 +16,6 @@ from annotate.queries import (
     ItemQuerySet,
     JobQuerySet,
     MembershipQuerySet,
-    ProjectQuerySet,
 )
 from labelsets.models import LabelSetVersion
 
@@ -50,8 +49,6 @@ class Project(models.Model):
     items_total = models.PositiveIntegerField(default=0)
     items_complete = models.PositiveIntegerField(default=0)
     annotations_total = models.PositiveIntegerField(default=0)
-
-    objects = ProjectQuerySet.as_manager()
 
     class Meta:
         constraints = [

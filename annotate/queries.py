@@ -10,16 +10,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import Assignment, Item, Job, Membership, Project  # noqa: F401
-
-
-class ProjectQuerySet(models.QuerySet["Project"]):
-    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> Self:
-        """Projects the user is an active member of."""
-        return self.filter(memberships__user_id=user.pk, memberships__is_active=True)
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -59,10 +51,6 @@ class ItemQuerySet(models.QuerySet["Item"]):
 
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):
-    def live(self, now: datetime) -> Self:
-        """Claims still held at `now`."""
-        return self.filter(status="live", expires_at__gt=now)
-
     def stale(self, now: datetime) -> Self:
         """Claims past their lease whose slot has not gone back yet."""
         return self.filter(status="live", expires_at__lte=now)
