@@ -348,14 +348,26 @@
     showError("No connection to the server; nothing was saved. Your labels are still here: press Enter to try again.");
   });
 
-  document.addEventListener("htmx:load", (e) => {
-    const elt = e.detail.elt;
-    if (elt && elt.id === "item-panel") init(elt, true);
+  // htmx puts the new panel in and restores focus at once, but wires its
+  // hx-* attributes and fires htmx:load only after the settle delay. A key
+  // pressed in between would be undone by a late init (or submit the form
+  // natively), so the panel is processed and initialised right at the swap.
+  document.addEventListener("htmx:afterSwap", () => {
+    const panel = document.getElementById("item-panel");
+    if (!panel || initialised.has(panel)) return;
+    window.htmx?.process(panel);
+    init(panel, true);
   });
 
   document.addEventListener("DOMContentLoaded", () => {
     const dialog = document.getElementById("cheatsheet");
-    if (dialog) dialog.addEventListener("close", () => current && focusField(current));
+    // "close" comes a task after Escape: a key pressed since (s opens the skip
+    // box) may have moved focus on purpose, and keeps it.
+    if (dialog)
+      dialog.addEventListener("close", () => {
+        const active = document.activeElement;
+        if (current && (!active || active === document.body || dialog.contains(active))) focusField(current);
+      });
     document.getElementById("help-button")?.addEventListener("click", toggleHelp);
     const panel = document.getElementById("item-panel");
     if (panel) init(panel, false);
