@@ -185,18 +185,17 @@ class ProjectClaimApi(APIView):
         )
 
 
-class AnnotationOutputSerializer(serializers.ModelSerializer[Annotation]):
-    class Meta:
-        model = Annotation
-        fields = [
-            "id",
-            "item",
-            "values",
-            "seconds_spent",
-            "client_uuid",
-            "created_at",
-            "updated_at",
-        ]
+def _annotation_data(annotation: Annotation) -> dict[str, object]:
+    # A plain dict, as for the transcript: the submit's answer.
+    return {
+        "id": annotation.pk,
+        "item": annotation.item_id,
+        "values": annotation.values,
+        "seconds_spent": annotation.seconds_spent,
+        "client_uuid": annotation.client_uuid,
+        "created_at": annotation.created_at,
+        "updated_at": annotation.updated_at,
+    }
 
 
 class AssignmentAnnotationApi(APIView):
@@ -219,7 +218,7 @@ class AssignmentAnnotationApi(APIView):
             now=timezone.now(),
         )
         return Response(
-            AnnotationOutputSerializer(annotation).data,
+            _annotation_data(annotation),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

@@ -13,7 +13,6 @@ from django.db.models import F, Q
 
 from annotate.queries import (
     AssignmentQuerySet,
-    ItemQuerySet,
     JobQuerySet,
     MembershipQuerySet,
 )
@@ -178,8 +177,6 @@ class Item(models.Model):
     annotations_count = models.PositiveSmallIntegerField(default=0)
     skips_count = models.PositiveSmallIntegerField(default=0)
     disagreement = models.FloatField(null=True, blank=True)
-
-    objects = ItemQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Self
 
-from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db import connection, models
 
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
-    from annotate.models import Assignment, Item, Job, Membership, Project  # noqa: F401
+    from annotate.models import Assignment, Job, Membership, Project  # noqa: F401
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -19,35 +18,22 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         return self.filter(is_active=True)
 
 
-class ItemQuerySet(models.QuerySet["Item"]):
-    def open(self) -> Self:
-        """Items that still have an unclaimed labelling slot."""
-        return self.filter(slots_left__gt=0)
-
-    def unseen_by(self, annotator_id: int) -> Self:
-        """Drop items the annotator holds, labelled or skipped; an expired
-        claim of theirs does not count, so that item can come back to them."""
-        from annotate.models import Assignment, AssignmentStatus
-
-        mine = Assignment.objects.filter(
-            item=OuterRef("pk"), annotator_id=annotator_id
-        ).exclude(status=AssignmentStatus.EXPIRED)
-        return self.exclude(Exists(mine))
-
-    def next_for(self, project: Project, annotator_id: int) -> Self:
-        """The annotator's queue in this project, most informative first.
-
-        The one place the claim order lives (batch assignment will add its
-        rule here). `transcript` (the item's key) breaks ties so the order is
-        total, and the partial index (project, -priority, transcript) WHERE
-        slots_left > 0 serves it without a sort, however many items are full.
-        """
-        return (
-            self.filter(project=project)
-            .open()
-            .unseen_by(annotator_id)
-            .order_by("-priority", "transcript")
-        )
+# The annotator's queue in a project (params: project id, annotator id), the
+# one place the claim order lives; batch assignment will add its rule here.
+# Items with a free slot that the annotator holds no claim on, labelled or
+# skipped; an expired claim of theirs does not count, so the item can come
+# back to them. Raw SQL: it runs on every claim (rawsql.py says why).
+QUEUE_WHERE = """
+    i.project_id = %s AND i.slots_left > 0
+    AND NOT EXISTS (
+        SELECT 1 FROM annotate_assignment a
+        WHERE a.item_id = i.transcript_id AND a.annotator_id = %s
+            AND a.status <> 'expired')"""
+# Most informative first. transcript_id breaks ties so the order is total
+# (concurrent claimers agree on it), and the partial index item_queue_idx
+# (project, -priority, transcript) WHERE slots_left > 0 serves it without a
+# sort, however many items are full.
+QUEUE_ORDER = "ORDER BY i.priority DESC, i.transcript_id"
 
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):
@@ -96,29 +82,41 @@ class Progress:
 QUEUE_LEFT_CAP = 1000
 
 
+_PROGRESS_SQL = f"""
+    SELECT p.items_total, p.items_complete, m.annotations_count,
+        CASE WHEN m.today = %s THEN m.today_count ELSE 0 END,
+        (SELECT COUNT(*) FROM
+            (SELECT 1 FROM annotate_item i WHERE {QUEUE_WHERE} LIMIT %s) AS mine)
+    FROM annotate_membership m JOIN annotate_project p ON p.id = m.project_id
+    WHERE m.id = %s"""  # noqa: S608 - fixed SQL, no input
+
+
 def progress_for(*, membership: Membership, now: datetime) -> Progress:
-    """Progress from kept counters, plus the annotator's queue length.
+    """Progress from kept counters, plus the annotator's queue length, in one
+    statement.
 
-    The queue length is counted, but capped: at most QUEUE_LEFT_CAP rows of the
-    partial queue index are read, whatever the project's size.
+    Read fresh: the caller's membership was loaded before its submit changed
+    these counters. The queue length is counted, but capped: at most
+    QUEUE_LEFT_CAP rows of the partial queue index are read, whatever the
+    project's size.
     """
-    from annotate.models import Item, Membership
-
-    # Read fresh: the caller's membership was loaded before its submit
-    # changed these counters.
-    counts = Membership.objects.values(
-        "annotations_count",
-        "today",
-        "today_count",
-        "project__items_total",
-        "project__items_complete",
-    ).get(pk=membership.pk)
-    mine = Item.objects.next_for(membership.project, membership.user_id).order_by()
-    queue_left = mine[:QUEUE_LEFT_CAP].count()
+    today = connection.ops.adapt_datefield_value(now.date())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PROGRESS_SQL,
+            [
+                today,
+                membership.project_id,
+                membership.user_id,
+                QUEUE_LEFT_CAP,
+                membership.pk,
+            ],
+        )
+        total, complete, mine, today_count, queue_left = cursor.fetchone()
     return Progress(
-        items_total=counts["project__items_total"],
-        items_complete=counts["project__items_complete"],
-        my_today=counts["today_count"] if counts["today"] == now.date() else 0,
-        my_total=counts["annotations_count"],
+        items_total=total,
+        items_complete=complete,
+        my_today=today_count,
+        my_total=mine,
         queue_left=queue_left,
     )

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 import orjson
 from django.conf import settings
@@ -18,8 +18,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import F
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import set_json_dumps
@@ -38,6 +39,8 @@ from annotate.models import (
     Role,
     Transcript,
 )
+from annotate.queries import QUEUE_ORDER, QUEUE_WHERE
+from annotate.rawsql import Columns, for_update
 from labelsets.models import LabelSet, LabelSetVersion
 
 MAX_REPORTED_ERRORS = 50
@@ -438,30 +441,65 @@ class _CopyWriter(_Writer):
 EDIT_WINDOW = timedelta(hours=1)
 
 
-@transaction.atomic
+# The claim and the submit run on every labelling step: fixed SQL, not the
+# ORM (rawsql.py says why).
+_ASSIGNMENT = Columns(Assignment, "a")
+_ITEM = Columns(Item, "i")
+_TRANSCRIPT = Columns(Transcript, "t")
+_ANNOTATION = Columns(Annotation, "n")
+_LIVE_SQL = f"""
+    SELECT {_ASSIGNMENT.sql}, {_ITEM.sql}, {_TRANSCRIPT.sql}
+    FROM annotate_assignment a
+    JOIN annotate_item i ON i.transcript_id = a.item_id
+    JOIN annotate_transcript t ON t.id = a.item_id
+    WHERE a.project_id = %s AND a.annotator_id = %s AND a.status = 'live'"""  # noqa: S608 - fixed SQL, no input
+NEXT_ITEM_SQL = f"""
+    SELECT {_ITEM.sql}, {_TRANSCRIPT.sql}
+    FROM annotate_item i JOIN annotate_transcript t ON t.id = i.transcript_id
+    WHERE {QUEUE_WHERE} {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
+NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
+# An expired claim of this annotator on the item is reused (one row per pair).
+_CLAIM_SQL = """
+    INSERT INTO annotate_assignment
+        (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason)
+    VALUES (%s, %s, %s, 'live', %s, %s, '')
+    ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = 'live',
+        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
+        skip_reason = ''
+    RETURNING id"""
+
+
 def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     """Lease the next item of the annotator's queue; None when it is empty.
 
     A live claim is returned as it is, so a reloaded tab (or a second one) gets
-    the same item back instead of spending a second slot. Locking the
-    membership row makes one annotator's claims take turns, so two tabs cannot
-    both claim. A claim past its lease is expired here (lazily) as well as by
-    the periodic job; when nothing is open, other annotators' stale claims in
-    the project are expired and the queue is tried once more.
+    the same item back instead of spending a second slot. A claim past its
+    lease is expired here (lazily) as well as by the periodic job; when
+    nothing is open, other annotators' stale claims in the project are expired
+    and the queue is tried once more.
     """
-    Membership.objects.select_for_update(no_key=True).filter(pk=membership.pk).exists()
+    try:
+        return _claim_next(membership=membership, now=now)
+    except IntegrityError:
+        # Two tabs claimed at once: the one-live-claim constraint refused
+        # this one, and the other tab's claim, now committed, is the answer.
+        return _claim_next(membership=membership, now=now)
+
+
+@transaction.atomic
+def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     project = membership.project
-    current = (
-        Assignment.objects.filter(
-            project=project,
-            annotator_id=membership.user_id,
-            status=AssignmentStatus.LIVE,
-        )
-        .select_related("item__transcript")
-        .first()
-    )
-    if current is not None:
+    with connection.cursor() as cursor:
+        cursor.execute(_LIVE_SQL, [project.pk, membership.user_id])
+        row = cursor.fetchone()
+    if row is not None:
+        current = _ASSIGNMENT.load(row)
         if current.expires_at > now:
+            current.project = project
+            current.item = _ITEM.load(row, _ASSIGNMENT.width)
+            current.item.transcript = _TRANSCRIPT.load(
+                row, _ASSIGNMENT.width + _ITEM.width
+            )
             return current
         _assignments_release([current], status=AssignmentStatus.EXPIRED)
     claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
@@ -471,38 +509,76 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
 
 
 def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
-    # skip_locked: concurrent claimers step over an item being claimed instead
-    # of queueing behind its lock, so nobody waits and nothing is over-filled.
-    # no_key: the lock still lets others insert rows that point at the item
+    # SKIP LOCKED: concurrent claimers step over an item being claimed instead
+    # of queueing behind its lock, so nobody waits and nothing is over-filled
+    # (the lock re-checks slots_left > 0 on the row's newest version).
+    # NO KEY: the lock still lets others insert rows that point at the item
     # (annotations, claims), whose foreign-key checks would otherwise wait on
-    # it and close deadlock cycles. of=self: the transcript row is not locked.
-    # All of it a no-op on SQLite, which serialises writers anyway.
-    item = (
-        Item.objects.next_for(project, annotator_id)
-        .select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .select_related("transcript")
-        .first()
+    # it and close deadlock cycles. OF i: the transcript row is not locked.
+    sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, annotator_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        item = _ITEM.load(row)
+        item.transcript = _TRANSCRIPT.load(row, _ITEM.width)
+        cursor.execute(
+            "UPDATE annotate_item SET slots_left = slots_left - 1 "
+            "WHERE transcript_id = %s",
+            [item.pk],
+        )
+        expires_at = now + project.lease
+        cursor.execute(
+            _CLAIM_SQL,
+            [
+                item.pk,
+                project.pk,
+                annotator_id,
+                ops.adapt_datetimefield_value(now),
+                ops.adapt_datetimefield_value(expires_at),
+            ],
+        )
+        (assignment_id,) = cursor.fetchone()
+    assignment = Assignment(
+        id=assignment_id,
+        item=item,
+        project=project,
+        annotator_id=annotator_id,
+        status=AssignmentStatus.LIVE,
+        claimed_at=now,
+        expires_at=expires_at,
     )
-    if item is None:
-        return None
-    Item.objects.filter(pk=item.pk).update(slots_left=F("slots_left") - 1)
-    fields = {
-        "project": project,
-        "status": AssignmentStatus.LIVE,
-        "claimed_at": now,
-        "expires_at": now + project.lease,
-        "skip_reason": "",
-    }
-    # An expired claim of this annotator on the item is reused (one row per
-    # pair): one INSERT ... ON CONFLICT DO UPDATE, which returns the id.
-    (assignment,) = Assignment.objects.bulk_create(
-        [Assignment(item=item, annotator_id=annotator_id, **fields)],
-        update_conflicts=True,
-        unique_fields=["item", "annotator"],
-        update_fields=list(fields),
-    )
-    assignment.item = item
+    assignment._state.adding = False
     return assignment
+
+
+_SUBMITTED_SQL = f"""
+    SELECT {_ANNOTATION.sql} FROM annotate_annotation n
+    WHERE n.item_id = %s AND n.annotator_id = %s"""  # noqa: S608 - fixed SQL, no input
+# The columns _ANNOTATE_SQL inserts, in its order.
+_ANNOTATION_INSERT = [
+    f
+    for name in (
+        "item_id",
+        "annotator_id",
+        "label_set_version_id",
+        "values",
+        "seconds_spent",
+        "client_uuid",
+        "created_at",
+        "updated_at",
+    )
+    for f in Annotation._meta.concrete_fields
+    if f.attname == name
+]
+_ANNOTATE_SQL = """
+    INSERT INTO annotate_annotation (item_id, annotator_id, label_set_version_id,
+        "values", seconds_spent, client_uuid, created_at, updated_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT DO NOTHING
+    RETURNING id"""
 
 
 @transaction.atomic
@@ -522,34 +598,27 @@ def annotation_submit(
     the label set, code `skipped` for a skipped item, and code `claim_expired`
     when the claim expired and its slot has been taken by someone else.
     """
-    same = Annotation.objects.filter(client_uuid=client_uuid).first()
-    if same is not None:
-        if (same.item_id, same.annotator_id) != (
-            assignment.item_id,
-            assignment.annotator_id,
-        ):
-            raise ValidationError(
-                {"client_uuid": "This id belongs to another annotation."}
-            )
-        return same, False
-    assignment = (
-        # of=self: the joined project row must not be locked, or every submit
-        # in the project would queue on it.
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("project__label_set_version")
-        .defer("project__label_set_version__schema_data")
-        .get(pk=assignment.pk)
-    )
-    if assignment.status == AssignmentStatus.SUBMITTED:
-        return Annotation.objects.get(
-            item_id=assignment.item_id, annotator_id=assignment.annotator_id
-        ), False
-    if assignment.status == AssignmentStatus.SKIPPED:
-        raise ValidationError("You skipped this item.", code="skipped")
-    project = assignment.project
+    project = assignment.project  # loaded with its version by access_assignment
     version = project.label_set_version
+    with connection.cursor() as cursor:
+        # The claim row's lock makes a double submit take turns: the second
+        # one sees status submitted.
+        cursor.execute(
+            for_update(
+                "SELECT status FROM annotate_assignment WHERE id = %s", "FOR UPDATE"
+            ),
+            [assignment.pk],
+        )
+        (status,) = cursor.fetchone()
+        if status == AssignmentStatus.SUBMITTED:
+            cursor.execute(
+                _SUBMITTED_SQL, [assignment.item_id, assignment.annotator_id]
+            )
+            return _ANNOTATION.load(cursor.fetchone()), False
+    if status == AssignmentStatus.SKIPPED:
+        raise ValidationError("You skipped this item.", code="skipped")
     clean = version.validate(values)
-    if assignment.status == AssignmentStatus.EXPIRED:
+    if status == AssignmentStatus.EXPIRED:
         # The slot went back to the queue: take one again if it is still free.
         retaken = Item.objects.filter(pk=assignment.item_id, slots_left__gt=0).update(
             slots_left=F("slots_left") - 1
@@ -560,7 +629,7 @@ def annotation_submit(
                 "Your labels are kept here; skip to move on.",
                 code="claim_expired",
             )
-    annotation = Annotation.objects.create(
+    annotation = Annotation(
         item_id=assignment.item_id,
         annotator_id=assignment.annotator_id,
         label_set_version=version,
@@ -570,43 +639,69 @@ def annotation_submit(
         created_at=now,
         updated_at=now,
     )
-    Assignment.objects.filter(pk=assignment.pk).update(
-        status=AssignmentStatus.SUBMITTED
-    )
-    _count_annotation(
-        project=project,
-        item_id=assignment.item_id,
-        annotator_id=assignment.annotator_id,
-        now=now,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ANNOTATE_SQL, _insert_params(annotation))
+        inserted = cursor.fetchone()
+        if inserted is None:
+            # Not this claim's (its status said so under the lock): the id is
+            # another annotation's.
+            raise ValidationError(
+                {"client_uuid": "This id belongs to another annotation."}
+            )
+        annotation.pk = inserted[0]
+        annotation._state.adding = False
+        cursor.execute(
+            "UPDATE annotate_assignment SET status = 'submitted' WHERE id = %s",
+            [assignment.pk],
+        )
+        _count_annotation(
+            cursor,
+            project=project,
+            item_id=assignment.item_id,
+            annotator_id=assignment.annotator_id,
+            now=now,
+        )
     return annotation, True
 
 
+def _insert_params(annotation: Annotation) -> list[Any]:
+    """The annotation's values as the backend stores them (the ORM's own
+    preparation: jsonb or text, uuid or hex, aware or naive datetimes)."""
+    return [
+        field.get_db_prep_save(getattr(annotation, field.attname), connection)
+        for field in _ANNOTATION_INSERT
+    ]
+
+
 def _count_annotation(
-    *, project: Project, item_id: int, annotator_id: int, now: datetime
+    cursor: CursorWrapper,
+    *,
+    project: Project,
+    item_id: int,
+    annotator_id: int,
+    now: datetime,
 ) -> None:
     """Keep the counters that progress reads, so no request counts rows."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE annotate_item SET annotations_count = annotations_count + 1 "
-            "WHERE transcript_id = %s RETURNING annotations_count",
-            [item_id],
-        )
-        (count,) = cursor.fetchone()
-    today = now.date()
-    Membership.objects.filter(project=project, user_id=annotator_id).update(
-        annotations_count=F("annotations_count") + 1,
-        today=today,
-        today_count=Case(
-            When(today=today, then=F("today_count") + 1), default=Value(1)
-        ),
+    cursor.execute(
+        "UPDATE annotate_item SET annotations_count = annotations_count + 1 "
+        "WHERE transcript_id = %s RETURNING annotations_count",
+        [item_id],
+    )
+    (count,) = cursor.fetchone()
+    today = connection.ops.adapt_datefield_value(now.date())
+    cursor.execute(
+        "UPDATE annotate_membership SET annotations_count = annotations_count + 1, "
+        "today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END, "
+        "today = %s WHERE project_id = %s AND user_id = %s",
+        [today, today, project.pk, annotator_id],
     )
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
     # submits queue on it briefly but cannot deadlock.
-    Project.objects.filter(pk=project.pk).update(
-        annotations_total=F("annotations_total") + 1,
-        items_complete=F("items_complete") + (1 if count == project.overlap else 0),
+    cursor.execute(
+        "UPDATE annotate_project SET annotations_total = annotations_total + 1, "
+        "items_complete = items_complete + %s WHERE id = %s",
+        [1 if count == project.overlap else 0, project.pk],
     )
 
 

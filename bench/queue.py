@@ -234,23 +234,18 @@ def queue_reset(project_id: int) -> None:
 
 
 def explain_claim(project_id: int, username: str) -> str:
-    """EXPLAIN ANALYZE of the claim's item query, as the service builds it."""
+    """EXPLAIN ANALYZE of the claim's item query, as the service sends it."""
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from annotate.models import Item, Project
+    from annotate import services
+    from annotate.rawsql import for_update
 
-    project = Project.objects.get(pk=project_id)
     user = User.objects.get(username=username)
-    query = (
-        Item.objects.next_for(project, user.pk)
-        .select_for_update(skip_locked=True, no_key=True, of=("self",))
-        .select_related("transcript")[:1]
-    )
+    sql = for_update(services.NEXT_ITEM_SQL, services.NEXT_ITEM_LOCK)
     # In a transaction rolled back: FOR UPDATE takes its lock for real.
     with transaction.atomic(), connection.cursor() as cursor:
-        sql, params = query.query.sql_with_params()
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", [project_id, user.pk])
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     return plan

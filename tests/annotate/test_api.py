@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -171,6 +172,33 @@ def test_the_claim_loop_through_the_api(api, project, annotator):
     assert (stored.status_code, retried.status_code) == (201, 200)
     assert stored.json()["id"] == retried.json()["id"]
     assert stored.json()["values"]["failure_modes"] == []
+
+
+def test_claim_and_submit_with_a_token_run_a_fixed_number_of_queries(
+    api, project, annotator, django_assert_num_queries
+):
+    ItemFactory.create_batch(50, project=project)
+    token = Token.objects.create(user=annotator)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert project.label_set_version.schema  # parsed once per process, not per request
+
+    # The token with its user, the membership with its project; then in a
+    # transaction (BEGIN, COMMIT) the live claim (none), the next item, its
+    # slot, the claim.
+    with django_assert_num_queries(8):
+        claimed = api.post(f"/api/projects/{project.pk}/claim/")
+    # The token, the claim with its membership; then in a transaction the
+    # claim's lock, the annotation, the claim's status, and the item, member
+    # and project counters.
+    with django_assert_num_queries(10):
+        stored = api.post(
+            f"/api/assignments/{claimed.json()['id']}/annotation/",
+            {"values": LABELS, "client_uuid": str(uuid.uuid4()), "seconds": 2},
+            format="json",
+        )
+
+    assert stored.status_code == 201
+    assert stored.json()["item"] == claimed.json()["transcript"]["id"]
 
 
 def test_invalid_values_are_400_with_per_field_messages(api, project, annotator):

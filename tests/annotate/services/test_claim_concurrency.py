@@ -97,3 +97,60 @@ def test_concurrent_annotators_fill_every_item_exactly_to_its_overlap():
         )
         == ITEMS * OVERLAP
     )
+
+
+TABS = 8
+
+
+def test_tabs_of_one_annotator_claiming_at_once_share_one_claim():
+    project = ProjectFactory(overlap=1)
+    transcripts = TranscriptFactory.create_batch(10, project=project)
+    Item.objects.bulk_create(
+        Item(project=project, transcript=t, slots_left=1) for t in transcripts
+    )
+    member = MembershipFactory(user=UserFactory(username="tabs"), project=project)
+    errors: list[BaseException] = []
+
+    for round_ in range(1, 4):
+        start = threading.Barrier(TABS)
+        claimed: list[int] = []
+
+        def tab(start: threading.Barrier, claimed: list[int]) -> None:
+            try:
+                membership = Membership.objects.select_related(
+                    "project__label_set_version"
+                ).get(pk=member.pk)
+                start.wait()
+                assignment = services.item_claim_next(
+                    membership=membership, now=timezone.now()
+                )
+                assert assignment is not None
+                claimed.append(assignment.pk)
+            except BaseException as e:  # noqa: BLE001 - reported by the main thread
+                errors.append(e)
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=tab, args=(start, claimed)) for _ in range(TABS)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+
+        assert errors == []
+        assert len(claimed) == TABS
+        assert len(set(claimed)) == 1  # every tab got the one claim
+        live = Assignment.objects.get(status="live")
+        # The refused claims were rolled back whole: one slot spent per round.
+        assert sum(Item.objects.values_list("slots_left", flat=True)) == 10 - round_
+        services.annotation_submit(
+            assignment=Assignment.objects.select_related(
+                "project__label_set_version"
+            ).get(pk=live.pk),
+            values=VALID,
+            client_uuid=uuid.uuid4(),
+            seconds=1.0,
+            now=timezone.now(),
+        )

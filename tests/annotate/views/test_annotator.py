@@ -203,28 +203,31 @@ def test_get_on_submit_is_405(client, project, annotator):
 
 
 def test_next_item_runs_a_bounded_number_of_queries(
-    client, project, annotator, django_assert_max_num_queries
+    client, project, annotator, django_assert_num_queries
 ):
     ItemFactory.create_batch(50, project=project)
     client.force_login(annotator)
     assert project.label_set_version.schema  # parsed once per process, not per request
 
-    # 10 statements, plus the SAVEPOINT/RELEASE pair the test transaction adds.
-    with django_assert_max_num_queries(12):
+    # Session, user, membership; the live claim (none), the next item, its
+    # slot, the claim; progress; and the SAVEPOINT/RELEASE pair the test
+    # transaction puts around the claim.
+    with django_assert_num_queries(10):
         client.get(queue_url(project), headers=HTMX)
 
 
 def test_submit_runs_a_bounded_number_of_queries(
-    client, project, annotator, django_assert_max_num_queries
+    client, project, annotator, django_assert_num_queries
 ):
     ItemFactory.create_batch(50, project=project)
     client.force_login(annotator)
     client.get(queue_url(project))
     assignment = live(annotator)
 
-    # Submit (8), the next claim (7), progress (2), session and access (3),
-    # and the 2 savepoint pairs of the test transaction.
-    with django_assert_max_num_queries(22):
+    # Session, user, the claim with its membership; submit (the lock, the
+    # annotation, the claim's status, three counters); the next claim (4);
+    # progress; and the test transaction's two savepoint pairs.
+    with django_assert_num_queries(18):
         client.post(
             f"/assignments/{assignment.pk}/submit/",
             {**VALID, "client_uuid": str(uuid.uuid4())},
