@@ -11,7 +11,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 
-from annotate.models import Annotation, Assignment, Job, Membership, Project, Role
+from annotate.models import (
+    Annotation,
+    Assignment,
+    Job,
+    JobKind,
+    Membership,
+    Project,
+    Role,
+)
 from annotate.rawsql import Columns
 from labelsets.models import LabelSet, LabelSetVersion
 
@@ -110,12 +118,18 @@ def access_annotation(
 
 
 def access_job(
-    user: AbstractBaseUser | AnonymousUser, job_id: int, *, role: Role = Role.MANAGER
+    user: AbstractBaseUser | AnonymousUser, job_id: int, *, role: Role | None = None
 ) -> Job:
-    """A job of a project the user has `role` in; the same 404/403 rules."""
-    job = Job.objects.filter(pk=job_id).only("project_id").first()
+    """A job of a project the user has `role` in; the same 404/403 rules.
+
+    By default imports are for managers and agreement jobs for reviewers too,
+    as the pages that start them are.
+    """
+    job = Job.objects.filter(pk=job_id).only("project_id", "kind").first()
     if job is None:
         raise Http404("No such job.")
+    if role is None:
+        role = Role.REVIEWER if job.kind == JobKind.AGREEMENT else Role.MANAGER
     membership = access_project(user, job.project_id, role=role)
     job = Job.objects.get(pk=job_id)
     job.project = membership.project

@@ -25,6 +25,8 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
         "name",
         "label_set_version",
         "overlap",
+        "extra_labels_max",
+        "disagreement_threshold",
         "items_total",
         "items_complete",
     ]
@@ -73,7 +75,12 @@ class ItemAdmin(admin.ModelAdmin[Item]):
     ]
     list_filter = ["project"]
     raw_id_fields = ["transcript"]
-    readonly_fields = ["slots_left", "annotations_count", "skips_count"]
+    readonly_fields = [
+        "slots_left",
+        "annotations_count",
+        "skips_count",
+        "disagreement",
+    ]
 
 
 @admin.register(Assignment)

@@ -21,8 +21,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotate import importers, services
 from annotate.access import access_assignment, access_job, access_project
-from annotate.models import Annotation, Job, Membership, Role, Transcript
-from annotate.queries import job_live
+from annotate.models import Annotation, Job, JobStatus, Membership, Role, Transcript
+from annotate.queries import agreement_job_for, job_live
+from annotate.reliability import Filters, agreement_params
 from labelsets.models import LabelSetVersion
 from labelsets.services import labelset_dump
 
@@ -239,6 +240,74 @@ class AssignmentSkipApi(APIView):
             now=timezone.now(),
         )
         return Response({"id": skipped.pk, "status": skipped.status})
+
+
+class ProjectAgreementApi(APIView):
+    """Agreement figures for a project: 200 with them when computed for these
+    filters, else 202 with the job computing them (poll it, then GET again)."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        source_model = serializers.CharField(
+            required=False, default="", allow_blank=True
+        )
+        dataset = serializers.CharField(required=False, default="", allow_blank=True)
+        category = serializers.CharField(required=False, default="", allow_blank=True)
+        since = serializers.DateField(required=False, default=None)
+        until = serializers.DateField(required=False, default=None)
+        resamples = serializers.IntegerField(
+            required=False, default=1000, min_value=0, max_value=10_000
+        )
+        seed = serializers.IntegerField(required=False, default=0, min_value=0)
+        field = serializers.CharField(required=False, default="")
+        refresh = serializers.BooleanField(required=False, default=False)
+
+    def get(self, request: Request, project_id: int) -> Response:
+        membership = access_project(request.user, project_id, role=Role.REVIEWER)
+        project = membership.project
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if v["field"] and v["field"] not in {
+            f.name for f in project.label_set_version.schema.fields
+        }:
+            raise exceptions.ValidationError(
+                {"field": ["No such field in the label set."]}
+            )
+        params = agreement_params(
+            filters=Filters(
+                source_model=v["source_model"],
+                dataset=v["dataset"],
+                category=v["category"],
+                since=v["since"],
+                until=v["until"],
+            ),
+            resamples=v["resamples"],
+            seed=v["seed"],
+        )
+        job = (
+            None if v["refresh"] else agreement_job_for(project=project, params=params)
+        )
+        if job is None or job.status == JobStatus.FAILED:
+            job = services.agreement_job_create(
+                project=project,
+                params=params,
+                created_by=authenticated_user(request),
+                now=timezone.now(),
+            )
+            job.refresh_from_db()  # eager mode has already run it
+        if job.status != JobStatus.SUCCEEDED:
+            return Response(
+                {"job": JobOutputSerializer(job_live(job)).data},
+                status=status.HTTP_202_ACCEPTED,
+            )
+        report = dict(job.result)
+        if v["field"]:
+            report["fields"] = [f for f in report["fields"] if f["name"] == v["field"]]
+        report["job"] = job.pk
+        report["stale"] = (
+            report["counts"]["project_annotations"] != project.annotations_total
+        )
+        return Response(report)
 
 
 class LabelSetVersionApi(APIView):

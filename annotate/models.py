@@ -8,6 +8,7 @@ from functools import cached_property
 
 import orjson
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -42,6 +43,22 @@ class Project(models.Model):
     queue_strategy = models.CharField(
         max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.ACTIVE
     )
+    # An item whose labels disagree gets one more label at a time, up to
+    # overlap + extra_labels_max, rather than every item getting more.
+    extra_labels_max = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Labels an item may get beyond overlap when its labels disagree.",
+    )
+    disagreement_threshold = models.FloatField(
+        # 0.35: two of three labels agreeing on a five-option key field
+        # (refusal-v1's refusal_type) scores 0.40, so such a split counts.
+        default=0.35,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "Above this, an item's labels disagree: the normalised entropy of its "
+            "key field, 0 when all agree, 1 when spread evenly over every option."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Kept counters: updated with F() by the services that change them, so no
     # request ever counts rows to show progress.
@@ -53,6 +70,11 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(overlap__gte=1), name="project_overlap_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(disagreement_threshold__gte=0.0)
+                & Q(disagreement_threshold__lte=1.0),
+                name="project_disagreement_threshold_range",
             ),
         ]
 
@@ -176,6 +198,8 @@ class Item(models.Model):
     slots_left = models.SmallIntegerField()
     annotations_count = models.PositiveSmallIntegerField(default=0)
     skips_count = models.PositiveSmallIntegerField(default=0)
+    # Kept by item_disagreement_update at each new or corrected label; None
+    # until then, or when the label set has no field to score.
     disagreement = models.FloatField(null=True, blank=True)
 
     class Meta:
@@ -274,6 +298,7 @@ class Annotation(models.Model):
 
 class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
+    AGREEMENT = "agreement", "Agreement"
 
 
 class JobStatus(models.TextChoices):

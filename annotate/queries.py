@@ -47,6 +47,23 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.filter(project=project).order_by("-created_at")
 
 
+def agreement_job_for(*, project: Project, params: dict[str, object]) -> Job | None:
+    """The newest agreement job of the project computing exactly `params`.
+
+    Compared in Python over the project's recent agreement jobs (a handful),
+    not by a JSON lookup, which SQLite and PostgreSQL would compare differently.
+    """
+    from annotate.models import Job, JobKind
+
+    recent = (
+        Job.objects.filter(project=project, kind=JobKind.AGREEMENT)
+        .order_by("-created_at")
+        .only("pk", "params")[:50]
+    )
+    found = next((job for job in recent if job.params == params), None)
+    return Job.objects.get(pk=found.pk) if found else None
+
+
 def job_live(job: Job) -> Job:
     """The job with its live progress (published through the cache) while it runs."""
     from django.core.cache import cache

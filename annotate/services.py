@@ -25,7 +25,7 @@ from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import set_json_dumps
 
-from annotate import importers
+from annotate import importers, tasks
 from annotate.models import (
     Annotation,
     Assignment,
@@ -42,6 +42,7 @@ from annotate.models import (
 from annotate.queries import QUEUE_ORDER, QUEUE_WHERE
 from annotate.rawsql import Columns, for_update
 from labelsets.models import LabelSet, LabelSetVersion
+from labelsets.schema import Field, Schema
 
 MAX_REPORTED_ERRORS = 50
 IMPORT_BATCH = 1000
@@ -661,6 +662,7 @@ def annotation_submit(
             annotator_id=assignment.annotator_id,
             now=now,
         )
+    tasks.item_disagreement_update.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation, True
 
 
@@ -786,7 +788,96 @@ def annotation_update(
     annotation.values = annotation.label_set_version.validate(values)
     annotation.updated_at = now
     annotation.save(update_fields=["values", "updated_at"])
+    tasks.item_disagreement_update.delay_on_commit(item_id=annotation.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation
+
+
+# Disagreement: scored per item after each new or corrected label, by a task.
+
+
+@transaction.atomic
+def item_disagreement_update(*, item_id: int) -> Item | None:
+    """Rescore how much an item's labels disagree; a full, disagreeing item
+    gets one more labelling slot. None if the item is gone.
+
+    The score, stored on item.disagreement, is the normalised entropy of the
+    disagreement field's values over its options (agreement.normalised_entropy:
+    0 when all agree, 1 when spread evenly); None when the label set has no
+    field to score. An item scoring above its project's disagreement_threshold
+    that has no slot left, no live claim and fewer than overlap +
+    extra_labels_max labels gets one slot, so the queue serves it to one more
+    annotator (never one who has seen it). Idempotent: a second run finds the
+    slot open or claimed and changes nothing.
+    """
+    # agreement pulls in numpy and scikit-learn (1.6 s): loaded by the worker
+    # that runs this, not by every web process at startup.
+    import numpy as np
+
+    from annotate.agreement import normalised_entropy
+
+    # The row lock makes runs for one item take turns, and holds claims (which
+    # lock it too, and skip it) and submits (which bump its counter) until the
+    # slot is decided, so no claim can land between the check and the grant.
+    # NO KEY: rows pointing at the item (claims, annotations) can still be
+    # inserted meanwhile. OF self: not the project row, which every submit of
+    # the project updates.
+    item = (
+        Item.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("project__label_set_version")
+        .defer("project__label_set_version__schema_data")  # schema: parsed once
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        return None
+    project = item.project
+    version = project.label_set_version
+    field = _disagreement_field(version.schema)
+    score: float | None = None
+    if field is not None:
+        choices: list[object] = (
+            [o.value for o in field.options]
+            if field.kind == "single"
+            else [lv.value for lv in field.scale]
+        )
+        column = {value: i for i, value in enumerate(choices)}
+        # Whole values, a handful of rows: a JSON key read in SQL comes back
+        # from SQLite as bare text, which turns an option like "1" into 1.
+        labels = Annotation.objects.filter(
+            item_id=item.pk, label_set_version_id=version.pk
+        ).values_list("values", flat=True)
+        given = [column[v] for vs in labels if (v := vs.get(field.name)) in column]
+        counts = np.bincount(np.asarray(given, dtype=np.int64), minlength=len(column))
+        score = normalised_entropy(counts)
+
+    slots_left = item.slots_left
+    if (
+        score is not None
+        and score > project.disagreement_threshold
+        and slots_left == 0
+        and item.annotations_count < project.overlap + project.extra_labels_max
+        # A live claim's label is still to come: rescored when it arrives.
+        and not Assignment.objects.filter(
+            item_id=item.pk, status=AssignmentStatus.LIVE
+        ).exists()
+    ):
+        slots_left = 1
+    if (score, slots_left) != (item.disagreement, item.slots_left):
+        Item.objects.filter(pk=item.pk).update(
+            disagreement=score, slots_left=slots_left
+        )
+        item.disagreement, item.slots_left = score, slots_left
+    return item
+
+
+def _disagreement_field(schema: Schema) -> Field | None:
+    """The field disagreement is scored on: the key field, or the first single
+    field. A multi key field is passed over: its value is a set of options,
+    not one of them, so counts over its options would not show agreement."""
+    key = next((f for f in schema.fields if f.key), None)
+    if key is not None and key.kind in ("single", "rating"):
+        return key
+    return next((f for f in schema.fields if f.kind == "single"), None)
 
 
 @transaction.atomic
@@ -929,6 +1020,46 @@ def _run_import(job: Job) -> dict[str, object]:
     return summary.as_dict()
 
 
+def agreement_job_create(
+    *,
+    project: Project,
+    params: dict[str, object],
+    created_by: User | None,
+    now: datetime,
+) -> Job:
+    """Queue the agreement figures for `params` (reliability.agreement_params)
+    as a job; the page and the API find its result by the same params."""
+    return job_create(
+        project=project,
+        kind=JobKind.AGREEMENT,
+        created_by=created_by,
+        params=params,
+        now=now,
+    )
+
+
+def _run_agreement(job: Job) -> dict[str, object]:
+    # numpy, scikit-learn and krippendorff load here, in the worker, so web
+    # processes never pay for them.
+    from annotate.reliability import Filters, agreement_report
+
+    filters = job.params.get("filters")
+    project = Project.objects.select_related("label_set_version__label_set").get(
+        pk=job.project_id
+    )
+    return agreement_report(
+        project=project,
+        filters=Filters.from_dict(filters if isinstance(filters, dict) else {}),
+        resamples=int(job.params.get("resamples", 1000)),
+        seed=int(job.params.get("seed", 0)),
+        now=timezone.now(),
+        progress=lambda stage, done, total: job_progress(
+            job=job, done=done, total=total, stage=stage
+        ),
+    )
+
+
 _JOB_RUNNERS: dict[JobKind, Callable[[Job], dict[str, object]]] = {
-    JobKind.IMPORT: _run_import
+    JobKind.IMPORT: _run_import,
+    JobKind.AGREEMENT: _run_agreement,
 }

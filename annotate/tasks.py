@@ -30,3 +30,13 @@ def assignments_expire() -> int:
     from annotate import services
 
     return services.assignments_expire(now=timezone.now())
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def item_disagreement_update(item_id: int) -> None:
+    """Rescore one item's disagreement; a full, disagreeing item gets one more slot."""
+    from annotate import services
+
+    services.item_disagreement_update(item_id=item_id)

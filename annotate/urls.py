@@ -26,6 +26,12 @@ annotate_patterns = [
         review.transcript_detail,
         name="transcript",
     ),
+    path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
+    path(
+        "projects/<int:project_id>/annotators/<int:user_id>/",
+        review.annotator_annotations,
+        name="annotator-annotations",
+    ),
     path("jobs/<int:job_id>/", manager.job_detail, name="job"),
 ]
 
@@ -40,6 +46,11 @@ api_patterns = [
         name="api-project-import",
     ),
     path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
+    path(
+        "projects/<int:project_id>/agreement/",
+        api.ProjectAgreementApi.as_view(),
+        name="api-agreement",
+    ),
     path(
         "label-sets/<slug:name>/<int:number>/",
         api.LabelSetVersionApi.as_view(),

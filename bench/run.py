@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["import.py", "queue.py"]
+BENCHES = ["import.py", "queue.py", "agreement.py"]
 
 if __name__ == "__main__":
     for name in BENCHES:

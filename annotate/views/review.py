@@ -1,15 +1,29 @@
-"""Reviewer pages: browse the project's transcripts."""
+"""Reviewer pages: browse the project's transcripts, read the agreement figures."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
 
+from annotate import services
 from annotate.access import access_project
+from annotate.charts import alpha_chart, heat_map, weekly_chart
+from annotate.forms import AgreementForm
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Role, Transcript
+from annotate.models import (
+    Annotation,
+    Job,
+    JobStatus,
+    Membership,
+    Project,
+    Role,
+    Transcript,
+)
+from annotate.queries import agreement_job_for, job_live
+from annotate.reliability import Filters, agreement_params
 
 PAGE = 50
 
@@ -44,3 +58,148 @@ def transcript_detail(
         raise Http404("No such transcript in this project.")
     ctx = {"project": project, "transcript": transcript}
     return render(request, "annotate/review/transcript.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The figures for the filters in the query string; POST (re)computes them."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    form = AgreementForm(request.GET)
+    params = _params(form) if form.is_valid() else None
+    job = None
+    if params is not None:
+        if request.method == "POST":
+            job = services.agreement_job_create(
+                project=project,
+                params=params,
+                created_by=request.user,
+                now=timezone.now(),
+            )
+            if not request.htmx:  # no-JS: PRG back to the page, which shows progress
+                return redirect(f"{request.path}?{request.GET.urlencode()}")
+            job.refresh_from_db()  # without a broker it has run already
+        else:
+            job = agreement_job_for(project=project, params=params)
+    ctx = _agreement_context(project, form, job, query=request.GET.urlencode())
+    if request.htmx:
+        return render(request, "annotate/review/agreement.html#agreement-status", ctx)
+    return render(request, "annotate/review/agreement.html", ctx)
+
+
+def _params(form: AgreementForm) -> dict[str, object]:
+    data = form.cleaned_data
+    filters = Filters(
+        source_model=data["source_model"],
+        dataset=data["dataset"],
+        category=data["category"],
+        since=data["since"],
+        until=data["until"],
+    )
+    resamples = data["resamples"]
+    return agreement_params(
+        filters=filters, resamples=1000 if resamples is None else resamples
+    )
+
+
+def _agreement_context(
+    project: Project, form: AgreementForm, job: Job | None, *, query: str
+) -> dict[str, object]:
+    """The page's figures, charts and state for the job's report, if any."""
+    ctx: dict[str, object] = {"project": project, "form": form, "query": query}
+    if job is not None:
+        job = job_live(job)
+    ctx["job"] = job
+    if job is None or job.status != JobStatus.SUCCEEDED:
+        return ctx
+    report = job.result
+    ctx["report"] = report
+    ctx["computed_at"] = job.finished_at
+    ctx["stale"] = report["counts"]["project_annotations"] != project.annotations_total
+    ctx["alpha"] = alpha_chart(
+        [
+            (f"{field['name']} ({figure['level']})", figure)
+            for field in report["fields"]
+            for figure in field["figures"]
+        ]
+    )
+    if coincidence := report["coincidence"]:
+        ctx["coincidence"] = heat_map(coincidence["labels"], coincidence["matrix"])
+    names = [row["username"] for row in report["annotators"]]
+    singles = report["single_fields"]
+    ctx["kappas"] = [
+        {
+            "field": name,
+            "map": heat_map(names, report["kappa"][name]["matrix"], high=1.0, digits=2),
+        }
+        for name in singles
+    ]
+    overall = {
+        field["name"]: field["figures"][0]["alpha"]
+        for field in report["fields"]
+        if field["kind"] == "single" and field["figures"]
+    }
+    ctx["single_fields"] = singles
+    ctx["annotator_rows"] = [
+        {
+            **row,
+            "cells": [
+                {
+                    **row["majority_agreement"][name],
+                    "without": row["alpha_without"][name],
+                    # Alpha rises without them: they pull it down.
+                    "drags": row["alpha_without"][name] is not None
+                    and overall.get(name) is not None
+                    and row["alpha_without"][name] > overall[name] + 0.01,
+                }
+                for name in singles
+            ],
+        }
+        for row in report["annotators"]
+    ]
+    ctx["weekly"] = weekly_chart(report["weekly"])
+    return ctx
+
+
+def _shown(value: object) -> str:
+    """A stored value as a table cell: a dash when hidden, sets comma-separated."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+@require_GET
+@login_required
+def annotator_annotations(
+    request: AuthenticatedHtmxRequest, project_id: int, user_id: int
+) -> HttpResponse:
+    """One annotator's labels in the project, newest first (from the agreement page)."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    member = (
+        Membership.objects.filter(project=project, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise Http404("No such annotator in this project.")
+    # Keyset pagination on the id, newest first: no COUNT, flat cost per page.
+    before = request.GET.get("before", "")
+    annotations = Annotation.objects.filter(
+        item__project=project, annotator_id=user_id
+    ).order_by("-pk")
+    if before.isdigit():
+        annotations = annotations.filter(pk__lt=int(before))
+    page = list(annotations[: PAGE + 1])
+    fields = project.label_set_version.schema.fields
+    ctx = {
+        "project": project,
+        "member": member,
+        "fields": fields,
+        "rows": [
+            (a, [_shown(a.values.get(f.name)) for f in fields]) for a in page[:PAGE]
+        ],
+        "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
+    }
+    return render(request, "annotate/review/annotator.html", ctx)

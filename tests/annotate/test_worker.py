@@ -72,3 +72,27 @@ def test_the_periodic_expiry_runs_in_the_worker_and_returns_slots(celery_worker)
         assert time.monotonic() < deadline, "the worker did not expire the claim"
         time.sleep(0.2)
     assert Item.objects.get(pk=item.pk).slots_left == project.overlap
+
+
+def test_agreement_is_computed_by_the_worker_while_the_api_answers_202(celery_worker):
+    from rest_framework.test import APIClient
+
+    from tests.annotate.views.test_agreement_page import labelled
+
+    project = ProjectFactory()
+    labelled(project)
+    reviewer = UserFactory(username="rita")
+    MembershipFactory(user=reviewer, project=project, role="reviewer")
+    api = APIClient()
+    api.force_authenticate(reviewer)
+    url = f"/api/projects/{project.pk}/agreement/?resamples=100"
+
+    queued = api.get(url)
+
+    assert queued.status_code == 202
+    job = wait_for(Job.objects.get(pk=queued.json()["job"]["id"]))
+    assert job.status == "succeeded", job.errors
+    done = api.get(url)
+    assert done.status_code == 200
+    assert done.json()["job"] == job.pk
+    assert done.json()["counts"]["annotations"] == 18

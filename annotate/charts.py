@@ -1,0 +1,202 @@
+"""Chart geometry for server-side SVG: pure functions, no ORM, no markup.
+
+Templates draw the shapes these return (autoescaped, so a label from a label
+set never becomes markup), with presentation attributes only: the CSP allows
+no inline style. Every chart prints its numbers, so nothing depends on colour.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# Krippendorff (2004): alpha >= .800 to rely on data, >= .667 for tentative
+# conclusions.
+THRESHOLDS = (0.667, 0.8)
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class AlphaRow:
+    label: str
+    y: float
+    x: float | None  # the point; None when alpha is undefined
+    low: float | None
+    high: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class AlphaChart:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    rows: list[AlphaRow]
+    ticks: list[Tick]
+    thresholds: list[Tick]
+    zero: float
+
+    @property
+    def label_x(self) -> int:
+        return self.plot_left - 8
+
+    @property
+    def value_x(self) -> int:
+        return self.plot_right + 8
+
+
+def alpha_chart(
+    figures: list[tuple[str, dict[str, Any]]], *, width: int = 720, row: int = 26
+) -> AlphaChart:
+    """Alpha per figure as a point with its confidence interval as whiskers,
+    on one axis from min(-0.2, lowest bound) to 1."""
+    lows: list[float] = [float(f["ci"][0]) for _, f in figures if f.get("ci")]
+    lows += [float(f["alpha"]) for _, f in figures if f.get("alpha") is not None]
+    # Down to the next 0.2 below the lowest bound, so the ticks fall on 0.
+    lo = max(-1.0, math.floor(min([-0.2, *lows]) * 5) / 5)
+    left, right = 260, width - 60
+
+    def x(value: float) -> float:
+        return round(left + (value - lo) / (1 - lo) * (right - left), 1)
+
+    rows = []
+    for i, (label, f) in enumerate(figures):
+        alpha, ci = f.get("alpha"), f.get("ci")
+        rows.append(
+            AlphaRow(
+                label=label,
+                y=30 + i * row,
+                x=x(alpha) if alpha is not None else None,
+                low=x(ci[0]) if ci else None,
+                high=x(ci[1]) if ci else None,
+                text=f"{alpha:.3f}" if alpha is not None else "undefined",
+            )
+        )
+    steps = round((1 - lo) / 0.2)
+    ticks = [Tick(x(lo + 0.2 * k), f"{lo + 0.2 * k:.1f}") for k in range(steps + 1)]
+    return AlphaChart(
+        width=width,
+        height=40 + len(figures) * row,
+        plot_left=left,
+        plot_right=right,
+        rows=rows,
+        ticks=ticks,
+        thresholds=[Tick(x(t), f"{t:.3f}") for t in THRESHOLDS],
+        zero=x(0.0),
+    )
+
+
+@dataclass(frozen=True)
+class Cell:
+    x: int
+    y: int
+    shade: str  # a grey level: darker is larger
+    ink: str  # the number's colour, legible on the shade
+    text: str
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    width: int
+    height: int
+    size: int
+    left: int
+    top: int
+    columns: list[Tick]
+    rows: list[Tick]
+    cells: list[Cell]
+
+    @property
+    def half(self) -> int:
+        return self.size // 2
+
+
+def heat_map(
+    labels: list[str],
+    matrix: list[list[float | None]],
+    *,
+    low: float = 0.0,
+    high: float | None = None,
+    digits: int = 1,
+    size: int = 48,
+) -> HeatMap:
+    """A square matrix as shaded cells with their values printed; None cells
+    print a dash. Shades run from `low` (white) to `high` (the largest value
+    when None)."""
+    values = [v for r in matrix for v in r if v is not None]
+    top_value = high if high is not None else max(values, default=1.0) or 1.0
+    left, top = 150, 110
+    cells = []
+    for i, r in enumerate(matrix):
+        for j, v in enumerate(r):
+            share = 0.0 if v is None else (v - low) / ((top_value - low) or 1.0)
+            share = min(1.0, max(0.0, share))
+            grey = round(255 - share * 200)
+            cells.append(
+                Cell(
+                    x=left + j * size,
+                    y=top + i * size,
+                    shade=f"rgb({grey},{grey},{min(255, grey + 20)})",
+                    ink="#fff" if share > 0.55 else "#111",
+                    text="—" if v is None else f"{v:.{digits}f}",
+                )
+            )
+    n = len(labels)
+    return HeatMap(
+        width=left + n * size + 10,
+        height=top + n * size + 10,
+        size=size,
+        left=left,
+        top=top,
+        columns=[Tick(left + j * size + size / 2, lab) for j, lab in enumerate(labels)],
+        rows=[Tick(top + i * size + size / 2, lab) for i, lab in enumerate(labels)],
+        cells=cells,
+    )
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float | None
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: int
+    height: int
+    points: list[Point]
+    path: str
+    ticks: list[Tick]  # y axis, as (y, label)
+
+
+def weekly_chart(weeks: list[dict[str, Any]], *, width: int = 720) -> LineChart:
+    """The key field's alpha by week: points joined where defined, values printed."""
+    height, left, right, top, bottom = 220, 60, width - 30, 20, 170
+    span = max(1, len(weeks) - 1)
+
+    def y(value: float) -> float:
+        clamped = max(-1.0, min(1.0, value))
+        return round(bottom - (clamped + 1) / 2 * (bottom - top), 1)
+
+    points = [
+        Point(
+            x=round(left + k * (right - left) / span, 1) if len(weeks) > 1 else left,
+            y=y(w["alpha"]) if w["alpha"] is not None else None,
+            label=w["week"],
+            text=f"{w['alpha']:.2f}" if w["alpha"] is not None else "—",
+        )
+        for k, w in enumerate(weeks)
+    ]
+    drawn = [p for p in points if p.y is not None]
+    path = " ".join(f"{'M' if k == 0 else 'L'}{p.x},{p.y}" for k, p in enumerate(drawn))
+    ticks = [Tick(y(v), f"{v:.1f}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]
+    return LineChart(width=width, height=height, points=points, path=path, ticks=ticks)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from annotate.management.commands._common import project_by_name_or_id
+from annotate.reliability import Filters, agreement_report
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as e:
+        raise CommandError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+class Command(BaseCommand):
+    help = "Krippendorff's alpha per field and per class, with bootstrap intervals."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project", help="project name or id")
+        parser.add_argument("--field", help="only this field")
+        parser.add_argument("--format", choices=["table", "json"], default="table")
+        parser.add_argument("--resamples", type=int, default=1000)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--model", default="", help="source model")
+        parser.add_argument("--dataset", default="")
+        parser.add_argument("--category", default="", help='metadata["category"]')
+        parser.add_argument("--since", type=_day, help="first annotation day")
+        parser.add_argument("--until", type=_day, help="last annotation day")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = project_by_name_or_id(options["project"])
+        if options["resamples"] < 0:
+            raise CommandError("--resamples must be 0 or more")
+        filters = Filters(
+            source_model=options["model"],
+            dataset=options["dataset"],
+            category=options["category"],
+            since=options["since"],
+            until=options["until"],
+        )
+        try:
+            report = agreement_report(
+                project=project,
+                filters=filters,
+                resamples=options["resamples"],
+                seed=options["seed"],
+                field_name=options["field"],
+                now=timezone.now(),
+            )
+        except KeyError as e:
+            raise CommandError(
+                f"--field: {options['field']!r} is not a field of "
+                f"{project.label_set_version}"
+            ) from e
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(report, indent=2))
+        else:
+            self.stdout.write(self._table(report))
+
+    def _table(self, report: dict[str, Any]) -> str:
+        counts = report["counts"]
+        lines = [
+            f"{counts['annotations']} annotations of {counts['items']} items by "
+            f"{counts['annotators']} annotators; 95% intervals from "
+            f"{report['resamples']} bootstrap resamples of items (seed {report['seed']}).",
+            "",
+            f"{'field':<40} {'level':<9} {'alpha':>6}  {'95% CI':<15} "
+            f"{'units':>6} {'pairable':>8} {'agree':>6}",
+        ]
+
+        def row(name: str, figure: dict[str, Any]) -> str:
+            ci = figure["ci"]
+            interval = f"[{_number(ci[0])}, {_number(ci[1])}]" if ci else "—"
+            observed = figure["observed_agreement"]
+            return (
+                f"{name:<40} {figure['level']:<9} {_number(figure['alpha']):>6}  "
+                f"{interval:<15} {figure['units']:>6} {figure['pairable']:>8} "
+                f"{_number(observed * 100 if observed is not None else None, 1):>6}"
+            )
+
+        for field in report["fields"]:
+            for figure in field["figures"]:
+                lines.append(row(field["name"], figure))
+            for cls in field["classes"]:
+                lines.append(row(f"  {field['name']} = {cls['value']}", cls))
+        return "\n".join(lines)

@@ -1,0 +1,434 @@
+"""Agreement from the database: reliability data per field, then every figure.
+
+One `values_list` query brings the annotations' field values out as text (the
+JSON keys extracted by the database), numpy turns them into units x values
+count matrices, and annotate/agreement.py computes. No per-annotation Python
+objects beyond the fetched tuples. Only annotations of the project's current
+label set version count; a field hidden by show_if has no value for that
+annotation, so it is missing there, never a zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
+
+from annotate import agreement
+from annotate.agreement import Figure, Spec
+from annotate.models import Annotation, Project
+from labelsets.schema import Field, Schema
+
+MIN_SHARED_FOR_KAPPA = 20
+type Progress = Callable[[str, int, int], None]
+type Codes = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which annotations the figures are computed on; empty means all."""
+
+    source_model: str = ""
+    dataset: str = ""
+    category: str = ""  # transcript metadata["category"]
+    since: date | None = None  # annotation day, inclusive
+    until: date | None = None
+    annotators: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["since"] = self.since.isoformat() if self.since else None
+        data["until"] = self.until.isoformat() if self.until else None
+        data["annotators"] = list(self.annotators)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Filters:
+        return cls(
+            source_model=str(data.get("source_model") or ""),
+            dataset=str(data.get("dataset") or ""),
+            category=str(data.get("category") or ""),
+            since=date.fromisoformat(data["since"]) if data.get("since") else None,
+            until=date.fromisoformat(data["until"]) if data.get("until") else None,
+            annotators=tuple(int(a) for a in data.get("annotators") or ()),
+        )
+
+
+def agreement_params(
+    *, filters: Filters, resamples: int = 1000, seed: int = 0
+) -> dict[str, object]:
+    """What an agreement job computes, as stored on the job: two requests for
+    the same figures find the same job."""
+    return {"filters": filters.as_dict(), "resamples": resamples, "seed": seed}
+
+
+@dataclass
+class _Data:
+    """The fetched annotations as parallel columns."""
+
+    units: Codes  # unit index per annotation
+    coders: Codes  # annotator index per annotation
+    weeks: list[str]  # ISO week per annotation
+    columns: dict[str, list[Any]]  # field name -> raw value per annotation
+    item_ids: list[int]
+    annotator_ids: list[int]
+    fetch_seconds: float = 0.0
+
+
+@dataclass
+class _Field:
+    """One field's codes: per annotation the value's column, -1 when missing."""
+
+    field: Field
+    values: list[str]  # column j's value, in domain order
+    labels: list[str]
+    codes: Codes
+    counts: npt.NDArray[np.int64]
+
+
+def _annotations(project: Project, filters: Filters) -> QuerySet[Annotation]:
+    qs = Annotation.objects.filter(
+        item__project=project, label_set_version_id=project.label_set_version_id
+    )
+    if filters.source_model:
+        qs = qs.filter(item__transcript__source_model=filters.source_model)
+    if filters.dataset:
+        qs = qs.filter(item__transcript__dataset=filters.dataset)
+    if filters.category:
+        qs = qs.filter(item__transcript__metadata__category=filters.category)
+    if filters.since:
+        qs = qs.filter(created_at__date__gte=filters.since)
+    if filters.until:
+        qs = qs.filter(created_at__date__lte=filters.until)
+    if filters.annotators:
+        qs = qs.filter(annotator_id__in=filters.annotators)
+    return qs
+
+
+def _fetch(project: Project, schema: Schema, filters: Filters) -> _Data:
+    started = time.perf_counter()
+    fields = [f for f in schema.fields if f.kind != "text"]
+    extracted = {
+        f"v{i}": KeyTextTransform(f.name, "values") for i, f in enumerate(fields)
+    }
+    rows = list(
+        _annotations(project, filters)
+        .annotate(**extracted)
+        .values_list("item_id", "annotator_id", "created_at", *extracted)
+    )
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [
+        [] for _ in range(3 + len(fields))
+    ]
+    item_ids, units = np.unique(
+        np.asarray(columns[0], dtype=np.int64), return_inverse=True
+    )
+    annotator_ids, coders = np.unique(
+        np.asarray(columns[1], dtype=np.int64), return_inverse=True
+    )
+    weeks_of: dict[date, str] = {}
+    weeks = []
+    for created in columns[2]:
+        day = created.date()
+        if (week := weeks_of.get(day)) is None:
+            year, number, _ = day.isocalendar()
+            week = weeks_of[day] = f"{year}-W{number:02d}"
+        weeks.append(week)
+    return _Data(
+        units=units.astype(np.int64),
+        coders=coders.astype(np.int64),
+        weeks=weeks,
+        columns={f.name: columns[3 + i] for i, f in enumerate(fields)},
+        item_ids=[int(i) for i in item_ids],
+        annotator_ids=[int(a) for a in annotator_ids],
+        fetch_seconds=time.perf_counter() - started,
+    )
+
+
+def _coded(data: _Data, f: Field, values: list[str], raw: list[Any]) -> _Field:
+    index = {v: j for j, v in enumerate(values)}
+    codes = np.fromiter(
+        (index.get(str(v), -1) if v is not None else -1 for v in raw),
+        dtype=np.int64,
+        count=len(raw),
+    )
+    present = codes >= 0
+    counts = agreement.value_counts(
+        data.units[present],
+        codes[present],
+        n_units=len(data.item_ids),
+        n_values=len(values),
+    )
+    labels = [o.label for o in f.options] or [lv.label for lv in f.scale]
+    return _Field(f, values, labels, codes, counts)
+
+
+def _multi_sets(raw: list[Any]) -> list[frozenset[str] | None]:
+    """A multi field's JSON arrays (text from the database) as sets; None when hidden."""
+    return [
+        None if v is None else frozenset(v if isinstance(v, list) else orjson.loads(v))
+        for v in raw
+    ]
+
+
+def _figure_data(f: Figure) -> dict[str, object]:
+    return {
+        "level": f.level,
+        "alpha": f.alpha,
+        "ci": [f.ci_low, f.ci_high] if f.ci_low is not None else None,
+        "units": f.units,
+        "pairable": f.pairable,
+        "observed_agreement": f.observed_agreement,
+        "resamples": f.resamples,
+    }
+
+
+def agreement_report(
+    *,
+    project: Project,
+    filters: Filters = Filters(),  # noqa: B008 - frozen, so one shared default is safe
+    resamples: int = 1000,
+    seed: int = 0,
+    field_name: str | None = None,
+    now: datetime,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Every agreement figure of a project as a JSON-ready dict.
+
+    Per field at its level (single: nominal; rating: ordinal and interval;
+    multi: MASI for the set, and binary nominal per option), per class
+    (option vs rest), each with a bootstrap interval over units (`resamples`,
+    seeded), the units and pairable values behind it and the observed
+    agreement; the key field's coincidence matrix; per annotator: pairwise
+    Cohen's kappa per single field (pairs with at least MIN_SHARED_FOR_KAPPA
+    shared items), agreement with the leave-one-out majority and alpha
+    without them; the key field's alpha by week of annotation. `field_name`
+    limits the figures to one field. `progress(stage, done, total)` is called
+    between stages. Raises KeyError for an unknown field_name.
+    """
+    report = progress or (lambda _stage, _done, _total: None)
+    version = project.label_set_version
+    schema = version.schema
+    report("Fetching annotations", 0, 4)
+    data = _fetch(project, schema, filters)
+    started = time.perf_counter()
+    chosen = [schema.field(field_name)] if field_name else list(schema.fields)
+    key = _key_field(schema)
+
+    coded: dict[str, _Field] = {}
+    specs: dict[str, Spec] = {}
+    classes: dict[str, list[tuple[str, str, str]]] = {}  # field -> (spec, value, label)
+    for f in chosen:
+        raw = data.columns.get(f.name)
+        if raw is None:
+            continue  # text
+        if f.kind == "single":
+            cf = coded[f.name] = _coded(data, f, [o.value for o in f.options], raw)
+            specs[f.name] = Spec(cf.counts, "nominal")
+            classes[f.name] = []
+            for j, o in enumerate(f.options):
+                name = f"{f.name}={o.value}"
+                specs[name] = Spec(agreement.one_vs_rest(cf.counts, j), "nominal")
+                classes[f.name].append((name, o.value, o.label))
+        elif f.kind == "rating":
+            values = [str(lv.value) for lv in f.scale]
+            cf = coded[f.name] = _coded(data, f, values, raw)
+            specs[f.name] = Spec(cf.counts, "ordinal")
+            specs[f"{f.name}~interval"] = Spec(cf.counts, "interval")
+        elif f.kind == "multi":
+            sets = _multi_sets(raw)
+            distinct = sorted({s for s in sets if s is not None}, key=sorted)
+            if distinct:
+                names = ["|".join(sorted(s)) for s in distinct]
+                by_set = dict(zip(distinct, names, strict=True))
+                masi = _coded(
+                    data, f, names, [None if s is None else by_set[s] for s in sets]
+                )
+                specs[f.name] = Spec(masi.counts, "masi", subsets=distinct)
+            classes[f.name] = []
+            for o in f.options:
+                chosen_raw = [
+                    None if s is None else ("1" if o.value in s else "0") for s in sets
+                ]
+                binary = _coded(data, f, ["0", "1"], chosen_raw)
+                name = f"{f.name}[{o.value}]"
+                specs[name] = Spec(binary.counts, "nominal")
+                classes[f.name].append((name, o.value, o.label))
+    report("Computing alpha and intervals", 1, 4)
+    computed = agreement.figures(specs, resamples=resamples, seed=seed)
+
+    fields_out = []
+    for f in chosen:
+        if f.kind == "text":
+            continue
+        levels = [f.name] + ([f"{f.name}~interval"] if f.kind == "rating" else [])
+        fields_out.append(
+            {
+                "name": f.name,
+                "label": f.label,
+                "kind": f.kind,
+                "key": f.name == (key.name if key else None),
+                "figures": [_figure_data(computed[s]) for s in levels if s in computed],
+                "classes": [
+                    {"value": value, "label": label, **_figure_data(computed[s])}
+                    for s, value, label in classes.get(f.name, [])
+                ],
+            }
+        )
+
+    report("Annotator reliability", 2, 4)
+    annotators = _annotators(data, coded)
+    report("Agreement over time", 3, 4)
+    weekly = _weekly(data, coded[key.name]) if key and key.name in coded else []
+    report("Done", 4, 4)
+    return {
+        "computed_at": now.isoformat(),
+        "label_set": {"name": version.label_set.name, "version": version.number},
+        "filters": filters.as_dict(),
+        "resamples": resamples,
+        "seed": seed,
+        "confidence": 0.95,
+        "counts": {
+            "annotations": len(data.units),
+            "items": len(data.item_ids),
+            "annotators": len(data.annotator_ids),
+            "project_annotations": project.annotations_total,
+        },
+        "key_field": key.name if key else None,
+        "fields": fields_out,
+        "coincidence": _coincidence(coded[key.name])
+        if key and key.name in coded
+        else None,
+        "annotators": annotators["rows"],
+        "kappa": annotators["kappa"],
+        "single_fields": annotators["fields"],
+        "weekly": weekly,
+        "timings": {
+            "fetch_seconds": round(data.fetch_seconds, 3),
+            "compute_seconds": round(time.perf_counter() - started, 3),
+        },
+    }
+
+
+def _key_field(schema: Schema) -> Field | None:
+    """The label set's key field, else its first single field."""
+    singles = [f for f in schema.fields if f.kind == "single"]
+    return next((f for f in schema.fields if f.key), singles[0] if singles else None)
+
+
+def _coincidence(cf: _Field) -> dict[str, object]:
+    return {
+        "field": cf.field.name,
+        "values": cf.values,
+        "labels": cf.labels,
+        "matrix": agreement.coincidences(cf.counts).round(3).tolist(),
+    }
+
+
+def _annotators(data: _Data, coded: dict[str, _Field]) -> dict[str, Any]:
+    """Kappa matrices, leave-one-out majority agreement and alpha without each."""
+    n_coders = len(data.annotator_ids)
+    n_units = len(data.item_ids)
+    users = dict(
+        User.objects.filter(pk__in=data.annotator_ids).values_list("pk", "username")
+    )
+    per_coder = np.bincount(data.coders, minlength=n_coders)
+    rows: list[dict[str, Any]] = [
+        {
+            "id": a,
+            "username": users.get(a, f"user {a}"),
+            "annotations": int(per_coder[i]),
+            "majority_agreement": {},
+            "alpha_without": {},
+        }
+        for i, a in enumerate(data.annotator_ids)
+    ]
+    kappa: dict[str, Any] = {}
+    singles = [cf for cf in coded.values() if cf.field.kind == "single"]
+    for cf in singles:
+        name, n_values = cf.field.name, len(cf.values)
+        present = cf.codes >= 0
+        # coders x units, -1 where the annotator gave no value.
+        grid = np.full((n_coders, n_units), -1, dtype=np.int64)
+        grid[data.coders[present], data.units[present]] = cf.codes[present]
+
+        matrix: list[list[float | None]] = [[None] * n_coders for _ in range(n_coders)]
+        shared: list[list[int]] = [[0] * n_coders for _ in range(n_coders)]
+        for a in range(n_coders):
+            for b in range(a, n_coders):
+                both = (grid[a] >= 0) & (grid[b] >= 0)
+                n = int(both.sum())
+                shared[a][b] = shared[b][a] = n
+                if a != b and n >= MIN_SHARED_FOR_KAPPA:
+                    k = agreement.cohen_kappa(
+                        grid[a][both].tolist(),
+                        grid[b][both].tolist(),
+                        labels=list(range(n_values)),
+                    )
+                    matrix[a][b] = matrix[b][a] = k
+        kappa[name] = {"matrix": matrix, "shared": shared}
+
+        # Leave-one-out majority: the other annotators' counts on the unit; a
+        # strict single maximum is the majority, a tie or nobody else is none.
+        units, codes, coders = (
+            data.units[present],
+            cf.codes[present],
+            data.coders[present],
+        )
+        others = cf.counts[units].copy()
+        others[np.arange(len(codes)), codes] -= 1
+        top = others.max(axis=1)
+        single_top = (others == top[:, None]).sum(axis=1) == 1
+        has_majority = (top > 0) & single_top
+        agrees = has_majority & (others.argmax(axis=1) == codes)
+        compared = np.bincount(coders[has_majority], minlength=n_coders)
+        agreed = np.bincount(coders[agrees], minlength=n_coders)
+
+        without = {}
+        for i in range(n_coders):
+            mine = coders == i
+            reduced = cf.counts - agreement.value_counts(
+                units[mine], codes[mine], n_units=n_units, n_values=n_values
+            )
+            without[f"{i}"] = Spec(reduced, "nominal")
+        alphas = agreement.figures(without, resamples=0)
+        for i, row in enumerate(rows):
+            row["majority_agreement"][name] = {
+                "share": float(agreed[i] / compared[i]) if compared[i] else None,
+                "compared": int(compared[i]),
+            }
+            row["alpha_without"][name] = alphas[f"{i}"].alpha
+    # jsonb does not keep key order: the fields' order goes in a list.
+    return {"rows": rows, "kappa": kappa, "fields": [cf.field.name for cf in singles]}
+
+
+def _weekly(data: _Data, cf: _Field) -> list[dict[str, object]]:
+    """The key field's alpha over the annotations made in each ISO week."""
+    weeks = np.asarray(data.weeks)
+    out = []
+    for week in sorted(set(data.weeks)):
+        mine = (weeks == week) & (cf.codes >= 0)
+        counts = agreement.value_counts(
+            data.units[mine],
+            cf.codes[mine],
+            n_units=len(data.item_ids),
+            n_values=len(cf.values),
+        )
+        figure = agreement.figures({"w": Spec(counts, "nominal")}, resamples=0)["w"]
+        out.append(
+            {
+                "week": week,
+                "annotations": int(mine.sum()),
+                "alpha": figure.alpha,
+                "units": figure.units,
+            }
+        )
+    return out

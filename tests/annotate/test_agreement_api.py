@@ -1,0 +1,106 @@
+"""GET /api/projects/{id}/agreement/ and `manage.py agreement`."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from annotate.models import Job
+from tests.annotate.views.test_agreement_page import labelled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def agreement(api, project, query: str = "resamples=20"):
+    return api.get(f"/api/projects/{project.pk}/agreement/?{query}")
+
+
+def test_the_figures_come_as_json_and_are_computed_once(api, project, reviewer):
+    labelled(project)
+    api.force_authenticate(reviewer)
+
+    first = agreement(api, project)
+    second = agreement(api, project)
+    refreshed = agreement(api, project, "resamples=20&refresh=true")
+
+    # Eager jobs (no broker) have run by the time the view answers.
+    assert first.status_code == 200
+    body = first.json()
+    assert body["resamples"] == 20
+    assert body["counts"]["annotations"] == 18
+    names = [f["name"] for f in body["fields"]]
+    assert names[:3] == ["request_harm", "refusal_type", "appropriateness"]
+    assert second.json()["job"] == body["job"]
+    assert refreshed.json()["job"] != body["job"]
+    assert Job.objects.filter(kind="agreement").count() == 2
+
+
+def test_one_field_and_filters(api, project, reviewer):
+    labelled(project)
+    api.force_authenticate(reviewer)
+
+    r = agreement(api, project, "resamples=0&field=refusal_type&source_model=nobody")
+
+    body = r.json()
+    assert [f["name"] for f in body["fields"]] == ["refusal_type"]
+    assert body["filters"]["source_model"] == "nobody"
+    assert body["counts"]["annotations"] == 0
+    assert body["fields"][0]["figures"][0]["alpha"] is None
+
+
+def test_bad_parameters_are_400_with_field_messages(api, project, reviewer):
+    api.force_authenticate(reviewer)
+
+    r = agreement(api, project, "resamples=-1&since=yesterday")
+    unknown = agreement(api, project, "field=nope")
+
+    assert r.status_code == 400
+    assert set(r.json()["errors"]) == {"resamples", "since"}
+    assert unknown.status_code == 400
+    assert "field" in unknown.json()["errors"]
+    assert not Job.objects.exists()
+
+
+def test_annotators_get_403_and_outsiders_404(api, project, annotator, outsider):
+    api.force_authenticate(annotator)
+    assert agreement(api, project).status_code == 403
+    api.force_authenticate(outsider)
+    assert agreement(api, project).status_code == 404
+
+
+def test_the_command_prints_a_table_or_json(project):
+    labelled(project)
+    table, raw = StringIO(), StringIO()
+
+    call_command("agreement", project.name, "--resamples", "0", stdout=table)
+    call_command(
+        "agreement",
+        str(project.pk),
+        "--format",
+        "json",
+        "--field",
+        "refusal_type",
+        "--resamples",
+        "10",
+        stdout=raw,
+    )
+
+    assert "refusal_type" in table.getvalue()
+    assert "  refusal_type = conditional" in table.getvalue()
+    report = json.loads(raw.getvalue())
+    assert [f["name"] for f in report["fields"]] == ["refusal_type"]
+    assert report["fields"][0]["figures"][0]["ci"] is not None
+
+
+def test_the_command_names_a_bad_field(project):
+    with pytest.raises(CommandError, match="--field: 'nope'"):
+        call_command("agreement", project.name, "--field", "nope")
