@@ -655,14 +655,16 @@ def annotation_submit(
             "UPDATE annotate_assignment SET status = 'submitted' WHERE id = %s",
             [assignment.pk],
         )
-        _count_annotation(
+        labels = _count_annotation(
             cursor,
             project=project,
             item_id=assignment.item_id,
             annotator_id=assignment.annotator_id,
             now=now,
         )
-    tasks.item_disagreement_update.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    # A lone label cannot disagree: rescoring starts with the second.
+    if labels >= 2:
+        tasks.item_disagreement_update.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation, True
 
 
@@ -682,8 +684,9 @@ def _count_annotation(
     item_id: int,
     annotator_id: int,
     now: datetime,
-) -> None:
-    """Keep the counters that progress reads, so no request counts rows."""
+) -> int:
+    """Keep the counters that progress reads, so no request counts rows;
+    the item's labels, this one included."""
     cursor.execute(
         "UPDATE annotate_item SET annotations_count = annotations_count + 1 "
         "WHERE transcript_id = %s RETURNING annotations_count",
@@ -705,6 +708,8 @@ def _count_annotation(
         "items_complete = items_complete + %s WHERE id = %s",
         [1 if count == project.overlap else 0, project.pk],
     )
+    labels: int = count
+    return labels
 
 
 @transaction.atomic

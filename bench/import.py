@@ -16,9 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as `python bench/import.py`, this file's directory is sys.path[0], and
+# bench/queue.py would shadow the standard library's `queue` (which psycopg
+# imports): drop the directory before any import that could reach it.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
 
-from bench.common import (
+from bench.common import (  # noqa: E402
     ROOT,
     checkpoint,
     database_url,
@@ -28,7 +33,7 @@ from bench.common import (
     manage,
     median,
     table,
-)  # noqa: E402
+)
 
 # manage.py in this process, reporting its own peak RSS (ru_maxrss, in KB on Linux).
 MEASURED = """

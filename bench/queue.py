@@ -66,6 +66,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -92,6 +93,12 @@ VALUES = {
 }
 
 
+# The production stack's broker: each submit queues its disagreement rescore
+# there for the Celery worker, rather than running it in the request as
+# happens without a broker.
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+
 def server_env(url: str) -> dict[str, str]:
     return {
         **env(url),
@@ -99,6 +106,7 @@ def server_env(url: str) -> dict[str, str]:
         # Persistent connections, as production should run.
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
+        "CELERY_BROKER_URL": BROKER_URL,
     }
 
 
@@ -312,6 +320,48 @@ def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@contextmanager
+def celery_worker(url: str) -> Iterator[int]:
+    """A Celery worker (one process, as each core is taken) on the bench
+    broker, as its pid; stopped on the way out."""
+    import redis
+
+    try:
+        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2).flushdb()
+    except redis.RedisError as e:
+        sys.exit(f"The queue bench needs Redis at {BROKER_URL} ({e}).")
+    log = Path(tempfile.mkdtemp()) / "worker.log"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "annotate",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            # INFO for its "ready." line, the sign it consumes.
+            "--loglevel=INFO",
+            f"--logfile={log}",
+        ],
+        env=server_env(url),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in (log.read_text() if log.exists() else ""):
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the Celery worker did not start: {log}")
+            time.sleep(0.2)
+        yield process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
 
 
 # Load.
@@ -552,7 +602,10 @@ def main() -> None:
     rows: list[list[str]] = []
     cells: dict[tuple[int, int], Samples] = {}
     failures: list[str] = []
-    with gunicorn(url, args.workers, args.threads) as (port, server):
+    with (
+        celery_worker(url) as worker,
+        gunicorn(url, args.workers, args.threads) as (port, server),
+    ):
         for n in sizes:
             # Unmeasured warm-up: every worker opens its database connection,
             # runs its code paths once, and the project's queue head, catalog
@@ -564,7 +617,7 @@ def main() -> None:
                 connection.close()  # no idle bench connection holding a snapshot
                 checkpoint(url)
                 wait_quiet(15.0, args.quiet)
-                pids = bench_pids(server, url)
+                pids = bench_pids(server, url) | {worker}
                 ours_before = ticks_of(pids)
                 busy_before, total_before = total_ticks()
                 s = run_cell(port, projects[n], tokens[:c], args.loops, args.seconds)

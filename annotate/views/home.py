@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from annotate.access import access_project
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Job, Membership, Role
+from annotate.models import Job, JobKind, Membership, Role
 
 
 @require_GET
@@ -30,12 +30,14 @@ def home(request: AuthenticatedHtmxRequest) -> HttpResponse:
 def project_detail(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     membership = access_project(request.user, project_id)
     is_manager = membership.has_role(Role.MANAGER)
+    imports = Job.objects.for_project(membership.project).filter(kind=JobKind.IMPORT)
     ctx = {
         "membership": membership,
         "project": membership.project,
         "is_manager": is_manager,
         "is_reviewer": membership.has_role(Role.REVIEWER),
-        "jobs": Job.objects.for_project(membership.project)[:10] if is_manager else [],
+        # Imports only: agreement jobs show on the agreement page.
+        "jobs": imports[:10] if is_manager else [],
     }
     return render(request, "annotate/project.html", ctx)
 

@@ -189,11 +189,8 @@ def test_claim_and_submit_with_a_token_run_a_fixed_number_of_queries(
         claimed = api.post(f"/api/projects/{project.pk}/claim/")
     # The token, the claim with its membership; then in a transaction the
     # claim's lock, the annotation, the claim's status, and the item, member
-    # and project counters (10). On commit, the queued disagreement rescoring
-    # runs in-process (eager Celery; in production a worker runs it): in its
-    # own transaction the item locked with its project, its labels, the score
-    # (5).
-    with django_assert_num_queries(15):
+    # and project counters. The item's first label queues no rescoring.
+    with django_assert_num_queries(10):
         stored = api.post(
             f"/api/assignments/{claimed.json()['id']}/annotation/",
             {"values": LABELS, "client_uuid": str(uuid.uuid4()), "seconds": 2},

@@ -212,19 +212,22 @@ def test_an_item_with_a_live_claim_gets_no_extra_slot_until_its_label_arrives(
     assert (item.annotations_count, item.slots_left) == (3, 1)
 
 
-def test_submit_queues_the_rescoring_on_commit_and_a_replay_does_not(
-    project, annotator, django_capture_on_commit_callbacks
+def test_the_second_label_queues_the_rescoring_on_commit_and_a_replay_does_not(
+    project, annotator, other_annotator, django_capture_on_commit_callbacks
 ):
     item = ItemFactory(project=project)
-    assignment = claim(annotator, project)
     key = uuid.uuid4()
 
-    with django_capture_on_commit_callbacks() as stored:
+    with django_capture_on_commit_callbacks() as first:
+        submit(claim(annotator, project), labels("policy"))
+    assignment = claim(other_annotator, project)
+    with django_capture_on_commit_callbacks() as second:
         submit(assignment, labels("policy"), client_uuid=key)
     with django_capture_on_commit_callbacks() as replayed:
         submit(assignment, labels("policy"), client_uuid=key)
 
-    assert [(c.func, c.keywords) for c in stored] == [
+    assert first == []  # a lone label cannot disagree
+    assert [(c.func, c.keywords) for c in second] == [
         (tasks.item_disagreement_update.delay, {"item_id": item.pk})
     ]
     assert replayed == []
