@@ -61,7 +61,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/run.py
 
 screenshots: $(VENV)/.installed
-	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k screenshot
+	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k "screenshot or agreement"
 
 clean:
 	rm -rf $(VENV) var

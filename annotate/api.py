@@ -23,7 +23,7 @@ from annotate import importers, services
 from annotate.access import access_assignment, access_job, access_project
 from annotate.models import Annotation, Job, JobStatus, Membership, Role, Transcript
 from annotate.queries import agreement_job_for, job_live
-from annotate.reliability import Filters, agreement_params
+from annotate.reliability import Filters, agreement_params, annotator_ids
 from labelsets.models import LabelSetVersion
 from labelsets.services import labelset_dump
 
@@ -258,6 +258,12 @@ class ProjectAgreementApi(APIView):
             required=False, default=1000, min_value=0, max_value=10_000
         )
         seed = serializers.IntegerField(required=False, default=0, min_value=0)
+        annotators = serializers.CharField(
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="usernames, comma-separated",
+        )
         field = serializers.CharField(required=False, default="")
         refresh = serializers.BooleanField(required=False, default=False)
 
@@ -280,6 +286,7 @@ class ProjectAgreementApi(APIView):
                 category=v["category"],
                 since=v["since"],
                 until=v["until"],
+                annotators=annotator_ids(project=project, usernames=v["annotators"]),
             ),
             resamples=v["resamples"],
             seed=v["seed"],

@@ -61,7 +61,7 @@ def alpha_chart(
     lows += [float(f["alpha"]) for _, f in figures if f.get("alpha") is not None]
     # Down to the next 0.2 below the lowest bound, so the ticks fall on 0.
     lo = max(-1.0, math.floor(min([-0.2, *lows]) * 5) / 5)
-    left, right = 260, width - 60
+    left, right = 260, width - 90  # room for the values on the right
 
     def x(value: float) -> float:
         return round(left + (value - lo) / (1 - lo) * (right - left), 1)
@@ -150,7 +150,7 @@ def heat_map(
             )
     n = len(labels)
     return HeatMap(
-        width=left + n * size + 10,
+        width=left + n * size + 70,  # the last column label leans out
         height=top + n * size + 10,
         size=size,
         left=left,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from annotate import importers
+from annotate.models import Project
 
 
 class ImportForm(forms.Form):
@@ -28,15 +30,42 @@ class AgreementForm(forms.Form):
     category = forms.CharField(
         required=False, max_length=200, help_text='Transcript metadata "category".'
     )
-    since = forms.DateField(required=False, help_text="First annotation day.")
-    until = forms.DateField(required=False, help_text="Last annotation day.")
+    since = forms.DateField(
+        required=False,
+        help_text="First annotation day.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = forms.DateField(
+        required=False,
+        help_text="Last annotation day.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    annotators = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="Usernames, comma-separated; empty for everyone.",
+    )
     resamples = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=10_000,
-        initial=1000,
+        widget=forms.NumberInput(attrs={"placeholder": "1000"}),
         help_text="Bootstrap resamples for the 95% intervals.",
     )
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def clean_annotators(self) -> tuple[int, ...]:
+        from annotate.reliability import annotator_ids
+
+        try:
+            return annotator_ids(
+                project=self.project, usernames=self.cleaned_data["annotators"]
+            )
+        except ValidationError as e:
+            raise ValidationError(e.message_dict["annotators"]) from e
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -20,12 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from annotate import agreement
 from annotate.agreement import Figure, Spec
-from annotate.models import Annotation, Project
+from annotate.models import Annotation, Membership, Project
 from labelsets.schema import Field, Schema
 
 MIN_SHARED_FOR_KAPPA = 20
@@ -61,6 +62,24 @@ class Filters:
             until=date.fromisoformat(data["until"]) if data.get("until") else None,
             annotators=tuple(int(a) for a in data.get("annotators") or ()),
         )
+
+
+def annotator_ids(*, project: Project, usernames: str) -> tuple[int, ...]:
+    """Comma-separated usernames of the project's members as their ids, in
+    order; () for none. Raises ValidationError (field `annotators`) naming
+    those who are not members."""
+    names = [n.strip() for n in usernames.split(",") if n.strip()]
+    found = dict(
+        Membership.objects.filter(
+            project=project, user__username__in=names
+        ).values_list("user__username", "user_id")
+    )
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValidationError(
+            {"annotators": f"Not members of this project: {', '.join(missing)}."}
+        )
+    return tuple(sorted({found[n] for n in names}))
 
 
 def agreement_params(

@@ -56,15 +56,27 @@ def project_create(
     overlap: int = 3,
     lease: timedelta = timedelta(minutes=30),
     guidelines: str = "",
+    extra_labels_max: int = 0,
+    disagreement_threshold: float = 0.35,
 ) -> Project:
     """Create a project labelled under one label set version.
 
     Raises ValidationError (code `duplicate_name`) if the name is taken, or
-    (code `invalid_overlap`) if overlap is below 1.
+    (code `invalid_overlap`) if overlap is below 1, or (code `invalid`) for
+    negative extra labels or a threshold outside 0..1.
     """
     if overlap < 1:
         raise ValidationError(
             {"overlap": "Overlap must be at least 1."}, code="invalid_overlap"
+        )
+    if extra_labels_max < 0:
+        raise ValidationError(
+            {"extra_labels_max": "Extra labels cannot be negative."}, code="invalid"
+        )
+    if not 0 <= disagreement_threshold <= 1:
+        raise ValidationError(
+            {"disagreement_threshold": "The threshold is between 0 and 1."},
+            code="invalid",
         )
     if Project.objects.filter(name=name).exists():
         raise ValidationError(
@@ -76,6 +88,8 @@ def project_create(
         overlap=overlap,
         lease=lease,
         guidelines=guidelines,
+        extra_labels_max=extra_labels_max,
+        disagreement_threshold=disagreement_threshold,
     )
 
 

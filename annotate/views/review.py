@@ -65,7 +65,7 @@ def transcript_detail(
 def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The figures for the filters in the query string; POST (re)computes them."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    form = AgreementForm(request.GET)
+    form = AgreementForm(request.GET, project=project)
     params = _params(form) if form.is_valid() else None
     job = None
     if params is not None:
@@ -95,6 +95,7 @@ def _params(form: AgreementForm) -> dict[str, object]:
         category=data["category"],
         since=data["since"],
         until=data["until"],
+        annotators=data["annotators"],
     )
     resamples = data["resamples"]
     return agreement_params(

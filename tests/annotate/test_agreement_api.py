@@ -104,3 +104,50 @@ def test_the_command_prints_a_table_or_json(project):
 def test_the_command_names_a_bad_field(project):
     with pytest.raises(CommandError, match="--field: 'nope'"):
         call_command("agreement", project.name, "--field", "nope")
+
+
+def test_the_annotator_set_filter_takes_usernames_and_names_strangers(
+    api, project, reviewer, outsider
+):
+    labelled(project)
+    api.force_authenticate(reviewer)
+
+    two = agreement(api, project, "resamples=0&annotators=ann,bea")
+    stranger = agreement(api, project, f"annotators=ann,{outsider.username}")
+
+    assert two.json()["counts"] == {
+        "annotations": 12,
+        "items": 6,
+        "annotators": 2,
+        "project_annotations": 18,
+    }
+    # Without cy, ann and bea agree on refusal_type throughout.
+    refusal_type = next(f for f in two.json()["fields"] if f["name"] == "refusal_type")
+    assert refusal_type["figures"][0]["alpha"] == 1.0
+    assert stranger.status_code == 400
+    assert stranger.json()["errors"] == {
+        "annotators": [f"Not members of this project: {outsider.username}."]
+    }
+
+
+def test_the_command_filters_by_annotators(project):
+    labelled(project)
+    out = StringIO()
+
+    call_command(
+        "agreement",
+        project.name,
+        "--format",
+        "json",
+        "--resamples",
+        "0",
+        "--annotators",
+        "ann, cy",
+        stdout=out,
+    )
+
+    assert json.loads(out.getvalue())["counts"]["annotators"] == 2
+    with pytest.raises(
+        CommandError, match="--annotators: Not members of this project: zed."
+    ):
+        call_command("agreement", project.name, "--annotators", "zed")

@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotate.models import Membership, Project, Transcript
+from annotate.models import Annotation, Membership, Project, Transcript
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +84,17 @@ def test_load_demo_is_idempotent_and_prints_the_logins(settings):
     assert "manager" in first
     assert "0 transcripts imported" in second
     assert Membership.objects.filter(project=project).count() == 5
+    # bob and carol have labelled the same 119 of their first 120 items, so
+    # agreement has figures; one item's expected labels break a rule (under-
+    # refusal of a benign request) and both skip it.
+    assert "238 labels by bob and carol" in first
+    assert "0 labels by bob and carol" in second
+    assert (project.annotations_total, project.items_complete) == (238, 119)
+    assert set(
+        Annotation.objects.filter(item__project=project).values_list(
+            "annotator__username", flat=True
+        )
+    ) == {"bob", "carol"}
 
 
 def test_load_demo_refuses_without_debug(settings):

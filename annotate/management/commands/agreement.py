@@ -4,11 +4,12 @@ import json
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
-from annotate.reliability import Filters, agreement_report
+from annotate.reliability import Filters, agreement_report, annotator_ids
 
 
 def _day(text: str) -> date:
@@ -36,12 +37,22 @@ class Command(BaseCommand):
         parser.add_argument("--category", default="", help='metadata["category"]')
         parser.add_argument("--since", type=_day, help="first annotation day")
         parser.add_argument("--until", type=_day, help="last annotation day")
+        parser.add_argument(
+            "--annotators", default="", help="usernames, comma-separated"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
         if options["resamples"] < 0:
             raise CommandError("--resamples must be 0 or more")
+        try:
+            annotators = annotator_ids(project=project, usernames=options["annotators"])
+        except ValidationError as e:
+            raise CommandError(
+                f"--annotators: {e.message_dict['annotators'][0]}"
+            ) from e
         filters = Filters(
+            annotators=annotators,
             source_model=options["model"],
             dataset=options["dataset"],
             category=options["category"],

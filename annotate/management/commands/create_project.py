@@ -21,6 +21,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--lease-minutes", type=int, default=30)
         parser.add_argument(
+            "--extra-labels",
+            type=int,
+            default=0,
+            help="labels an item may get beyond --overlap when its labels disagree",
+        )
+        parser.add_argument(
+            "--disagreement-threshold",
+            type=float,
+            default=0.35,
+            help="above it (0..1, normalised entropy of the key field) labels disagree",
+        )
+        parser.add_argument(
             "--guidelines", help="a Markdown file shown beside the form"
         )
 
@@ -42,6 +54,8 @@ class Command(BaseCommand):
                 overlap=options["overlap"],
                 lease=timedelta(minutes=options["lease_minutes"]),
                 guidelines=guidelines,
+                extra_labels_max=options["extra_labels"],
+                disagreement_threshold=options["disagreement_threshold"],
             )
         except ValidationError as e:
             raise CommandError("; ".join(e.messages)) from e

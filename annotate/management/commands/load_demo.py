@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import random
+import uuid
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from annotate import services
-from annotate.models import Project, Role
+from annotate.models import Annotation, Membership, Project, Role, Transcript
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 PROJECT = "Refusal demo"
@@ -20,6 +24,12 @@ USERS = [
     ("bob", Role.ANNOTATOR),
     ("carol", Role.ANNOTATOR),
 ]
+# bob and carol have labelled this many items already, so the agreement page
+# has figures and alice still has a queue; carol slips more often than bob.
+LABELLED = 120
+SLIPS = [("bob", 0.1), ("carol", 0.25)]
+QUALITY = ("acknowledge", "explain", "redirect", "respect")
+REFUSAL_TYPES = ("none", "policy", "capability", "scope", "conditional")
 
 
 class Command(BaseCommand):
@@ -55,10 +65,72 @@ class Command(BaseCommand):
             summary = services.transcripts_import(
                 project=project, stream=stream, filename=path.name
             )
+        labelled = _label_as_bob_and_carol(project)
         self.stdout.write(
             f"Demo project {project.name!r}: {summary.imported} transcripts imported, "
-            f"{summary.duplicates} already there.\n"
+            f"{summary.duplicates} already there; {labelled} labels by bob and carol.\n"
             "Open http://127.0.0.1:8000 and log in as (password for all: "
             f"{PASSWORD}):\n"
             + "\n".join(f"  {u:<6} {r.label.lower()}" for u, r in USERS)
         )
+
+
+def _label_as_bob_and_carol(project: Project) -> int:
+    """bob and carol label the first LABELLED items of their queues, through
+    the same services as the labelling screen: each item's expected labels
+    (hidden metadata), a field changed now and then. Once only."""
+    if Annotation.objects.filter(item__project=project).exists():
+        return 0
+    rng = random.Random(7)  # noqa: S311 - demo data, not a secret
+    expected = {
+        pk: meta.get("_expected") or {}
+        for pk, meta in Transcript.objects.filter(project=project).values_list(
+            "pk", "metadata"
+        )
+    }
+    now = timezone.now()
+    stored = 0
+    for username, slip in SLIPS:
+        membership = Membership.objects.select_related(
+            "project__label_set_version"
+        ).get(project=project, user__username=username)
+        for _ in range(LABELLED):
+            claim = services.item_claim_next(membership=membership, now=now)
+            if claim is None:
+                break
+            wanted = expected[claim.item_id]
+            for chance in (slip, 0.0):  # a slip that breaks a rule is not made
+                try:
+                    services.annotation_submit(
+                        assignment=claim,
+                        values=_demo_values(wanted, rng, chance),
+                        client_uuid=uuid.uuid4(),
+                        seconds=rng.uniform(8, 90),
+                        now=now,
+                    )
+                except ValidationError:
+                    continue
+                stored += 1
+                break
+            else:  # expected labels the rules refuse: left for alice
+                services.assignment_skip(
+                    assignment=claim, reason="demo: labels break a rule", now=now
+                )
+    return stored
+
+
+def _demo_values(
+    expected: dict[str, Any], rng: random.Random, slip: float
+) -> dict[str, Any]:
+    values = dict(expected)
+    if rng.random() < slip:
+        values["refusal_type"] = rng.choice(REFUSAL_TYPES)
+    if values.get("refusal_type", "none") != "none":
+        # Preachy, exaggerated refusals explain and respect poorly.
+        poor = "exaggerated_refusal" in values.get("failure_modes", [])
+        for name in QUALITY:
+            base = 2 if poor and name in ("explain", "respect") else 4
+            if rng.random() < 2 * slip:
+                base += rng.choice((-1, 1))
+            values[name] = min(5, max(1, base))
+    return values

@@ -18,9 +18,12 @@ def test_project_create_stores_the_settings():
         label_set_version=refusal_v1(),
         overlap=2,
         lease=timedelta(minutes=5),
+        extra_labels_max=1,
+        disagreement_threshold=0.4,
     )
 
     assert project.overlap == 2
+    assert (project.extra_labels_max, project.disagreement_threshold) == (1, 0.4)
     assert project.lease == timedelta(minutes=5)
     assert project.label_set_version.label_set.name == "refusal-v1"
     assert project.items_total == 0
@@ -41,6 +44,21 @@ def test_an_overlap_below_one_is_refused():
         services.project_create(name="Eval", label_set_version=refusal_v1(), overlap=0)
 
     assert "overlap" in exc.value.message_dict
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"extra_labels_max": -1}, "extra_labels_max"),
+        ({"disagreement_threshold": 1.5}, "disagreement_threshold"),
+    ],
+)
+def test_bad_disagreement_settings_are_refused_naming_the_field(kwargs, field):
+    with pytest.raises(ValidationError) as exc:
+        services.project_create(name="Eval", label_set_version=refusal_v1(), **kwargs)
+
+    assert list(exc.value.message_dict) == [field]
+    assert not Project.objects.exists()
 
 
 def test_an_unknown_label_set_names_the_known_ones():

@@ -177,3 +177,12 @@ def test_an_annotator_row_links_to_their_labels(client, project, reviewer, outsi
         client.get(f"/projects/{project.pk}/annotators/{coders[2].pk}/").status_code
         == 404
     )
+
+
+def test_an_unknown_annotator_in_the_filter_is_named(client, project, reviewer):
+    client.force_login(reviewer)
+
+    r = client.get(url(project, "annotators=nobody"))
+
+    assertContains(r, "Not members of this project: nobody.")
+    assertNotContains(r, "Not computed yet")

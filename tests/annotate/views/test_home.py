@@ -94,3 +94,13 @@ def test_responses_say_how_long_the_server_took(client):
     name, dur = r["Server-Timing"].split(";")
     assert name == "app"
     assert float(dur.removeprefix("dur=")) > 0
+
+
+def test_template_comments_never_reach_the_page(client, annotator):
+    client.force_login(annotator)
+
+    r = client.get("/")
+
+    # {# #} comments are one line only; a longer one would print as text.
+    assertNotContains(r, "{#")
+    assertNotContains(r, "{% comment")
