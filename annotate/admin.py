@@ -5,6 +5,8 @@ from django.contrib import admin
 from annotate.models import (
     Annotation,
     Assignment,
+    Decision,
+    Gold,
     Item,
     Job,
     Membership,
@@ -110,3 +112,28 @@ class JobAdmin(admin.ModelAdmin[Job]):
     ]
     list_filter = ["kind", "status"]
     readonly_fields = ["result", "errors", "params"]
+
+
+@admin.register(Gold)
+class GoldAdmin(admin.ModelAdmin[Gold]):
+    list_display = ["item", "key_resolved", "adjudicated", "updated_at"]
+    list_filter = ["key_resolved", "adjudicated"]
+    # Kept by the services from the labels and decisions: read only here.
+    readonly_fields = ["item", "values", "key_resolved", "adjudicated", "updated_at"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin[Decision]):
+    list_display = ["item", "number", "reviewer", "created_at"]
+    search_fields = ["reviewer__username", "reason"]
+    # Decisions are a history: a change is a new decision, never an edit.
+    readonly_fields = [
+        "item",
+        "number",
+        "reviewer",
+        "label_set_version",
+        "values",
+        "before",
+        "reason",
+        "created_at",
+    ]

@@ -11,6 +11,16 @@ from annotate import importers
 from annotate.models import Project
 
 
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's ValidationError onto the form: field errors onto their
+    fields, the rest (claim expired, a reason missing...) onto the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, JSON, CSV or HH-RLHF text.")
     format = forms.ChoiceField(

@@ -198,7 +198,7 @@ class Item(models.Model):
     slots_left = models.SmallIntegerField()
     annotations_count = models.PositiveSmallIntegerField(default=0)
     skips_count = models.PositiveSmallIntegerField(default=0)
-    # Kept by item_disagreement_update at each new or corrected label; None
+    # Kept by item_rescore at each new or corrected label; None
     # until then, or when the label set has no field to score.
     disagreement = models.FloatField(null=True, blank=True)
 
@@ -294,6 +294,56 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item}"
+
+
+class Gold(models.Model):
+    """An item's gold labels, kept current as its labels and decisions arrive.
+
+    `values` maps each field to {"value", "method", "confidence"}
+    (annotate/aggregation.py). Apart from Item so the queue's rows stay narrow.
+    """
+
+    item = models.OneToOneField(
+        Item, on_delete=models.CASCADE, primary_key=True, related_name="gold"
+    )
+    values = models.JSONField()
+    # The key field has a gold value: its labels agree enough, or a reviewer decided.
+    key_resolved = models.BooleanField()
+    adjudicated = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"gold of item {self.item_id}"
+
+
+class Decision(models.Model):
+    """A reviewer's gold labels for one item, with the reason.
+
+    Never edited: a new decision on the item is a new row with the next
+    number, so who decided what, when, and what it replaced stays on record.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="decisions")
+    number = models.PositiveIntegerField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    label_set_version = models.ForeignKey(
+        LabelSetVersion, on_delete=models.PROTECT, related_name="+"
+    )
+    values = models.JSONField()
+    # The gold values this decision replaced (aggregated, or the last decision's).
+    before = models.JSONField(default=dict)
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "number"], name="decision_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"decision {self.number} on item {self.item_id}"
 
 
 class JobKind(models.TextChoices):

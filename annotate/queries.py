@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from django.db import connection, models
 
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
-    from annotate.models import Assignment, Job, Membership, Project  # noqa: F401
+    from annotate.models import (  # noqa: F401
+        Assignment,
+        Decision,
+        Item,
+        Job,
+        Membership,
+        Project,
+        Transcript,
+    )
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -136,4 +144,117 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
         my_today=today_count,
         my_total=mine,
         queue_left=queue_left,
+    )
+
+
+def adjudication_queue(project: Project) -> models.QuerySet[Item]:
+    """Items for a reviewer to decide, most disagreeing first.
+
+    Items with all their labels whose key field is unresolved (a tie, a
+    split) or whose disagreement is above the project's threshold, and that
+    no reviewer has decided yet. A decided item leaves the queue, so the
+    first item is always the next one to review.
+    """
+    from annotate.models import Item
+
+    return (
+        Item.objects.filter(
+            project=project,
+            annotations_count__gte=project.overlap,
+            gold__adjudicated=False,
+        )
+        .filter(
+            models.Q(gold__key_resolved=False)
+            | models.Q(disagreement__gt=project.disagreement_threshold)
+        )
+        .order_by(models.F("disagreement").desc(nulls_last=True), "transcript_id")
+    )
+
+
+@dataclass(frozen=True)
+class ReviewLabel:
+    annotator: str
+    values: dict[str, object]
+    created_at: datetime
+    reliability: float | None  # agreement with the leave-one-out majority, key field
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    item: Item
+    gold: dict[str, Any]
+    labels: list[ReviewLabel]
+    siblings: list[tuple[Transcript, dict[str, Any]]]  # same prompt group, their gold
+    decisions: list[Decision]
+
+
+def review_item(*, project: Project, item_id: int) -> ReviewItem | None:
+    """Everything the review screen shows for one item of the project.
+
+    Reliability comes from the project's latest agreement figures (none until
+    they are computed): each annotator's agreement with the others' majority
+    on the key field.
+    """
+    from annotate.models import (
+        Annotation,
+        Decision,
+        Gold,
+        Item,
+        Job,
+        JobKind,
+        Transcript,
+    )
+
+    item = (
+        Item.objects.filter(project=project, pk=item_id)
+        .select_related("transcript", "project__label_set_version")
+        .first()
+    )
+    if item is None:
+        return None
+    gold = Gold.objects.filter(item=item).values_list("values", flat=True).first()
+    latest = (
+        Job.objects.filter(project=project, kind=JobKind.AGREEMENT, status="succeeded")
+        .order_by("-finished_at")
+        .values_list("result", flat=True)
+        .first()
+    )
+    reliability: dict[int, float | None] = {}
+    if latest:
+        key = latest.get("key_field")
+        for row in latest.get("annotators", []):
+            share = row.get("majority_agreement", {}).get(key, {}).get("share")
+            reliability[row["id"]] = share
+    labels = [
+        ReviewLabel(
+            annotator=a.annotator.username,
+            values=a.values,
+            created_at=a.created_at,
+            reliability=reliability.get(a.annotator_id),
+        )
+        for a in Annotation.objects.filter(item=item)
+        .select_related("annotator")
+        .order_by("created_at")
+    ]
+    siblings: list[tuple[Transcript, dict[str, Any]]] = []
+    if group := item.transcript.prompt_group:
+        others = (
+            Transcript.objects.filter(project=project, prompt_group=group)
+            .exclude(pk=item.pk)
+            .select_related("item__gold")
+            .order_by("pk")[:20]
+        )
+        for t in others:
+            sibling_gold = getattr(getattr(t, "item", None), "gold", None)
+            siblings.append((t, sibling_gold.values if sibling_gold else {}))
+    return ReviewItem(
+        item=item,
+        gold=gold or {},
+        labels=labels,
+        siblings=siblings,
+        decisions=list(
+            Decision.objects.filter(item=item)
+            .select_related("reviewer")
+            .order_by("-number")
+        ),
     )

@@ -30,6 +30,8 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    Decision,
+    Gold,
     Item,
     Job,
     JobKind,
@@ -676,9 +678,10 @@ def annotation_submit(
             annotator_id=assignment.annotator_id,
             now=now,
         )
-    # A lone label cannot disagree: rescoring starts with the second.
-    if labels >= 2:
-        tasks.item_disagreement_update.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    # A lone label cannot disagree: rescoring starts with the second (with
+    # the first when one label is all an item gets, for its gold).
+    if labels >= min(2, project.overlap):
+        tasks.item_rescore.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation, True
 
 
@@ -807,7 +810,7 @@ def annotation_update(
     annotation.values = annotation.label_set_version.validate(values)
     annotation.updated_at = now
     annotation.save(update_fields=["values", "updated_at"])
-    tasks.item_disagreement_update.delay_on_commit(item_id=annotation.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    tasks.item_rescore.delay_on_commit(item_id=annotation.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation
 
 
@@ -815,9 +818,9 @@ def annotation_update(
 
 
 @transaction.atomic
-def item_disagreement_update(*, item_id: int) -> Item | None:
-    """Rescore how much an item's labels disagree; a full, disagreeing item
-    gets one more labelling slot. None if the item is gone.
+def item_rescore(*, item_id: int, now: datetime) -> Item | None:
+    """Rescore an item after a label: how much its labels disagree, whether it
+    gets one more labelling slot, and its gold. None if the item is gone.
 
     The score, stored on item.disagreement, is the normalised entropy of the
     disagreement field's values over its options (agreement.normalised_entropy:
@@ -825,8 +828,10 @@ def item_disagreement_update(*, item_id: int) -> Item | None:
     field to score. An item scoring above its project's disagreement_threshold
     that has no slot left, no live claim and fewer than overlap +
     extra_labels_max labels gets one slot, so the queue serves it to one more
-    annotator (never one who has seen it). Idempotent: a second run finds the
-    slot open or claimed and changes nothing.
+    annotator (never one who has seen it). The gold (item.gold) aggregates
+    the labels per field, a reviewer's latest decision winning (gold_store).
+    Idempotent: a second run finds the slot open or claimed and writes the
+    same gold.
     """
     # agreement pulls in numpy and scikit-learn (1.6 s): loaded by the worker
     # that runs this, not by every web process at startup.
@@ -852,6 +857,13 @@ def item_disagreement_update(*, item_id: int) -> Item | None:
     project = item.project
     version = project.label_set_version
     field = _disagreement_field(version.schema)
+    # Whole values, a handful of rows: a JSON key read in SQL comes back from
+    # SQLite as bare text, which turns an option like "1" into 1.
+    labels = list(
+        Annotation.objects.filter(
+            item_id=item.pk, label_set_version_id=version.pk
+        ).values_list("values", flat=True)
+    )
     score: float | None = None
     if field is not None:
         choices: list[object] = (
@@ -862,9 +874,6 @@ def item_disagreement_update(*, item_id: int) -> Item | None:
         column = {value: i for i, value in enumerate(choices)}
         # Whole values, a handful of rows: a JSON key read in SQL comes back
         # from SQLite as bare text, which turns an option like "1" into 1.
-        labels = Annotation.objects.filter(
-            item_id=item.pk, label_set_version_id=version.pk
-        ).values_list("values", flat=True)
         given = [column[v] for vs in labels if (v := vs.get(field.name)) in column]
         counts = np.bincount(np.asarray(given, dtype=np.int64), minlength=len(column))
         score = normalised_entropy(counts)
@@ -886,7 +895,89 @@ def item_disagreement_update(*, item_id: int) -> Item | None:
             disagreement=score, slots_left=slots_left
         )
         item.disagreement, item.slots_left = score, slots_left
+    gold_store(item=item, labels=labels, now=now)
     return item
+
+
+def gold_store(*, item: Item, labels: list[dict[str, object]], now: datetime) -> Gold:
+    """Write the item's gold from its labels and its latest decision, if any.
+
+    Call with the item row locked (item_rescore, decision_record), so two
+    writers take turns. Every field is aggregated (aggregation.aggregate_item):
+    unanimous, strict majority or median; a decided field is `adjudicated`.
+    """
+    from annotate import aggregation  # numpy: loaded where the work runs
+
+    version = item.project.label_set_version
+    decision = Decision.objects.filter(item_id=item.pk).order_by("-number").first()
+    golds = aggregation.aggregate_item(
+        aggregation.field_specs(version.schema),
+        labels,
+        decision.values if decision is not None else None,
+    )
+    values = {
+        name: {"value": g.value, "method": g.method, "confidence": g.confidence}
+        for name, g in golds.items()
+    }
+    key = _disagreement_field(version.schema)
+    gold, _ = Gold.objects.update_or_create(
+        item_id=item.pk,
+        defaults={
+            "values": values,
+            "key_resolved": key is None or golds[key.name].value is not None,
+            "adjudicated": decision is not None,
+            "updated_at": now,
+        },
+    )
+    return gold
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    item: Item,
+    reviewer: User,
+    values: Mapping[str, object],
+    reason: str,
+    now: datetime,
+) -> Decision:
+    """A reviewer's gold labels for an item, with the reason; the gold follows.
+
+    Versioned: each call adds a decision with the next number, recording the
+    gold values it replaced. Raises ValidationError with per-field messages
+    (nothing saved) if the values do not fit the label set or the reason is
+    empty.
+    """
+    version = item.project.label_set_version
+    clean = version.validate(values)
+    if not reason.strip():
+        raise ValidationError(
+            {"reason": "Say why: the reason is kept with the decision."}
+        )
+    # The same lock as item_rescore: a label arriving now waits, then
+    # recomputes the gold with this decision in it.
+    Item.objects.select_for_update(no_key=True).filter(pk=item.pk).exists()
+    last = Decision.objects.filter(item_id=item.pk).order_by("-number").first()
+    before = (
+        Gold.objects.filter(item_id=item.pk).values_list("values", flat=True).first()
+    )
+    decision = Decision.objects.create(
+        item_id=item.pk,
+        number=last.number + 1 if last else 1,
+        reviewer=reviewer,
+        label_set_version=version,
+        values=clean,
+        before=before or {},
+        reason=reason.strip()[:5000],
+        created_at=now,
+    )
+    labels = list(
+        Annotation.objects.filter(
+            item_id=item.pk, label_set_version_id=version.pk
+        ).values_list("values", flat=True)
+    )
+    gold_store(item=item, labels=labels, now=now)
+    return decision
 
 
 def _disagreement_field(schema: Schema) -> Field | None:

@@ -35,8 +35,10 @@ def assignments_expire() -> int:
 @shared_task(
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
 )
-def item_disagreement_update(item_id: int) -> None:
-    """Rescore one item's disagreement; a full, disagreeing item gets one more slot."""
+def item_rescore(item_id: int) -> None:
+    """Rescore one item after a label: disagreement, an extra slot, its gold."""
+    from django.utils import timezone
+
     from annotate import services
 
-    services.item_disagreement_update(item_id=item_id)
+    services.item_rescore(item_id=item_id, now=timezone.now())

@@ -32,6 +32,12 @@ annotate_patterns = [
         review.annotator_annotations,
         name="annotator-annotations",
     ),
+    path("projects/<int:project_id>/review/", review.adjudication, name="adjudication"),
+    path(
+        "projects/<int:project_id>/review/<int:item_id>/",
+        review.adjudicate,
+        name="adjudicate",
+    ),
     path("jobs/<int:job_id>/", manager.job_detail, name="job"),
 ]
 

@@ -12,7 +12,9 @@ import os
 import pytest
 from django.db import connection
 
+from annotate.models import Membership
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, refusal_v1
+from tests.labelling import label, new_annotator
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM
 # refuses to run there unless told the loop is not serving requests.
@@ -79,6 +81,33 @@ def reviewer(project):
 @pytest.fixture
 def manager(project):
     return _member(project, "manager", "mona")
+
+
+@pytest.fixture
+def labelled(django_capture_on_commit_callbacks):
+    """Label a project's one item by new annotators, running the queued
+    rescoring as each submit would on commit; returns the annotators."""
+
+    def run(project, *refusal_types: str):
+        users = []
+        for refusal_type in refusal_types:
+            user = new_annotator(project, f"ann{Membership.objects.count()}")
+            with django_capture_on_commit_callbacks(execute=True):
+                label(user, project, refusal_type)
+            users.append(user)
+        return users
+
+    return run
+
+
+@pytest.fixture
+def reviewer_of(db):
+    """A reviewer (rita) of the given project."""
+
+    def make(project):
+        return _member(project, "reviewer", "rita")
+
+    return make
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from django_htmx.http import retarget
 
 from annotate import services
 from annotate.access import access_annotation, access_assignment, access_project
+from annotate.forms import add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Annotation, Assignment, Membership
 from annotate.queries import progress_for
@@ -67,7 +68,7 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
                 now=now,
             )
         except ValidationError as e:
-            _add_errors(form, e)
+            add_service_errors(form, e)
         else:
             return _next_item(request, membership, now=now)
     return _item_panel(request, membership, assignment, now=now, form=form)
@@ -99,21 +100,12 @@ def edit(request: AuthenticatedHtmxRequest, annotation_id: int) -> HttpResponse:
                 annotation=annotation, values=form.cleaned_data, now=now
             )
         except ValidationError as e:
-            _add_errors(form, e)
+            add_service_errors(form, e)
         else:
             return _next_item(request, membership, now=now, message="Correction saved.")
     return _item_panel(
         request, membership, None, now=now, form=form, editing=annotation
     )
-
-
-def _add_errors(form: forms.Form, error: ValidationError) -> None:
-    """Field errors onto their fields; the rest (claim expired, ...) on the form."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 def _next_item(

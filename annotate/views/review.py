@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import retarget
 
 from annotate import services
 from annotate.access import access_project
 from annotate.charts import alpha_chart, heat_map, weekly_chart
-from annotate.forms import AgreementForm
+from annotate.forms import AgreementForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import (
     Annotation,
@@ -22,8 +27,16 @@ from annotate.models import (
     Role,
     Transcript,
 )
-from annotate.queries import agreement_job_for, job_live
+from annotate.queries import (
+    QUEUE_LEFT_CAP,
+    ReviewItem,
+    adjudication_queue,
+    agreement_job_for,
+    job_live,
+    review_item,
+)
 from annotate.reliability import Filters, agreement_params
+from labelsets.forms import label_form_for
 
 PAGE = 50
 
@@ -204,3 +217,129 @@ def annotator_annotations(
         "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
     }
     return render(request, "annotate/review/annotator.html", ctx)
+
+
+@require_GET
+@login_required
+def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The adjudication queue: items to decide, most disagreeing first."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    queue = adjudication_queue(project)
+    ctx = {
+        "project": project,
+        "items": list(queue.select_related("transcript", "gold")[:PAGE]),
+        # Counted, but capped: at most QUEUE_LEFT_CAP rows are read.
+        "waiting": queue.order_by()[:QUEUE_LEFT_CAP].count(),
+        "cap": QUEUE_LEFT_CAP,
+    }
+    return render(request, "annotate/review/adjudication.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def adjudicate(
+    request: AuthenticatedHtmxRequest, project_id: int, item_id: int
+) -> HttpResponse:
+    """One item side by side with its labels; POST records the decision and
+    brings the next item of the queue (htmx) or redirects to it."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    review = review_item(project=project, item_id=item_id)
+    if review is None:
+        raise Http404("No such item in this project.")
+    form_class = label_form_for(project.label_set_version)
+    reason = request.POST.get("reason", "")
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            try:
+                services.decision_record(
+                    item=review.item,
+                    reviewer=request.user,
+                    values=form.cleaned_data,
+                    reason=reason,
+                    now=timezone.now(),
+                )
+            except ValidationError as e:
+                add_service_errors(form, e)
+            else:
+                return _next_for_review(request, project)
+    else:
+        form = form_class(initial=_gold_initial(review.gold))
+    ctx = _review_context(project, review, form, reason=reason, message="")
+    return _review_render(request, ctx)
+
+
+def _gold_initial(gold: dict[str, Any]) -> dict[str, object]:
+    """The form prefilled with the gold so far (the majority, or the last decision)."""
+    return {k: v["value"] for k, v in gold.items() if v.get("value") is not None}
+
+
+def _next_for_review(
+    request: AuthenticatedHtmxRequest, project: Project
+) -> HttpResponse:
+    following = adjudication_queue(project).only("pk").first()
+    if not request.htmx:  # no-JS: PRG to the next item, or the queue when done
+        if following is None:
+            return redirect("annotate:adjudication", project_id=project.pk)
+        return redirect(
+            "annotate:adjudicate", project_id=project.pk, item_id=following.pk
+        )
+    review = review_item(project=project, item_id=following.pk) if following else None
+    form = (
+        label_form_for(project.label_set_version)(initial=_gold_initial(review.gold))
+        if review
+        else None
+    )
+    ctx = _review_context(project, review, form, reason="", message="Decision saved.")
+    return _review_render(request, ctx)
+
+
+def _review_context(
+    project: Project,
+    review: ReviewItem | None,
+    form: forms.Form | None,
+    *,
+    reason: str,
+    message: str,
+) -> dict[str, object]:
+    fields = [f for f in project.label_set_version.schema.fields if f.kind != "text"]
+    return {
+        "project": project,
+        "review": review,
+        "review_item": review.item if review else None,
+        "transcript": review.item.transcript if review else None,
+        "form": form,
+        "reason": reason,
+        "message": message,
+        "fields": fields,
+        # One row per field, one column per label: the labels side by side.
+        "grid": [
+            (
+                f,
+                [_shown(label.values.get(f.name)) for label in review.labels],
+                review.gold.get(f.name, {}),
+            )
+            for f in fields
+        ]
+        if review
+        else [],
+        # The other samples of the prompt, by their gold on the first fields.
+        "sibling_fields": fields[:3],
+        "siblings": [
+            (t, [_shown(gold.get(f.name, {}).get("value")) for f in fields[:3]])
+            for t, gold in review.siblings
+        ]
+        if review
+        else [],
+        "waiting": adjudication_queue(project).order_by()[:QUEUE_LEFT_CAP].count(),
+        "cap": QUEUE_LEFT_CAP,
+    }
+
+
+def _review_render(
+    request: AuthenticatedHtmxRequest, ctx: dict[str, object]
+) -> HttpResponse:
+    if request.htmx:
+        response = render(request, "annotate/review/adjudicate.html#item-panel", ctx)
+        return retarget(response, "#item-panel")
+    return render(request, "annotate/review/adjudicate.html", ctx)

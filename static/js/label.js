@@ -32,6 +32,8 @@
   };
   const visibleFields = () => allFields().filter((f) => !f.hidden);
   const submitButton = () => $('#label-form button[type="submit"]');
+  // Past the last field: the decision's reason on the review screen, else submit.
+  const afterFields = () => document.getElementById("decision-reason") || submitButton();
 
   function isTextEntry(el) {
     if (!el || !el.tagName) return false;
@@ -129,7 +131,7 @@
     const from = current && !current.hidden ? current : null;
     const target = from ? nextVisible(from, step) : visible[0];
     if (target) setCurrent(target, true);
-    else if (step > 0) submitButton()?.focus();
+    else if (step > 0) afterFields()?.focus();
   }
 
   // After a choice the next choice field becomes current; text fields are
@@ -138,7 +140,7 @@
     let next = nextVisible(from, 1);
     while (next && next.dataset.kind === "text") next = nextVisible(next, 1);
     if (next) setCurrent(next, true);
-    else submitButton()?.focus();
+    else afterFields()?.focus();
   }
 
   function chooseByHotkey(key) {

@@ -14,7 +14,8 @@ from django.utils import timezone
 from annotate import services, tasks
 from annotate.models import Assignment, Item, Membership
 from labelsets.models import LabelSet, LabelSetVersion
-from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import ItemFactory, ProjectFactory
+from tests.labelling import claim, label, labels, member, new_annotator, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -23,72 +24,9 @@ NOW = timezone.now()
 REFUSAL_TYPES = 5
 
 
-def labels(refusal_type: str) -> dict[str, object]:
-    return {
-        "request_harm": "harmful",
-        "refusal_type": refusal_type,
-        "appropriateness": "appropriate_refusal",
-        "acknowledge": 4,
-        "explain": 4,
-        "redirect": 3,
-        "respect": 5,
-    }
-
-
-def member(user, project) -> Membership:
-    return Membership.objects.select_related("project__label_set_version").get(
-        user=user, project=project
-    )
-
-
-def new_annotator(project, name: str):
-    user = UserFactory(username=name)
-    MembershipFactory(user=user, project=project)
-    return user
-
-
-def claim(user, project):
-    return services.item_claim_next(membership=member(user, project), now=NOW)
-
-
-def submit(assignment, values, client_uuid=None):
-    annotation, _ = services.annotation_submit(
-        assignment=assignment,
-        values=values,
-        client_uuid=client_uuid or uuid.uuid4(),
-        seconds=3.0,
-        now=NOW,
-    )
-    return annotation
-
-
-def label(user, project, refusal_type: str):
-    """Claim the project's next item as `user` and label it."""
-    assignment = claim(user, project)
-    assert assignment is not None
-    return submit(assignment, labels(refusal_type))
-
-
 def entropy(*counts: int) -> float:
     total = sum(counts)
     return -sum(c / total * math.log(c / total) for c in counts if c)
-
-
-@pytest.fixture
-def labelled(django_capture_on_commit_callbacks):
-    """Label a project's one item by new annotators, running the queued
-    rescoring as each submit would on commit; returns the annotators."""
-
-    def run(project, *refusal_types: str):
-        users = []
-        for refusal_type in refusal_types:
-            user = new_annotator(project, f"ann{Membership.objects.count()}")
-            with django_capture_on_commit_callbacks(execute=True):
-                label(user, project, refusal_type)
-            users.append(user)
-        return users
-
-    return run
 
 
 def test_unanimous_labels_score_zero(project, labelled):
@@ -132,7 +70,7 @@ def test_a_disagreeing_full_item_gets_one_more_label_and_then_no_more(labelled):
 
     # The extra label still disagrees, but overlap + extra_labels_max is reached.
     submit(extra, labels("conditional"))
-    services.item_disagreement_update(item_id=item.pk)
+    services.item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert item.disagreement == pytest.approx(
@@ -181,7 +119,7 @@ def test_a_second_run_changes_nothing(labelled):
     item.refresh_from_db()
     before = (item.disagreement, item.slots_left, item.annotations_count)
 
-    again = services.item_disagreement_update(item_id=item.pk)
+    again = services.item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert (item.disagreement, item.slots_left, item.annotations_count) == before
@@ -199,7 +137,7 @@ def test_an_item_with_a_live_claim_gets_no_extra_slot_until_its_label_arrives(
     third = new_annotator(project, "third")
     pending = claim(third, project)
 
-    services.item_disagreement_update(item_id=item.pk)
+    services.item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert item.disagreement == pytest.approx(math.log(2) / math.log(REFUSAL_TYPES))
@@ -228,7 +166,7 @@ def test_the_second_label_queues_the_rescoring_on_commit_and_a_replay_does_not(
 
     assert first == []  # a lone label cannot disagree
     assert [(c.func, c.keywords) for c in second] == [
-        (tasks.item_disagreement_update.delay, {"item_id": item.pk})
+        (tasks.item_rescore.delay, {"item_id": item.pk})
     ]
     assert replayed == []
 
@@ -290,7 +228,7 @@ def test_without_a_key_field_the_first_single_field_is_scored(labelled):
         assignment = claim(new_annotator(project, name), project)
         submit(assignment, {"tone": tone, "harm": "a"})
 
-    scored = services.item_disagreement_update(item_id=item.pk)
+    scored = services.item_rescore(item_id=item.pk, now=NOW)
 
     assert scored is not None
     assert scored.disagreement == pytest.approx(math.log(2) / math.log(3))
@@ -304,7 +242,7 @@ def test_a_label_set_with_no_field_to_score_scores_none(db):
     item = ItemFactory(project=project)
     submit(claim(new_annotator(project, "u1"), project), {"note": "fine"})
 
-    scored = services.item_disagreement_update(item_id=item.pk)
+    scored = services.item_rescore(item_id=item.pk, now=NOW)
 
     assert scored is not None
     assert scored.disagreement is None
@@ -312,7 +250,7 @@ def test_a_label_set_with_no_field_to_score_scores_none(db):
 
 
 def test_a_missing_item_is_none(db):
-    assert services.item_disagreement_update(item_id=987654321) is None
+    assert services.item_rescore(item_id=987654321, now=NOW) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -333,7 +271,7 @@ def test_rescoring_racing_with_claims_opens_exactly_one_extra_slot():
         try:
             start.wait()
             for _ in range(25):
-                services.item_disagreement_update(item_id=item.pk)
+                services.item_rescore(item_id=item.pk, now=NOW)
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
         finally:

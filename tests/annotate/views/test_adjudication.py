@@ -1,0 +1,128 @@
+"""The review queue and the review screen: decide by keyboard-ready form, next item follows."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_django.asserts import assertContains, assertNotContains
+
+from annotate.models import Decision, Gold
+from tests.factories import ItemFactory, ProjectFactory, TranscriptFactory
+from tests.labelling import labels
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
+DECISION = {
+    **{k: str(v) for k, v in labels("capability").items()},
+    "reason": "It says it cannot browse.",
+}
+
+
+@pytest.fixture
+def two_splits(labelled):
+    """Two full items whose labels tie on refusal_type, plus one that agrees."""
+    project = ProjectFactory(overlap=2)
+    first = ItemFactory(project=project, transcript__prompt_group="pg-1")
+    second = ItemFactory(project=project)
+    agreed = ItemFactory(project=project)
+    labelled(project, "policy", "capability")  # first
+    labelled(project, "scope", "conditional")  # second
+    labelled(project, "policy", "policy")  # agreed
+    TranscriptFactory(project=project, prompt_group="pg-1", source_model="model-z")
+    return project, first, second, agreed
+
+
+def review_url(project, item) -> str:
+    return f"/projects/{project.pk}/review/{item.pk}/"
+
+
+def test_the_queue_lists_the_unresolved_items_only(client, two_splits, reviewer_of):
+    project, first, second, agreed = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.get(f"/projects/{project.pk}/review/")
+
+    assert [i.pk for i in r.context["items"]] == [first.pk, second.pk]
+    assertContains(r, "2</strong> waiting")
+    assertNotContains(r, review_url(project, agreed))
+
+
+def test_the_screen_shows_labels_side_by_side_and_the_prompt_group(
+    client, two_splits, reviewer_of
+):
+    project, first, *_ = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.get(review_url(project, first))
+
+    assertContains(r, "Labels side by side")
+    assertContains(r, "Same prompt group: pg-1")
+    assertContains(r, "model-z")
+    assertContains(r, 'name="reason"')
+    # Prefilled with the gold so far: request_harm is unanimous.
+    assert r.context["form"].initial["request_harm"] == "harmful"
+    assert "refusal_type" not in r.context["form"].initial  # a tie: nothing chosen
+
+
+def test_a_decision_saves_and_the_next_item_swaps_in(client, two_splits, reviewer_of):
+    project, first, second, _ = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.post(review_url(project, first), DECISION, headers=HTMX)
+
+    assert r.status_code == 200
+    assert r["HX-Retarget"] == "#item-panel"
+    assertContains(r, "Decision saved.")
+    assert r.context["review_item"].pk == second.pk
+    decision = Decision.objects.get(item=first)
+    assert decision.reason == "It says it cannot browse."
+    assert Gold.objects.get(item=first).values["refusal_type"]["value"] == "capability"
+
+
+def test_without_htmx_a_decision_redirects_to_the_next_item(
+    client, two_splits, reviewer_of
+):
+    project, first, second, _ = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.post(review_url(project, first), DECISION)
+
+    assert r.status_code == 302
+    assert r["Location"] == review_url(project, second)
+
+
+def test_a_missing_reason_rerenders_with_the_choices_kept(
+    client, two_splits, reviewer_of
+):
+    project, first, *_ = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.post(
+        review_url(project, first), {**DECISION, "reason": ""}, headers=HTMX
+    )
+
+    assertContains(r, "Say why")
+    assert r.context["review_item"].pk == first.pk
+    assert r.context["form"].data["refusal_type"] == "capability"
+    assert not Decision.objects.exists()
+
+
+def test_annotators_get_403_and_outsiders_404(client, two_splits, annotator, outsider):
+    project, first, *_ = two_splits
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(user=annotator, project=project)
+    client.force_login(annotator)
+    assert client.get(review_url(project, first)).status_code == 403
+    assert client.post(review_url(project, first), DECISION).status_code == 403
+    client.force_login(outsider)
+    assert client.get(f"/projects/{project.pk}/review/").status_code == 404
+    assert not Decision.objects.exists()
+
+
+def test_an_item_of_another_project_is_404(client, two_splits, reviewer_of):
+    project, *_ = two_splits
+    other = ItemFactory()
+    client.force_login(reviewer_of(project))
+
+    assert client.get(review_url(project, other)).status_code == 404

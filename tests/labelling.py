@@ -1,0 +1,59 @@
+"""Labelling a project through the services, as the screens do: for tests."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from annotate import services
+from annotate.models import Membership
+from tests.factories import MembershipFactory, UserFactory
+
+NOW = timezone.now()
+
+
+def labels(refusal_type: str) -> dict[str, object]:
+    return {
+        "request_harm": "harmful",
+        "refusal_type": refusal_type,
+        "appropriateness": "appropriate_refusal",
+        "acknowledge": 4,
+        "explain": 4,
+        "redirect": 3,
+        "respect": 5,
+    }
+
+
+def member(user, project) -> Membership:
+    return Membership.objects.select_related("project__label_set_version").get(
+        user=user, project=project
+    )
+
+
+def new_annotator(project, name: str):
+    user = UserFactory(username=name)
+    MembershipFactory(user=user, project=project)
+    return user
+
+
+def claim(user, project):
+    return services.item_claim_next(membership=member(user, project), now=NOW)
+
+
+def submit(assignment, values, client_uuid=None):
+    annotation, _ = services.annotation_submit(
+        assignment=assignment,
+        values=values,
+        client_uuid=client_uuid or uuid.uuid4(),
+        seconds=3.0,
+        now=NOW,
+    )
+    return annotation
+
+
+def label(user, project, refusal_type: str):
+    """Claim the project's next item as `user` and label it."""
+    assignment = claim(user, project)
+    assert assignment is not None
+    return submit(assignment, labels(refusal_type))
