@@ -122,14 +122,14 @@ def access_job(
 ) -> Job:
     """A job of a project the user has `role` in; the same 404/403 rules.
 
-    By default imports are for managers and agreement jobs for reviewers too,
-    as the pages that start them are.
+    By default imports are for managers, agreement and export jobs for
+    reviewers too, as the pages that start them are.
     """
     job = Job.objects.filter(pk=job_id).only("project_id", "kind").first()
     if job is None:
         raise Http404("No such job.")
     if role is None:
-        role = Role.REVIEWER if job.kind == JobKind.AGREEMENT else Role.MANAGER
+        role = Role.MANAGER if job.kind == JobKind.IMPORT else Role.REVIEWER
     membership = access_project(user, job.project_id, role=role)
     job = Job.objects.get(pk=job_id)
     job.project = membership.project

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -24,6 +24,7 @@ from annotate.access import access_assignment, access_job, access_project
 from annotate.models import Annotation, Job, JobStatus, Membership, Role, Transcript
 from annotate.queries import agreement_job_for, job_live
 from annotate.reliability import Filters, agreement_params, annotator_ids
+from annotate.views.manager import export_download
 from labelsets.models import LabelSetVersion
 from labelsets.services import labelset_dump
 
@@ -240,6 +241,66 @@ class AssignmentSkipApi(APIView):
             now=timezone.now(),
         )
         return Response({"id": skipped.pk, "status": skipped.status})
+
+
+class ProjectExportApi(APIView):
+    """Start a gold export: 202 with the job; when it has succeeded, download
+    the data at /api/jobs/{id}/download/data/ and its manifest at .../manifest/."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        format = serializers.ChoiceField(
+            choices=["jsonl", "csv", "parquet"], default="jsonl"
+        )
+        source_model = serializers.CharField(
+            required=False, default="", allow_blank=True
+        )
+        dataset = serializers.CharField(required=False, default="", allow_blank=True)
+        min_agreement = serializers.FloatField(
+            required=False, default=None, min_value=0, max_value=1, allow_null=True
+        )
+        adjudicated_only = serializers.BooleanField(required=False, default=False)
+        since = serializers.DateField(required=False, default=None, allow_null=True)
+        until = serializers.DateField(required=False, default=None, allow_null=True)
+        ratios = serializers.ListField(
+            child=serializers.FloatField(min_value=0, max_value=1),
+            min_length=3,
+            max_length=3,
+            required=False,
+            default=[0.8, 0.1, 0.1],
+        )
+        annotations = serializers.BooleanField(required=False, default=False)
+
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access_project(request.user, project_id, role=Role.REVIEWER).project
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        job = services.export_job_create(
+            project=project,
+            options={
+                "fmt": v["format"],
+                "source_model": v["source_model"],
+                "dataset": v["dataset"],
+                "min_agreement": v["min_agreement"],
+                "adjudicated_only": v["adjudicated_only"],
+                "since": v["since"].isoformat() if v["since"] else None,
+                "until": v["until"].isoformat() if v["until"] else None,
+                "ratios": v["ratios"],
+                "with_annotations": v["annotations"],
+            },
+            created_by=authenticated_user(request),
+            now=timezone.now(),
+        )
+        job.refresh_from_db()  # eager mode has already run it
+        return Response(
+            {"job": JobOutputSerializer(job_live(job)).data},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class JobDownloadApi(APIView):
+    def get(self, request: Request, job_id: int, part: str) -> FileResponse:
+        return export_download(access_job(request.user, job_id), part)
 
 
 class ProjectAgreementApi(APIView):

@@ -83,3 +83,61 @@ class AgreementForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", "Must not be before the first day.")
         return data
+
+
+class ExportForm(forms.Form):
+    """A gold export: the format, which items, and the split."""
+
+    format = forms.ChoiceField(
+        choices=[("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")],
+        initial="jsonl",
+    )
+    source_model = forms.CharField(required=False, max_length=200, label="Model")
+    dataset = forms.CharField(required=False, max_length=200)
+    min_agreement = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Items whose labels agree at least this much (1 - disagreement).",
+    )
+    adjudicated_only = forms.BooleanField(required=False, label="Adjudicated only")
+    since = forms.DateField(
+        required=False,
+        help_text="Gold changed on or after.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    until = forms.DateField(
+        required=False,
+        help_text="Gold changed on or before.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    train = forms.FloatField(min_value=0, max_value=1, initial=0.8)
+    validation = forms.FloatField(min_value=0, max_value=1, initial=0.1)
+    test = forms.FloatField(min_value=0, max_value=1, initial=0.1)
+    annotations = forms.BooleanField(
+        required=False,
+        label="Every raw label too",
+        help_text="Annotators appear as stable pseudonyms.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        parts = [data.get(k) for k in ("train", "validation", "test")]
+        if all(p is not None for p in parts) and abs(sum(parts) - 1) > 1e-9:  # type: ignore[arg-type]
+            self.add_error("test", "Train, validation and test must add up to 1.")
+        return data
+
+    def options(self) -> dict[str, object]:
+        """The cleaned form as exports.ExportOptions.as_dict()."""
+        d = self.cleaned_data
+        return {
+            "fmt": d["format"],
+            "source_model": d["source_model"],
+            "dataset": d["dataset"],
+            "min_agreement": d["min_agreement"],
+            "adjudicated_only": d["adjudicated_only"],
+            "since": d["since"].isoformat() if d["since"] else None,
+            "until": d["until"].isoformat() if d["until"] else None,
+            "ratios": [d["train"], d["validation"], d["test"]],
+            "with_annotations": d["annotations"],
+        }

@@ -77,6 +77,12 @@ _SHAPES: tuple[tuple[str, ...], ...] = (
 _KNOWN_KEYS = frozenset(
     {"system", "model", "id", "prompt_group", "dataset", "metadata"}.union(*_SHAPES)
 )
+# What a gold export (annotate/exporters.py) adds beside the transcript: the
+# old project's labels and figures, not the transcript's own metadata, so a
+# re-import leaves them out (and a metadata key of the same name is no clash).
+EXPORT_KEYS = frozenset(
+    {"gold", "annotations_count", "disagreement", "split", "annotations"}
+)
 _CSV_COLUMNS = frozenset(
     {"prompt", "response", "system", "model", "id", "prompt_group", "dataset"}
 )
@@ -582,7 +588,11 @@ def _metadata(record: dict[str, object], problems: Problems) -> dict[str, object
     if not isinstance(metadata, dict):
         problems.append(("metadata", "must be an object"))
         metadata = {}
-    extra = {key: value for key, value in record.items() if key not in _KNOWN_KEYS}
+    extra = {
+        key: value
+        for key, value in record.items()
+        if key not in _KNOWN_KEYS and key not in EXPORT_KEYS
+    }
     problems.extend(
         (key, "is also a key in metadata; keep one") for key in extra if key in metadata
     )

@@ -349,6 +349,7 @@ class Decision(models.Model):
 class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
     AGREEMENT = "agreement", "Agreement"
+    EXPORT = "export", "Gold export"
 
 
 class JobStatus(models.TextChoices):

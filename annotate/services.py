@@ -1169,7 +1169,77 @@ def _run_agreement(job: Job) -> dict[str, object]:
     )
 
 
+def export_job_create(
+    *,
+    project: Project,
+    options: dict[str, object],
+    created_by: User | None,
+    now: datetime,
+) -> Job:
+    """Queue a gold export (exports.ExportOptions.as_dict()) as a job.
+
+    Raises ValidationError naming the field for an unknown format or bad
+    split ratios, before anything is queued.
+    """
+    from annotate import exporters
+    from annotate.exports import ExportOptions
+
+    parsed = ExportOptions.from_dict(dict(options))
+    if parsed.fmt not in exporters.FORMATS:
+        raise ValidationError(
+            {"format": f"Choose one of {', '.join(exporters.FORMATS)}."}
+        )
+    try:
+        exporters.split_of("", 0, ratios=parsed.ratios)
+    except ValueError as e:
+        raise ValidationError({"ratios": str(e)}) from e
+    return job_create(
+        project=project,
+        kind=JobKind.EXPORT,
+        created_by=created_by,
+        params=parsed.as_dict(),
+        now=now,
+    )
+
+
+def export_paths(job: Job) -> tuple[Path, Path]:
+    """Where an export job writes its data file and its manifest."""
+    directory = Path(settings.MEDIA_ROOT) / "exports" / str(job.pk)
+    return directory / f"gold.{job.params['fmt']}", directory / "manifest.json"
+
+
+def _run_export(job: Job) -> dict[str, object]:
+    from annotate.exports import ExportOptions, export_alpha, gold_export
+
+    project = Project.objects.select_related("label_set_version__label_set").get(
+        pk=job.project_id
+    )
+    options = ExportOptions.from_dict(job.params)
+    data_path, manifest_path = export_paths(job)
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    job_progress(job=job, done=0, total=project.items_total, stage="Exporting")
+    with data_path.open("wb") as stream:
+        manifest = gold_export(
+            project=project,
+            options=options,
+            stream=stream,
+            alpha=export_alpha(project, now=timezone.now()),
+            now=timezone.now(),
+            progress=lambda n: job_progress(job=job, done=n),
+        )
+    manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    job_progress(job=job, done=manifest["counts"]["rows"], stage="Done")
+    return {
+        "rows": manifest["counts"]["rows"],
+        "format": options.fmt,
+        "bytes": manifest["bytes"],
+        "sha256": manifest["sha256"],
+        "by_split": manifest["counts"]["by_split"],
+    }
+
+
 _JOB_RUNNERS: dict[JobKind, Callable[[Job], dict[str, object]]] = {
     JobKind.IMPORT: _run_import,
     JobKind.AGREEMENT: _run_agreement,
+    JobKind.EXPORT: _run_export,
 }

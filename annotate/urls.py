@@ -38,7 +38,13 @@ annotate_patterns = [
         review.adjudicate,
         name="adjudicate",
     ),
+    path("projects/<int:project_id>/export/", manager.project_export, name="export"),
     path("jobs/<int:job_id>/", manager.job_detail, name="job"),
+    path(
+        "jobs/<int:job_id>/download/<slug:part>/",
+        manager.job_download,
+        name="job-download",
+    ),
 ]
 
 api_patterns = [
@@ -52,6 +58,16 @@ api_patterns = [
         name="api-project-import",
     ),
     path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
+    path(
+        "jobs/<int:job_id>/download/<slug:part>/",
+        api.JobDownloadApi.as_view(),
+        name="api-job-download",
+    ),
+    path(
+        "projects/<int:project_id>/exports/",
+        api.ProjectExportApi.as_view(),
+        name="api-project-export",
+    ),
     path(
         "projects/<int:project_id>/agreement/",
         api.ProjectAgreementApi.as_view(),

@@ -1,18 +1,20 @@
-"""Manager pages: import transcripts and follow the jobs they start."""
+"""Manager pages: import transcripts, export gold, follow the jobs they start."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotate import services
 from annotate.access import access_job, access_project
-from annotate.forms import ImportForm
+from annotate.forms import ExportForm, ImportForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Role
+from annotate.models import Job, JobKind, JobStatus, Role
 from annotate.queries import job_live
 
 
@@ -54,3 +56,54 @@ def job_detail(request: AuthenticatedHtmxRequest, job_id: int) -> HttpResponse:
         else "annotate/manager/job.html"
     )
     return render(request, template, {"job": job, "project": job.project})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_export(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Start a gold export; it runs as a job, with a download link when done."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    form = ExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.export_job_create(
+                project=project,
+                options=form.options(),
+                created_by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            return redirect("annotate:job", job_id=job.pk)
+    exports = Job.objects.for_project(project).filter(kind=JobKind.EXPORT)[:10]
+    return render(
+        request,
+        "annotate/manager/export.html",
+        {"project": project, "form": form, "exports": exports},
+    )
+
+
+@require_GET
+@login_required
+def job_download(
+    request: AuthenticatedHtmxRequest, job_id: int, part: str
+) -> FileResponse:
+    """An export job's data file or manifest."""
+    return export_download(access_job(request.user, job_id), part)
+
+
+def export_download(job: Job, part: str) -> FileResponse:
+    """The file of a finished export (`data` or `manifest`); 404 otherwise.
+    Shared by the page's link and the API."""
+    if job.kind != JobKind.EXPORT or job.status != JobStatus.SUCCEEDED:
+        raise Http404("No finished export here.")
+    data, manifest = services.export_paths(job)
+    path = {"data": data, "manifest": manifest}.get(part)
+    if path is None or not path.exists():
+        raise Http404("No such file.")
+    name = f"{slugify(job.project.name) or 'project'}-gold-{job.pk}"
+    filename = (
+        f"{name}.{job.params['fmt']}" if part == "data" else f"{name}.manifest.json"
+    )
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename)

@@ -1,0 +1,536 @@
+"""Write gold exports (JSONL, CSV, Parquet) a row at a time, with no database access.
+
+The database layer streams one row per item (shaped like `Row`) into a writer
+from `writer_for`. A writer holds at most one buffer (a megabyte of JSONL,
+the text wrapper's few kilobytes of CSV, one Parquet row group), so memory
+stays flat whatever the row count. A
+JSONL export re-imports as transcripts (`importers.iter_rows`); its extra keys
+(gold, split, ...) land in the transcripts' metadata. `Tally` counts the rows
+as they pass and `HashingStream` hashes the bytes as they are written, so
+`manifest` can describe the file without reading it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, BinaryIO, NotRequired, Protocol, Self, TypedDict
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMATS = ("jsonl", "csv", "parquet")
+SPLITS = ("train", "validation", "test")
+# Rows per Parquet row group; a group closes early once its JSON text passes
+# _ROW_GROUP_BYTES, so long transcripts don't make the buffer balloon.
+ROW_GROUP_ROWS = 50_000
+_ROW_GROUP_BYTES = 32 * 2**20
+_CHUNK_BYTES = 2**20  # JSONL reaches the stream in writes of up to this size
+
+_LEADING_COLUMNS = (
+    "id",
+    "transcript_id",
+    "model",
+    "dataset",
+    "prompt_group",
+    "split",
+    "annotations_count",
+    "disagreement",
+)
+_NO_GOLD = {"value": None, "method": None, "confidence": None}
+
+
+class GoldEntry(TypedDict):
+    value: str | int | list[str] | None  # single/text, rating, multi; None unresolved
+    method: str  # how it was reached: unanimous, majority, ..., unresolved
+    confidence: float | None
+
+
+class TranscriptData(TypedDict):
+    id: int
+    external_id: str
+    messages: list[dict[str, str]]
+    source_model: str
+    dataset: str
+    prompt_group: str
+    metadata: dict[str, Any]
+
+
+class RawAnnotation(TypedDict):
+    annotator: str  # pseudonym() of the annotator's id
+    values: dict[str, Any]
+    created_at: str
+
+
+class Row(TypedDict):
+    """One item as the database layer hands it to a writer."""
+
+    transcript: TranscriptData
+    gold: dict[str, GoldEntry]
+    annotations_count: int
+    disagreement: float | None
+    split: str
+    annotations: NotRequired[list[RawAnnotation]]  # only when asked for
+
+
+class Writer(Protocol):
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def split_of(
+    prompt_group: str,
+    transcript_id: int,
+    *,
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    salt: str = "",
+) -> str:
+    """The split (train, validation or test) of a transcript.
+
+    Decided by the sha256 of the prompt group, or of the transcript id when it
+    has none: every sample of one prompt lands in the same split, and the split
+    depends on nothing that changes as labels arrive. `ratios` are the shares of
+    train, validation and test; raises ValueError unless they are non-negative
+    and sum to 1 (within 1e-9).
+    """
+    if not all(math.isfinite(r) and r >= 0 for r in ratios):
+        raise ValueError(f"split ratios must be non-negative, got {ratios}")
+    if abs(math.fsum(ratios) - 1) > 1e-9:
+        raise ValueError(f"split ratios must sum to 1, got {ratios}")
+    # Tagged keys: a prompt group named "17" and transcript 17 hash apart.
+    key = f"group:{prompt_group}" if prompt_group else f"transcript:{transcript_id}"
+    digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()
+    point = (int.from_bytes(digest[:8]) >> 11) / 2**53  # uniform in [0, 1)
+    bound = 0.0
+    for name, share in zip(SPLITS, ratios, strict=True):
+        bound += share
+        if point < bound:
+            return name
+    # The running sum can fall a hair short of 1: the last split with a share
+    # takes the rest, so a zero share is never chosen.
+    return next(n for n, r in zip(SPLITS[::-1], ratios[::-1], strict=True) if r > 0)
+
+
+def pseudonym(annotator_id: int, *, secret: str) -> str:
+    """A stable 12-hex-digit stand-in for an annotator id (HMAC-SHA256).
+
+    The same id and secret always give the same pseudonym, so raw annotations
+    stay linkable across exports of one deployment, while without the secret
+    the small, guessable ids can't be recovered. Raises ValueError for an
+    empty secret.
+    """
+    if not secret:
+        raise ValueError("pseudonym needs a non-empty secret")
+    message = f"annotator:{annotator_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:12]
+
+
+def columns(fields: Sequence[str], *, with_annotations: bool) -> list[str]:
+    """The CSV and Parquet columns, in order.
+
+    Raises ValueError if two would share a name (a field called "split", or
+    fields "a" and "a_method").
+    """
+    names = list(_LEADING_COLUMNS)
+    for field in fields:
+        names += (field, f"{field}_method", f"{field}_confidence")
+    names += ("messages", "metadata")
+    if with_annotations:
+        names.append("annotations")
+    if clashes := sorted(name for name, n in Counter(names).items() if n > 1):
+        raise ValueError(f"export columns would repeat: {', '.join(clashes)}")
+    return names
+
+
+def writer_for(
+    fmt: str, stream: BinaryIO, *, fields: Sequence[str], with_annotations: bool
+) -> Writer:
+    """A writer of `fmt` onto `stream`, for gold `fields` in this order.
+
+    The writer never closes `stream`; its close() writes what is buffered (and
+    Parquet's footer) and flushes. Without a single write() it still leaves a
+    valid empty file: nothing for JSONL, the header for CSV, the schema for
+    Parquet. Raises ValueError for an unknown format or clashing columns.
+    """
+    if fmt == "jsonl":
+        return _JsonlWriter(stream, with_annotations=with_annotations)
+    if fmt == "csv":
+        return _CsvWriter(stream, fields=fields, with_annotations=with_annotations)
+    if fmt == "parquet":
+        return _ParquetWriter(stream, fields=fields, with_annotations=with_annotations)
+    raise ValueError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
+
+
+class _Writer:
+    _closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._finish()
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("write to a closed export writer")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Also on an error, so the stream is left flushed and usable; the file
+        # is then partial, which is why the manifest is written last.
+        self.close()
+
+
+class _JsonlWriter(_Writer):
+    def __init__(self, stream: BinaryIO, *, with_annotations: bool) -> None:
+        self._stream = stream
+        self._with_annotations = with_annotations
+        # One buffer, filled in place: the lines are freed as soon as they are
+        # copied, so the heap neither grows nor churns however many rows pass.
+        self._buffer = bytearray(_CHUNK_BYTES)
+        self._view = memoryview(self._buffer)
+        self._used = 0
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._check_open()
+        transcript = row["transcript"]
+        # The keys importers.py reads back, then the export's own.
+        record = {
+            "id": _export_id(transcript),
+            "messages": transcript["messages"],
+            "model": transcript["source_model"],
+            "dataset": transcript["dataset"],
+            "prompt_group": transcript["prompt_group"],
+            "metadata": transcript["metadata"],
+            "gold": row["gold"],
+            "annotations_count": row["annotations_count"],
+            "disagreement": row["disagreement"],
+            "split": row["split"],
+        }
+        if self._with_annotations:
+            record["annotations"] = row["annotations"]
+        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        end = self._used + len(line)
+        if end > _CHUNK_BYTES:
+            self._flush()
+            if len(line) > _CHUNK_BYTES:
+                self._stream.write(line)
+                return
+            end = len(line)
+        self._buffer[self._used : end] = line
+        self._used = end
+
+    def _flush(self) -> None:
+        if self._used:
+            self._stream.write(self._view[: self._used])
+            self._used = 0
+
+    def _finish(self) -> None:
+        self._flush()
+        self._view.release()
+        self._stream.flush()
+
+
+class _CsvWriter(_Writer):
+    def __init__(
+        self, stream: BinaryIO, *, fields: Sequence[str], with_annotations: bool
+    ) -> None:
+        header = columns(fields, with_annotations=with_annotations)
+        self._stream = stream
+        self._fields = tuple(fields)
+        self._with_annotations = with_annotations
+        # newline="": the csv module writes its own \r\n and quotes newlines in
+        # cells; the wrapper gathers rows into chunks before they reach stream.
+        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        self._csv = csv.writer(self._text)
+        self._csv.writerow(header)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._check_open()
+        cells = _cells(row, self._fields)
+        cells += _json_cells(row, self._with_annotations)
+        self._csv.writerow(cells)
+
+    def _finish(self) -> None:
+        self._text.flush()
+        # Detached, the wrapper can't close the caller's stream when collected.
+        self._text.detach()
+        self._stream.flush()
+
+
+class _ParquetWriter(_Writer):
+    def __init__(
+        self, stream: BinaryIO, *, fields: Sequence[str], with_annotations: bool
+    ) -> None:
+        names = columns(fields, with_annotations=with_annotations)
+        self._stream = stream
+        self._fields = tuple(fields)
+        self._with_annotations = with_annotations
+        self._schema = _parquet_schema(names, fields)
+        short = [name for name in names if name not in _JSON_COLUMNS]
+        # Dictionaries and min/max statistics pay off on ids, models and
+        # methods; on transcript JSON they cost time and are thrown away.
+        self._writer = pq.ParquetWriter(
+            stream,
+            self._schema,
+            compression="zstd",
+            use_dictionary=short,
+            write_statistics=short,
+        )
+        self._rows: list[list[object]] = []
+        self._pending = 0
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._check_open()
+        json_cells = _json_cells(row, self._with_annotations)
+        cells = _cells(row, self._fields)
+        cells += json_cells
+        self._rows.append(cells)
+        self._pending += sum(map(len, json_cells))
+        if len(self._rows) >= ROW_GROUP_ROWS or self._pending >= _ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        arrays = [
+            pa.array(column, type=field.type)
+            for column, field in zip(
+                zip(*self._rows, strict=True), self._schema, strict=True
+            )
+        ]
+        table = pa.Table.from_arrays(arrays, schema=self._schema)
+        self._writer.write_table(table, row_group_size=len(self._rows))
+        self._rows.clear()
+        self._pending = 0
+
+    def _finish(self) -> None:
+        if self._rows:
+            self._flush()
+        self._writer.close()
+        self._stream.flush()
+
+
+_JSON_COLUMNS = frozenset({"messages", "metadata", "annotations"})
+_NOT_NULL = frozenset(
+    {"id", "transcript_id", "model", "dataset", "prompt_group", "split"}
+    | {"annotations_count"}
+    | _JSON_COLUMNS
+)
+
+
+def _parquet_schema(names: Sequence[str], fields: Sequence[str]) -> Any:
+    """Strings but for the counts (int64) and the scores (float64); JSON as text."""
+    types = dict.fromkeys(names, pa.string())
+    types.update(transcript_id=pa.int64(), annotations_count=pa.int64())
+    types.update(
+        dict.fromkeys(
+            ["disagreement", *(f"{f}_confidence" for f in fields)], pa.float64()
+        )
+    )
+    return pa.schema(
+        [pa.field(name, types[name], nullable=name not in _NOT_NULL) for name in names]
+    )
+
+
+def _export_id(transcript: Mapping[str, Any]) -> str:
+    return transcript["external_id"] or str(transcript["id"])
+
+
+def _cells(row: Mapping[str, Any], fields: Sequence[str]) -> list[object]:
+    """The leading columns and three per field (value, method, confidence)."""
+    transcript = row["transcript"]
+    cells: list[object] = [
+        _export_id(transcript),
+        transcript["id"],
+        transcript["source_model"],
+        transcript["dataset"],
+        transcript["prompt_group"],
+        row["split"],
+        row["annotations_count"],
+        row["disagreement"],
+    ]
+    gold = row["gold"]
+    for field in fields:
+        # No entry at all (an item with no gold yet) reads as empty cells.
+        entry = gold.get(field) or _NO_GOLD
+        value = entry["value"]
+        if value is not None and not isinstance(value, str):
+            # A multi field's options joined by "|", or a rating as its digits.
+            value = "|".join(map(str, value)) if isinstance(value, list) else str(value)
+        cells += (value, entry["method"], entry["confidence"])
+    return cells
+
+
+def _json_cells(row: Mapping[str, Any], with_annotations: bool) -> list[str]:
+    """messages, metadata (and annotations) as JSON text.
+
+    Decoded at once: a str is allocated at its exact size, while orjson's
+    bytes keep spare room, which adds up over a Parquet row group.
+    """
+    transcript = row["transcript"]
+    cells = [
+        orjson.dumps(transcript["messages"]).decode(),
+        orjson.dumps(transcript["metadata"]).decode(),
+    ]
+    if with_annotations:
+        cells.append(orjson.dumps(row["annotations"]).decode())
+    return cells
+
+
+class Tally:
+    """Counts of the rows written, for the manifest: call add() with each row."""
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = tuple(fields)
+        self.rows = 0
+        self.by_split: dict[str, int] = dict.fromkeys(SPLITS, 0)
+        # Per field, rows by gold method; "none" counts rows with no entry.
+        self.by_method: dict[str, dict[str, int]] = {f: {} for f in self.fields}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.rows += 1
+        split = row["split"]
+        self.by_split[split] = self.by_split.get(split, 0) + 1
+        gold = row["gold"]
+        for field in self.fields:
+            entry = gold.get(field)
+            method = entry["method"] if entry else "none"
+            counts = self.by_method[field]
+            counts[method] = counts.get(method, 0) + 1
+
+
+class HashingStream(io.BufferedIOBase, BinaryIO):
+    """A write-only wrapper that hashes (sha256) and counts the bytes passing.
+
+    Closing it leaves the wrapped stream open. `tell()` is the count, so a
+    Parquet file's offsets are right even when the wrapped stream had data
+    before it.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def name(self) -> str:
+        return f"<sha256 of {getattr(self._stream, 'name', 'a stream')}>"
+
+    @property
+    def mode(self) -> str:
+        return "wb"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.closed:
+            raise ValueError("write to a closed HashingStream")
+        self._stream.write(data)
+        self._sha256.update(data)
+        size = memoryview(data).nbytes
+        self.size += size
+        return size
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        if not self.closed and not self._stream.closed:
+            self._stream.flush()
+
+    def hexdigest(self) -> str:
+        return self._sha256.hexdigest()
+
+
+class LabelSetInfo(TypedDict):
+    name: str
+    version: int
+    schema: dict[str, Any]
+
+
+class Counts(TypedDict):
+    rows: int
+    by_split: dict[str, int]
+    by_method: dict[str, dict[str, int]]
+
+
+class Manifest(TypedDict):
+    format: str
+    created_at: str
+    label_set: LabelSetInfo
+    fields: list[str]
+    filters: dict[str, Any]
+    counts: Counts
+    alpha: dict[str, float | None]
+    bytes: int
+    sha256: str
+
+
+def manifest(
+    *,
+    fmt: str,
+    label_set: str,
+    label_set_version: int,
+    schema: Mapping[str, Any],
+    filters: Mapping[str, Any],
+    alpha: Mapping[str, float | None],
+    created_at: datetime,
+    tally: Tally,
+    data: HashingStream,
+) -> Manifest:
+    """The manifest written beside a data file, as a JSON-ready dict.
+
+    `tally` and `data` must have seen every row and byte of the file, so the
+    writer is closed first. Raises ValueError for an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(
+            f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}."
+        )
+    return {
+        "format": fmt,
+        "created_at": created_at.isoformat(),
+        "label_set": {
+            "name": label_set,
+            "version": label_set_version,
+            "schema": dict(schema),
+        },
+        "fields": list(tally.fields),
+        "filters": dict(filters),
+        "counts": {
+            "rows": tally.rows,
+            "by_split": dict(tally.by_split),
+            "by_method": {f: dict(c) for f, c in tally.by_method.items()},
+        },
+        "alpha": dict(alpha),
+        "bytes": data.size,
+        "sha256": data.hexdigest(),
+    }

@@ -1,0 +1,269 @@
+"""Gold export from the database: one consistent snapshot, streamed to a writer.
+
+Rows come from a server-side cursor in item order (so memory stays flat
+whatever the project's size), inside one REPEATABLE READ transaction on
+PostgreSQL, so an export taken while annotators keep labelling sees every
+table as of one moment. annotate/exporters.py does the formats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any, BinaryIO
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+
+from annotate import exporters
+from annotate.models import Job, JobKind, JobStatus, Project
+
+PROGRESS_EVERY = 10_000
+type Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What goes into a gold export, and how."""
+
+    fmt: str = "jsonl"
+    source_model: str = ""
+    dataset: str = ""
+    min_agreement: float | None = None  # 1 - item disagreement; unscored items pass
+    adjudicated_only: bool = False
+    since: date | None = None  # gold last changed, inclusive
+    until: date | None = None
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    with_annotations: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["since"] = self.since.isoformat() if self.since else None
+        data["until"] = self.until.isoformat() if self.until else None
+        data["ratios"] = list(self.ratios)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExportOptions:
+        return cls(
+            fmt=str(data.get("fmt") or "jsonl"),
+            source_model=str(data.get("source_model") or ""),
+            dataset=str(data.get("dataset") or ""),
+            min_agreement=data.get("min_agreement"),
+            adjudicated_only=bool(data.get("adjudicated_only")),
+            since=date.fromisoformat(data["since"]) if data.get("since") else None,
+            until=date.fromisoformat(data["until"]) if data.get("until") else None,
+            ratios=tuple(data.get("ratios") or (0.8, 0.1, 0.1)),
+            with_annotations=bool(data.get("with_annotations")),
+        )
+
+
+def _where(project: Project, options: ExportOptions) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["i.project_id = %s"]
+    params: list[Any] = [project.pk]
+    if options.source_model:
+        clauses.append("t.source_model = %s")
+        params.append(options.source_model)
+    if options.dataset:
+        clauses.append("t.dataset = %s")
+        params.append(options.dataset)
+    if options.min_agreement is not None:
+        clauses.append("(i.disagreement IS NULL OR i.disagreement <= %s)")
+        params.append(1 - options.min_agreement)
+    if options.adjudicated_only:
+        clauses.append("g.adjudicated")
+    ops = connection.ops
+    if options.since:
+        clauses.append("g.updated_at >= %s")
+        params.append(ops.adapt_datetimefield_value(_day_start(options.since)))
+    if options.until:
+        clauses.append("g.updated_at < %s")
+        params.append(ops.adapt_datetimefield_value(_day_start(options.until, 1)))
+    return " AND ".join(clauses), params
+
+
+def _day_start(day: date, plus: int = 0) -> datetime:
+    from datetime import UTC, timedelta
+
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=plus)
+
+
+_ROWS = """
+    SELECT t.id, t.external_id, t.messages_json, t.source_model, t.dataset,
+        t.prompt_group, CAST(t.metadata AS TEXT), i.annotations_count,
+        i.disagreement, CAST(g."values" AS TEXT)
+    FROM annotate_gold g
+    JOIN annotate_item i ON i.transcript_id = g.item_id
+    JOIN annotate_transcript t ON t.id = g.item_id
+    WHERE {where} ORDER BY g.item_id"""
+_ANNOTATIONS = """
+    SELECT a.item_id, a.annotator_id, CAST(a."values" AS TEXT), a.created_at
+    FROM annotate_annotation a
+    JOIN annotate_gold g ON g.item_id = a.item_id
+    JOIN annotate_item i ON i.transcript_id = a.item_id
+    JOIN annotate_transcript t ON t.id = a.item_id
+    WHERE {where} ORDER BY a.item_id, a.id"""
+
+
+def _stream(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+    # A server-side cursor on PostgreSQL: rows arrive in batches, never all at once.
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(2000):
+            yield from batch
+
+
+def _annotations_by_item(
+    where: str, params: list[Any], secret: str
+) -> Iterator[tuple[int, list[exporters.RawAnnotation]]]:
+    """(item id, its labels) in item order, annotators pseudonymised."""
+    current: int | None = None
+    labels: list[exporters.RawAnnotation] = []
+    names: dict[int, str] = {}
+    for item_id, annotator_id, values, created_at in _stream(
+        _ANNOTATIONS.format(where=where), params
+    ):
+        if item_id != current:
+            if current is not None:
+                yield current, labels
+            current, labels = item_id, []
+        if (name := names.get(annotator_id)) is None:
+            name = names[annotator_id] = exporters.pseudonym(
+                annotator_id, secret=secret
+            )
+        created = created_at if isinstance(created_at, datetime) else None
+        labels.append(
+            {
+                "annotator": name,
+                "values": orjson.loads(values),
+                "created_at": created.isoformat() if created else str(created_at),
+            }
+        )
+    if current is not None:
+        yield current, labels
+
+
+def gold_export(
+    *,
+    project: Project,
+    options: ExportOptions,
+    stream: BinaryIO,
+    alpha: dict[str, float | None],
+    now: datetime,
+    progress: Progress | None = None,
+) -> exporters.Manifest:
+    """Write the project's gold to `stream` in `options.fmt`; its manifest.
+
+    Every item with gold that passes the filters, in item order: transcript,
+    gold value per field with method and confidence, number of labels,
+    disagreement, a split by hash of the prompt group, and (with_annotations)
+    every label with its annotator pseudonymised. An export with no rows is
+    an empty data file and a manifest that says 0. Raises ValueError for an
+    unknown format or bad ratios.
+    """
+    version = project.label_set_version
+    fields = [f.name for f in version.schema.fields if f.kind != "text"]
+    where, params = _where(project, options)
+    data = exporters.HashingStream(stream)
+    tally = exporters.Tally(fields)
+    secret = settings.SECRET_KEY
+    # Inside a caller's transaction (a test's), that transaction's snapshot holds.
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if own_transaction and connection.vendor == "postgresql":
+            # The first statement of the transaction, so the snapshot is one
+            # moment for both cursors however long the export takes.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                )
+        labels = (
+            _annotations_by_item(where, params, secret)
+            if options.with_annotations
+            else None
+        )
+        pending = next(labels, None) if labels else None
+        with exporters.writer_for(
+            options.fmt, data, fields=fields, with_annotations=options.with_annotations
+        ) as writer:
+            for n, row in enumerate(_stream(_ROWS.format(where=where), params), 1):
+                (
+                    tid,
+                    external,
+                    messages,
+                    model,
+                    dataset,
+                    group,
+                    meta,
+                    count,
+                    dis,
+                    gold,
+                ) = row
+                out: dict[str, Any] = {
+                    "transcript": {
+                        "id": tid,
+                        "external_id": external,
+                        "messages": orjson.loads(messages),
+                        "source_model": model,
+                        "dataset": dataset,
+                        "prompt_group": group,
+                        "metadata": orjson.loads(meta),
+                    },
+                    "gold": orjson.loads(gold),
+                    "annotations_count": count,
+                    "disagreement": dis,
+                    "split": exporters.split_of(group, tid, ratios=options.ratios),
+                }
+                if labels is not None:
+                    mine: list[exporters.RawAnnotation] = []
+                    while pending is not None and pending[0] <= tid:
+                        if pending[0] == tid:
+                            mine = pending[1]
+                        pending = next(labels, None)
+                    out["annotations"] = mine
+                writer.write(out)
+                tally.add(out)
+                if progress and n % PROGRESS_EVERY == 0:
+                    progress(n)
+    return exporters.manifest(
+        fmt=options.fmt,
+        label_set=version.label_set.name,
+        label_set_version=version.number,
+        schema=version.schema_data,
+        filters=options.as_dict(),
+        alpha=alpha,
+        created_at=now,
+        tally=tally,
+        data=data,
+    )
+
+
+def export_alpha(project: Project, *, now: datetime) -> dict[str, float | None]:
+    """Per-field alpha for the manifest: the latest agreement figures of the
+    whole project when they cover its labels as they are, else computed now
+    (without bootstrap)."""
+    from annotate.reliability import Filters, agreement_report
+
+    latest = (
+        Job.objects.filter(
+            project=project, kind=JobKind.AGREEMENT, status=JobStatus.SUCCEEDED
+        )
+        .order_by("-finished_at")
+        .values_list("result", flat=True)
+        .first()
+    )
+    report: dict[str, Any]
+    if (
+        latest
+        and latest["filters"] == Filters().as_dict()
+        and latest["counts"]["project_annotations"] == project.annotations_total
+    ):
+        report = latest
+    else:
+        report = agreement_report(project=project, resamples=0, now=now)
+    return {
+        field["name"]: field["figures"][0]["alpha"] if field["figures"] else None
+        for field in report["fields"]
+    }

@@ -1,0 +1,260 @@
+"""Gold export from the database: every format's rows, filters, splits that
+hold, a round trip back into a project, and one snapshot under concurrent writes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import uuid
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from annotate import services
+from annotate.exports import ExportOptions, gold_export
+from annotate.models import Annotation, Gold, Item, Project, Transcript
+from tests.factories import ItemFactory, ProjectFactory, UserFactory
+from tests.labelling import labels
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def export(project, **options):
+    stream = io.BytesIO()
+    manifest = gold_export(
+        project=Project.objects.get(pk=project.pk),
+        options=ExportOptions(**options),
+        stream=stream,
+        alpha={"refusal_type": 0.5},
+        now=NOW,
+    )
+    rows = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    return rows, manifest
+
+
+@pytest.fixture
+def gold_project(labelled):
+    """Three items of overlap 2: agreed, tied, and agreed again; two prompt groups."""
+    project = ProjectFactory(overlap=2)
+    for group in ("pg-a", "pg-a", "pg-b"):
+        ItemFactory(project=project, transcript__prompt_group=group)
+    labelled(project, "policy", "policy")
+    labelled(project, "policy", "scope")
+    labelled(project, "capability", "capability")
+    return project
+
+
+def test_rows_carry_the_transcript_gold_and_split(gold_project):
+    rows, manifest = export(gold_project)
+
+    assert len(rows) == 3
+    first = rows[0]
+    assert first["messages"][0]["role"] == "user"
+    assert first["gold"]["refusal_type"] == {
+        "value": "policy",
+        "method": "unanimous",
+        "confidence": 1.0,
+    }
+    assert rows[1]["gold"]["refusal_type"]["method"] == "unresolved"
+    assert first["annotations_count"] == 2
+    assert first["split"] in {"train", "validation", "test"}
+    # Samples of one prompt share a split.
+    assert rows[0]["split"] == rows[1]["split"]
+    assert "annotations" not in first
+    assert manifest["counts"]["rows"] == 3
+    assert manifest["counts"]["by_method"]["refusal_type"]["unresolved"] == 1
+    assert manifest["alpha"] == {"refusal_type": 0.5}
+    assert manifest["label_set"]["name"] == "refusal-v1"
+
+
+def test_raw_labels_come_pseudonymised(gold_project):
+    rows, _ = export(gold_project, with_annotations=True)
+
+    names = {a["annotator"] for r in rows for a in r["annotations"]}
+    assert len(names) == 6  # six annotators
+    usernames = set(Annotation.objects.values_list("annotator__username", flat=True))
+    assert not names & usernames
+    assert all(len(r["annotations"]) == r["annotations_count"] for r in rows)
+
+
+def test_filters_pick_the_rows(gold_project, reviewer):
+    tied = Item.objects.filter(project=gold_project).order_by("pk")[1]
+    services.decision_record(
+        item=Item.objects.select_related("project__label_set_version").get(pk=tied.pk),
+        reviewer=reviewer,
+        values=labels("scope"),
+        reason="Scope.",
+        now=NOW,
+    )
+
+    adjudicated, _ = export(gold_project, adjudicated_only=True)
+    agreed, _ = export(gold_project, min_agreement=0.9)
+    nobody, manifest = export(gold_project, source_model="nobody")
+
+    assert [r["gold"]["refusal_type"]["method"] for r in adjudicated] == ["adjudicated"]
+    assert len(agreed) == 2  # the tied item's disagreement is above 0.1
+    assert nobody == []
+    assert manifest["counts"]["rows"] == 0
+
+
+def test_the_split_stays_when_new_labels_arrive(gold_project, labelled):
+    before, _ = export(gold_project)
+    ItemFactory(project=gold_project, transcript__prompt_group="pg-a")
+    labelled(gold_project, "scope", "scope")
+
+    after, _ = export(gold_project)
+
+    old = {r["id"]: r["split"] for r in before}
+    assert {r["id"]: r["split"] for r in after if r["id"] in old} == old
+    assert len(after) == 4
+
+
+def test_the_jsonl_export_imports_back_into_a_new_project(gold_project):
+    rows, _ = export(gold_project)
+    target = ProjectFactory(name="Round trip")
+
+    summary = services.transcripts_import(
+        project=target,
+        stream=io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in rows)),
+        filename="gold.jsonl",
+    )
+
+    assert summary.imported == 3
+    original = Transcript.objects.filter(project=gold_project).order_by("pk")
+    copied = Transcript.objects.filter(project=target).order_by("pk")
+    assert [t.messages for t in copied] == [t.messages for t in original]
+    assert [t.prompt_group for t in copied] == [t.prompt_group for t in original]
+
+
+def test_an_export_with_no_gold_is_an_empty_file_and_a_manifest_of_zero(tmp_path):
+    project = ProjectFactory(name="Empty")
+    out = tmp_path / "gold.csv"
+
+    call_command("export_gold", project.name, "--format", "csv", "--out", str(out))
+
+    manifest = json.loads((tmp_path / "gold.csv.manifest.json").read_text())
+    assert manifest["counts"]["rows"] == 0
+    assert out.read_text().startswith("id,transcript_id")  # the header only
+    assert len(out.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_the_command_writes_every_format_with_a_manifest(gold_project, tmp_path, fmt):
+    out = tmp_path / f"gold.{fmt}"
+
+    call_command(
+        "export_gold",
+        gold_project.name,
+        "--format",
+        fmt,
+        "--out",
+        str(out),
+        "--annotations",
+        "--ratios",
+        "0.5,0.25,0.25",
+    )
+
+    manifest = json.loads((tmp_path / f"gold.{fmt}.manifest.json").read_text())
+    assert manifest["counts"]["rows"] == 3
+    assert manifest["format"] == fmt
+    assert manifest["filters"]["ratios"] == [0.5, 0.25, 0.25]
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_export_is_one_snapshot_while_labels_keep_arriving():
+    project = ProjectFactory(overlap=1)
+    coder = UserFactory(username="writer")
+    version = project.label_set_version
+    items = [ItemFactory(project=project, slots_left=0) for _ in range(3000)]
+    Annotation.objects.bulk_create(
+        Annotation(
+            item=i,
+            annotator=coder,
+            label_set_version=version,
+            values=labels("policy"),
+            client_uuid=uuid.uuid4(),
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        for i in items
+    )
+    Item.objects.filter(project=project).update(annotations_count=1)
+    Gold.objects.bulk_create(
+        Gold(
+            item=i,
+            values={
+                "refusal_type": {
+                    "value": "policy",
+                    "method": "unanimous",
+                    "confidence": 1.0,
+                }
+            },
+            key_resolved=True,
+            updated_at=NOW,
+        )
+        for i in items
+    )
+    stop, enough = threading.Event(), threading.Event()
+    written: list[int] = []
+
+    def keep_labelling() -> None:
+        # Another connection adds a second label (and its count) to each item
+        # in turn, committing each, while the export runs.
+        extra = UserFactory(username="late")
+        try:
+            for item in reversed(items):
+                if stop.is_set():
+                    return
+                Annotation.objects.create(
+                    item=item,
+                    annotator=extra,
+                    label_set_version=version,
+                    values=labels("scope"),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                Item.objects.filter(pk=item.pk).update(annotations_count=2)
+                written.append(item.pk)
+                if len(written) == 50:
+                    enough.set()
+        finally:
+            connection.close()
+
+    class SlowStream(io.BytesIO):
+        """Lets the writer thread commit some labels once the export has begun."""
+
+        def write(self, data):
+            if not writer.is_alive() and not written:
+                writer.start()
+                assert enough.wait(timeout=60)
+            return super().write(data)
+
+    writer = threading.Thread(target=keep_labelling)
+    stream = SlowStream()
+    gold_export(
+        project=project,
+        options=ExportOptions(with_annotations=True),
+        stream=stream,
+        alpha={},
+        now=NOW + timedelta(seconds=1),
+    )
+    stop.set()
+    writer.join()
+
+    rows = [orjson.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(written) >= 50  # labels did arrive during the export
+    assert len(rows) == 3000
+    # As of one moment: no row saw a label committed after it began, and each
+    # row's count matches the labels exported with it.
+    assert {r["annotations_count"] for r in rows} == {1}
+    assert all(len(r["annotations"]) == 1 for r in rows)
