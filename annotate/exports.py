@@ -104,7 +104,7 @@ _ANNOTATIONS = """
     JOIN annotate_gold g ON g.item_id = a.item_id
     JOIN annotate_item i ON i.transcript_id = a.item_id
     JOIN annotate_transcript t ON t.id = a.item_id
-    WHERE {where} ORDER BY a.item_id, a.id"""
+    WHERE {where} AND a.is_human ORDER BY a.item_id, a.id"""
 
 
 def _stream(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:

@@ -232,7 +232,7 @@ def review_item(*, project: Project, item_id: int) -> ReviewItem | None:
             created_at=a.created_at,
             reliability=reliability.get(a.annotator_id),
         )
-        for a in Annotation.objects.filter(item=item)
+        for a in Annotation.objects.filter(item=item, is_human=True)
         .select_related("annotator")
         .order_by("created_at")
     ]

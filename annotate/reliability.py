@@ -114,9 +114,13 @@ class _Field:
     counts: npt.NDArray[np.int64]
 
 
-def _annotations(project: Project, filters: Filters) -> QuerySet[Annotation]:
+def _annotations(
+    project: Project, filters: Filters, *, human: bool = True
+) -> QuerySet[Annotation]:
     qs = Annotation.objects.filter(
-        item__project=project, label_set_version_id=project.label_set_version_id
+        item__project=project,
+        label_set_version_id=project.label_set_version_id,
+        is_human=human,
     )
     if filters.source_model:
         qs = qs.filter(item__transcript__source_model=filters.source_model)
@@ -307,6 +311,7 @@ def agreement_report(
     annotators = _annotators(data, coded)
     report("Agreement over time", 3, 4)
     weekly = _weekly(data, coded[key.name]) if key and key.name in coded else []
+    judges = _judges(project, schema, filters)
     report("Done", 4, 4)
     return {
         "computed_at": now.isoformat(),
@@ -330,6 +335,7 @@ def agreement_report(
         "kappa": annotators["kappa"],
         "single_fields": annotators["fields"],
         "weekly": weekly,
+        "judges": judges,
         "timings": {
             "fetch_seconds": round(data.fetch_seconds, 3),
             "compute_seconds": round(time.perf_counter() - started, 3),
@@ -451,3 +457,76 @@ def _weekly(data: _Data, cf: _Field) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def _judges(project: Project, schema: Schema, filters: Filters) -> list[dict[str, Any]]:
+    """Each judge (non-human annotator) against the gold, per one-of field:
+    agreement, Cohen's kappa and per class precision and recall, over the
+    items where both the judge and the gold have a value."""
+    singles = [f for f in schema.fields if f.kind == "single"]
+    # judge -> field -> (gold value, judge value) -> count
+    confusion: dict[str, dict[str, dict[tuple[str, str], int]]] = {}
+    items: dict[str, int] = {}
+    rows = (
+        _annotations(project, filters, human=False)
+        .filter(item__gold__isnull=False)
+        .values_list("annotator__username", "values", "item__gold__values")
+        .iterator(chunk_size=2000)
+    )
+    for username, values, gold in rows:
+        judge = username.removeprefix("judge-")
+        items[judge] = items.get(judge, 0) + 1
+        per_field = confusion.setdefault(judge, {})
+        for f in singles:
+            given, truth = values.get(f.name), (gold.get(f.name) or {}).get("value")
+            if given is None or truth is None:
+                continue
+            cell = per_field.setdefault(f.name, {})
+            cell[(truth, given)] = cell.get((truth, given), 0) + 1
+    out = []
+    for judge in sorted(confusion):
+        fields_out = []
+        for f in singles:
+            cell = confusion[judge].get(f.name, {})
+            n = sum(cell.values())
+            agree = sum(c for (t, g), c in cell.items() if t == g)
+            classes = []
+            for o in f.options:
+                true_pos = cell.get((o.value, o.value), 0)
+                predicted = sum(c for (_, g), c in cell.items() if g == o.value)
+                support = sum(c for (t, _), c in cell.items() if t == o.value)
+                classes.append(
+                    {
+                        "value": o.value,
+                        "label": o.label,
+                        "precision": true_pos / predicted if predicted else None,
+                        "recall": true_pos / support if support else None,
+                        "support": support,
+                        "predicted": predicted,
+                    }
+                )
+            fields_out.append(
+                {
+                    "name": f.name,
+                    "compared": n,
+                    "agreement": agree / n if n else None,
+                    "kappa": _kappa(cell, [o.value for o in f.options]),
+                    "classes": classes,
+                }
+            )
+        out.append({"judge": judge, "items": items[judge], "fields": fields_out})
+    return out
+
+
+def _kappa(cell: dict[tuple[str, str], int], values: list[str]) -> float | None:
+    """Cohen's (1960) kappa from a (gold, judge) count table; None if undefined."""
+    n = sum(cell.values())
+    if not n:
+        return None
+    observed = sum(c for (t, g), c in cell.items() if t == g) / n
+    expected = sum(
+        sum(c for (t, _), c in cell.items() if t == v)
+        * sum(c for (_, g), c in cell.items() if g == v)
+        for v in values
+    ) / (n * n)
+    return None if expected == 1 else (observed - expected) / (1 - expected)

@@ -453,6 +453,107 @@ class _CopyWriter(_Writer):
         self.summary.by_model = dict(sorted(self.by_model.items()))
 
 
+# Judges: labels from a classifier or an LLM, kept apart from people's.
+
+JUDGE_PREFIX = "judge-"
+
+
+@dataclass
+class JudgementSummary:
+    judge: str
+    stored: int
+    replaced: int
+
+
+@transaction.atomic
+def judgements_import(
+    *, project: Project, stream: BinaryIO, judge: str, now: datetime
+) -> JudgementSummary:
+    """Store a judge's labels (JSONL of {"id": transcript id, "values": {...}})
+    as a non-human annotator of the project, all or none.
+
+    `id` is the transcript's external id, or its number when it has none. The
+    judge is a user `judge-<name>` who cannot log in and belongs to no
+    project; its labels (is_human False) are never shown to people, never
+    counted in agreement or gold, and compared with the gold on the agreement
+    page. Importing the same judge again replaces its labels. Raises
+    ImportRejected listing every bad line (unknown ids, bad JSON, values that
+    do not fit the label set; the first 50), with nothing stored.
+    """
+    if not judge or not all(c.isalnum() or c in "-_." for c in judge):
+        raise ValidationError({"judge": "Letters, digits, '-', '_' and '.' only."})
+    version = project.label_set_version
+    by_external = dict(
+        Transcript.objects.filter(project=project)
+        .exclude(external_id="")
+        .values_list("external_id", "pk")
+    )
+    numbers = set(
+        Transcript.objects.filter(project=project, external_id="").values_list(
+            "pk", flat=True
+        )
+    )
+    errors: list[str] = []
+    total_errors = 0
+    parsed: dict[int, dict[str, object]] = {}
+
+    def problem(message: str) -> None:
+        nonlocal total_errors
+        total_errors += 1
+        if len(errors) < MAX_REPORTED_ERRORS:
+            errors.append(message)
+
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            problem(f"line {number}: not JSON ({e})")
+            continue
+        if not isinstance(record, dict) or "id" not in record or "values" not in record:
+            problem(f'line {number}: needs "id" and "values"')
+            continue
+        key = record["id"]
+        pk = by_external.get(str(key))
+        if pk is None and str(key).isdigit() and int(str(key)) in numbers:
+            pk = int(str(key))
+        if pk is None:
+            problem(f"line {number}: id {key!r}: no such transcript in this project")
+            continue
+        try:
+            parsed[pk] = version.validate(record["values"])
+        except ValidationError as e:
+            fields = "; ".join(f"{f}: {' '.join(m)}" for f, m in e.message_dict.items())
+            problem(f"line {number}: values: {fields}")
+    if total_errors:
+        raise ImportRejected(errors, total_errors)
+    if not parsed:
+        raise ImportRejected(["the file has no judgements"], 1)
+
+    user, created = get_user_model().objects.get_or_create(
+        username=f"{JUDGE_PREFIX}{judge}", defaults={"is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    replaced = Annotation.objects.filter(annotator=user, item__project=project).count()
+    Annotation.objects.filter(annotator=user, item__project=project).delete()
+    Annotation.objects.bulk_create(
+        Annotation(
+            item_id=pk,
+            annotator=user,
+            label_set_version=version,
+            values=values,
+            is_human=False,
+            created_at=now,
+            updated_at=now,
+        )
+        for pk, values in parsed.items()
+    )
+    return JudgementSummary(judge=judge, stored=len(parsed), replaced=replaced)
+
+
 # The labelling loop: claim, submit, skip, expire, correct.
 
 EDIT_WINDOW = timedelta(hours=1)
@@ -861,7 +962,7 @@ def item_rescore(*, item_id: int, now: datetime) -> Item | None:
     # SQLite as bare text, which turns an option like "1" into 1.
     labels = list(
         Annotation.objects.filter(
-            item_id=item.pk, label_set_version_id=version.pk
+            item_id=item.pk, label_set_version_id=version.pk, is_human=True
         ).values_list("values", flat=True)
     )
     score: float | None = None
@@ -973,7 +1074,7 @@ def decision_record(
     )
     labels = list(
         Annotation.objects.filter(
-            item_id=item.pk, label_set_version_id=version.pk
+            item_id=item.pk, label_set_version_id=version.pk, is_human=True
         ).values_list("values", flat=True)
     )
     gold_store(item=item, labels=labels, now=now)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from annotate import services
+from annotate.management.commands._common import project_by_name_or_id
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a judge's labels (JSONL of {id, values}) as a non-human annotator: "
+        "never shown to people, never in agreement or gold, compared with the gold."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project", help="project name or id")
+        parser.add_argument("file")
+        parser.add_argument(
+            "--judge", required=True, help="the judge's name, e.g. gpt-judge-v2"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        project = project_by_name_or_id(options["project"])
+        try:
+            stream = open(options["file"], "rb")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise CommandError(f"{options['file']}: {e.strerror}") from e
+        with stream:
+            try:
+                summary = services.judgements_import(
+                    project=project,
+                    stream=stream,
+                    judge=options["judge"],
+                    now=timezone.now(),
+                )
+            except services.ImportRejected as e:
+                details = "\n".join(f"  {err}" for err in e.errors)
+                raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
+            except ValidationError as e:
+                raise CommandError(f"--judge: {' '.join(e.messages)}") from e
+        self.stdout.write(
+            f"Stored {summary.stored} judgements by {summary.judge!r} in "
+            f"{project.name!r}"
+            + (f" (replacing {summary.replaced})." if summary.replaced else ".")
+        )
