@@ -21,8 +21,16 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotate import importers, services
 from annotate.access import access_assignment, access_job, access_project
-from annotate.models import Annotation, Job, JobStatus, Membership, Role, Transcript
-from annotate.queries import agreement_job_for, job_live
+from annotate.models import (
+    Annotation,
+    Job,
+    JobKind,
+    JobStatus,
+    Membership,
+    Role,
+    Transcript,
+)
+from annotate.queries import agreement_job_for, job_for, job_live
 from annotate.reliability import Filters, agreement_params, annotator_ids
 from annotate.views.manager import export_download
 from labelsets.models import LabelSetVersion
@@ -301,6 +309,42 @@ class ProjectExportApi(APIView):
 class JobDownloadApi(APIView):
     def get(self, request: Request, job_id: int, part: str) -> FileResponse:
         return export_download(access_job(request.user, job_id), part)
+
+
+class ProjectCalibrationApi(APIView):
+    """The calibration report of the gold, per source model: 200 with it once
+    computed (`refresh=true` recomputes), else 202 with the job to poll."""
+
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access_project(request.user, project_id, role=Role.REVIEWER).project
+        refresh = request.query_params.get("refresh", "").lower() in {"1", "true"}
+        job = (
+            None
+            if refresh
+            else job_for(project=project, kind=JobKind.CALIBRATION, params={})
+        )
+        if job is None or job.status == JobStatus.FAILED:
+            job = services.calibration_job_create(
+                project=project,
+                created_by=authenticated_user(request),
+                now=timezone.now(),
+            )
+            job.refresh_from_db()  # eager mode has already run it
+        if job.status == JobStatus.FAILED:
+            return Response(
+                {"detail": " ".join(map(str, job.errors)), "errors": {}}, status=400
+            )
+        if job.status != JobStatus.SUCCEEDED:
+            return Response(
+                {"job": JobOutputSerializer(job_live(job)).data},
+                status=status.HTTP_202_ACCEPTED,
+            )
+        report = dict(job.result)
+        report["job"] = job.pk
+        report["stale"] = (
+            report["counts"]["project_annotations"] != project.annotations_total
+        )
+        return Response(report)
 
 
 class ProjectAgreementApi(APIView):

@@ -61,34 +61,73 @@ def alpha_chart(
     lows += [float(f["alpha"]) for _, f in figures if f.get("alpha") is not None]
     # Down to the next 0.2 below the lowest bound, so the ticks fall on 0.
     lo = max(-1.0, math.floor(min([-0.2, *lows]) * 5) / 5)
-    left, right = 260, width - 90  # room for the values on the right
+    points = [
+        (
+            label,
+            f.get("alpha"),
+            f["ci"][0] if f.get("ci") else None,
+            f["ci"][1] if f.get("ci") else None,
+            f"{f['alpha']:.3f}" if f.get("alpha") is not None else "undefined",
+        )
+        for label, f in figures
+    ]
+    return interval_chart(points, lo=lo, thresholds=THRESHOLDS, width=width, row=row)
+
+
+def rate_chart(
+    rates: list[tuple[str, dict[str, Any]]], *, width: int = 720, row: int = 26
+) -> AlphaChart:
+    """Rates from 0 to 1, each with its (Wilson) interval and its counts."""
+    points = [
+        (
+            label,
+            r.get("rate"),
+            r.get("low"),
+            r.get("high"),
+            f"{r['rate']:.1%} ({r['count']}/{r['total']})"
+            if r.get("rate") is not None
+            else "no items",
+        )
+        for label, r in rates
+    ]
+    return interval_chart(points, lo=0.0, thresholds=(), width=width, row=row)
+
+
+def interval_chart(
+    points: list[tuple[str, float | None, float | None, float | None, str]],
+    *,
+    lo: float,
+    thresholds: tuple[float, ...],
+    width: int = 720,
+    row: int = 26,
+) -> AlphaChart:
+    """(label, value, low, high, text) rows on one axis from `lo` to 1."""
+    left, right = 260, width - 130  # room for the values on the right
 
     def x(value: float) -> float:
         return round(left + (value - lo) / (1 - lo) * (right - left), 1)
 
-    rows = []
-    for i, (label, f) in enumerate(figures):
-        alpha, ci = f.get("alpha"), f.get("ci")
-        rows.append(
-            AlphaRow(
-                label=label,
-                y=30 + i * row,
-                x=x(alpha) if alpha is not None else None,
-                low=x(ci[0]) if ci else None,
-                high=x(ci[1]) if ci else None,
-                text=f"{alpha:.3f}" if alpha is not None else "undefined",
-            )
+    rows = [
+        AlphaRow(
+            label=label,
+            y=30 + i * row,
+            x=x(value) if value is not None else None,
+            low=x(low) if low is not None and high is not None else None,
+            high=x(high) if low is not None and high is not None else None,
+            text=text,
         )
+        for i, (label, value, low, high, text) in enumerate(points)
+    ]
     steps = round((1 - lo) / 0.2)
     ticks = [Tick(x(lo + 0.2 * k), f"{lo + 0.2 * k:.1f}") for k in range(steps + 1)]
     return AlphaChart(
         width=width,
-        height=40 + len(figures) * row,
+        height=40 + len(points) * row,
         plot_left=left,
         plot_right=right,
         rows=rows,
         ticks=ticks,
-        thresholds=[Tick(x(t), f"{t:.3f}") for t in THRESHOLDS],
+        thresholds=[Tick(x(t), f"{t:.3f}") for t in thresholds],
         zero=x(0.0),
     )
 

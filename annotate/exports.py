@@ -267,3 +267,53 @@ def export_alpha(project: Project, *, now: datetime) -> dict[str, float | None]:
         field["name"]: field["figures"][0]["alpha"] if field["figures"] else None
         for field in report["fields"]
     }
+
+
+_CALIBRATION_ROWS = """
+    SELECT t.source_model, t.prompt_group, CAST(t.metadata AS TEXT),
+        CAST(g."values" AS TEXT)
+    FROM annotate_gold g
+    JOIN annotate_item i ON i.transcript_id = g.item_id
+    JOIN annotate_transcript t ON t.id = g.item_id
+    WHERE i.project_id = %s ORDER BY g.item_id"""
+
+
+def calibration_report(
+    *, project: Project, now: datetime, progress: Progress | None = None
+) -> dict[str, Any]:
+    """The calibration report of the project's gold, per source model
+    (annotate/calibration.py), streamed from one snapshot.
+
+    Raises ValidationError if the label set lacks refusal-v1's request_harm
+    and refusal_type, on which every figure rests.
+    """
+    from django.core.exceptions import ValidationError
+
+    from annotate.calibration import Calibration
+
+    names = {f.name for f in project.label_set_version.schema.fields}
+    if not {"request_harm", "refusal_type"} <= names:
+        raise ValidationError(
+            "The calibration report needs the request_harm and refusal_type "
+            "fields of refusal-v1; this label set has neither or one of them.",
+            code="not_refusal_labels",
+        )
+    calibration = Calibration()
+    with transaction.atomic():
+        for n, (model, group, meta, gold) in enumerate(
+            _stream(_CALIBRATION_ROWS, [project.pk]), 1
+        ):
+            category = orjson.loads(meta).get("category")
+            calibration.add(
+                model=model or "(no model)",
+                category=str(category) if category not in (None, "") else None,
+                prompt_group=group,
+                gold=orjson.loads(gold),
+            )
+            if progress and n % PROGRESS_EVERY == 0:
+                progress(n)
+    return {
+        "computed_at": now.isoformat(),
+        "counts": {"project_annotations": project.annotations_total},
+        **calibration.report(),
+    }

@@ -353,6 +353,7 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
     AGREEMENT = "agreement", "Agreement"
     EXPORT = "export", "Gold export"
+    CALIBRATION = "calibration", "Calibration report"
 
 
 class JobStatus(models.TextChoices):

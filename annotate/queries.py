@@ -56,15 +56,22 @@ class JobQuerySet(models.QuerySet["Job"]):
 
 
 def agreement_job_for(*, project: Project, params: dict[str, object]) -> Job | None:
-    """The newest agreement job of the project computing exactly `params`.
+    """The newest agreement job of the project computing exactly `params`."""
+    from annotate.models import JobKind
 
-    Compared in Python over the project's recent agreement jobs (a handful),
+    return job_for(project=project, kind=JobKind.AGREEMENT, params=params)
+
+
+def job_for(*, project: Project, kind: str, params: dict[str, object]) -> Job | None:
+    """The newest job of this kind in the project with exactly `params`.
+
+    Compared in Python over the project's recent jobs of the kind (a handful),
     not by a JSON lookup, which SQLite and PostgreSQL would compare differently.
     """
-    from annotate.models import Job, JobKind
+    from annotate.models import Job
 
     recent = (
-        Job.objects.filter(project=project, kind=JobKind.AGREEMENT)
+        Job.objects.filter(project=project, kind=kind)
         .order_by("-created_at")
         .only("pk", "params")[:50]
     )

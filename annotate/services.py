@@ -1270,6 +1270,31 @@ def _run_agreement(job: Job) -> dict[str, object]:
     )
 
 
+def calibration_job_create(
+    *, project: Project, created_by: User | None, now: datetime
+) -> Job:
+    """Queue the calibration report of the project's gold as a job."""
+    return job_create(
+        project=project,
+        kind=JobKind.CALIBRATION,
+        created_by=created_by,
+        params={},
+        now=now,
+    )
+
+
+def _run_calibration(job: Job) -> dict[str, object]:
+    from annotate.exports import calibration_report
+
+    project = Project.objects.select_related("label_set_version").get(pk=job.project_id)
+    job_progress(job=job, done=0, total=project.items_total, stage="Counting")
+    return calibration_report(
+        project=project,
+        now=timezone.now(),
+        progress=lambda n: job_progress(job=job, done=n),
+    )
+
+
 def export_job_create(
     *,
     project: Project,
@@ -1343,4 +1368,5 @@ _JOB_RUNNERS: dict[JobKind, Callable[[Job], dict[str, object]]] = {
     JobKind.IMPORT: _run_import,
     JobKind.AGREEMENT: _run_agreement,
     JobKind.EXPORT: _run_export,
+    JobKind.CALIBRATION: _run_calibration,
 }

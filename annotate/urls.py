@@ -39,6 +39,11 @@ annotate_patterns = [
         name="adjudicate",
     ),
     path("projects/<int:project_id>/export/", manager.project_export, name="export"),
+    path(
+        "projects/<int:project_id>/calibration/",
+        review.calibration,
+        name="calibration",
+    ),
     path("jobs/<int:job_id>/", manager.job_detail, name="job"),
     path(
         "jobs/<int:job_id>/download/<slug:part>/",
@@ -72,6 +77,11 @@ api_patterns = [
         "projects/<int:project_id>/agreement/",
         api.ProjectAgreementApi.as_view(),
         name="api-agreement",
+    ),
+    path(
+        "projects/<int:project_id>/calibration/",
+        api.ProjectCalibrationApi.as_view(),
+        name="api-calibration",
     ),
     path(
         "label-sets/<slug:name>/<int:number>/",

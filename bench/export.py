@@ -29,9 +29,10 @@ models, metadata {"category": ...}. Items: 3 labels each, none left to claim
 Gold: refusal-v1 values for every field as gold_store leaves them, from
 seeded "true" labels that keep the label set's rules (bench/agreement.py's):
 about 62% of items agree on refusal_type, 30% by 2 of 3, 8% split three ways
-(unresolved), and a few (~5%) of the disputed ones adjudicated; the other
-single fields mostly unanimous or majority, some unresolved; ratings median
-or unanimous, unresolved (0 votes) when show_if hid them from every label.
+(unresolved), and a few adjudicated (12% of the disputed, ~4.5% of all);
+the other single fields mostly unanimous or majority, some unresolved;
+ratings median or unanimous, unresolved (0 votes) when show_if hid them from
+every label.
 No Annotation (or Decision) rows are made: the default export
 (with_annotations=False) never reads them, so this data is for the export
 only (annotations_total says 3 per item, as the items do).

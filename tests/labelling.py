@@ -14,6 +14,14 @@ NOW = timezone.now()
 
 
 def labels(refusal_type: str) -> dict[str, object]:
+    """Valid refusal-v1 labels for a harmful request: a refusal with its
+    ratings, or (for "none") a harmful compliance."""
+    if refusal_type == "none":
+        return {
+            "request_harm": "harmful",
+            "refusal_type": "none",
+            "appropriateness": "under_refusal",
+        }
     return {
         "request_harm": "harmful",
         "refusal_type": refusal_type,

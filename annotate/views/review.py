@@ -15,12 +15,14 @@ from django_htmx.http import retarget
 
 from annotate import services
 from annotate.access import access_project
-from annotate.charts import alpha_chart, heat_map, weekly_chart
+from annotate.calibration import FIGURES, QUALITY
+from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
 from annotate.forms import AgreementForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import (
     Annotation,
     Job,
+    JobKind,
     JobStatus,
     Membership,
     Project,
@@ -32,6 +34,7 @@ from annotate.queries import (
     ReviewItem,
     adjudication_queue,
     agreement_job_for,
+    job_for,
     job_live,
     review_item,
 )
@@ -343,3 +346,45 @@ def _review_render(
         response = render(request, "annotate/review/adjudicate.html#item-panel", ctx)
         return retarget(response, "#item-panel")
     return render(request, "annotate/review/adjudicate.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def calibration(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The calibration report per source model; POST (re)computes it as a job."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    job = job_for(project=project, kind=JobKind.CALIBRATION, params={})
+    if request.method == "POST":
+        job = services.calibration_job_create(
+            project=project, created_by=request.user, now=timezone.now()
+        )
+        if not request.htmx:  # no-JS: PRG back to the page, which shows progress
+            return redirect("annotate:calibration", project_id=project.pk)
+        job.refresh_from_db()  # without a broker it has run already
+    ctx = _calibration_context(project, job_live(job) if job else None)
+    if request.htmx:
+        return render(
+            request, "annotate/review/calibration.html#calibration-status", ctx
+        )
+    return render(request, "annotate/review/calibration.html", ctx)
+
+
+def _calibration_context(project: Project, job: Job | None) -> dict[str, object]:
+    ctx: dict[str, object] = {"project": project, "job": job}
+    if job is None or job.status != JobStatus.SUCCEEDED:
+        return ctx
+    report = job.result
+    ctx["report"] = report
+    ctx["computed_at"] = job.finished_at
+    ctx["stale"] = report["counts"]["project_annotations"] != project.annotations_total
+    ctx["charts"] = [
+        {
+            "figure": figure,
+            "title": figure.replace("_", "-").capitalize(),
+            "definition": report["definitions"].get(figure, ""),
+            "chart": rate_chart([(m["model"], m[figure]) for m in report["models"]]),
+        }
+        for figure in FIGURES
+    ]
+    ctx["quality"] = QUALITY
+    return ctx
