@@ -13,6 +13,7 @@ as they pass and `HashingStream` hashes the bytes as they are written, so
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import hmac
 import io
@@ -96,6 +97,15 @@ class Writer(Protocol):
     ) -> None: ...
 
 
+@functools.cache
+def _check_ratios(ratios: tuple[float, ...]) -> None:
+    # Cached: an export asks for every row, always with the same ratios.
+    if not all(math.isfinite(r) and r >= 0 for r in ratios):
+        raise ValueError(f"split ratios must be non-negative, got {ratios}")
+    if abs(math.fsum(ratios) - 1) > 1e-9:
+        raise ValueError(f"split ratios must sum to 1, got {ratios}")
+
+
 def split_of(
     prompt_group: str,
     transcript_id: int,
@@ -111,10 +121,7 @@ def split_of(
     train, validation and test; raises ValueError unless they are non-negative
     and sum to 1 (within 1e-9).
     """
-    if not all(math.isfinite(r) and r >= 0 for r in ratios):
-        raise ValueError(f"split ratios must be non-negative, got {ratios}")
-    if abs(math.fsum(ratios) - 1) > 1e-9:
-        raise ValueError(f"split ratios must sum to 1, got {ratios}")
+    _check_ratios(tuple(ratios))
     # Tagged keys: a prompt group named "17" and transcript 17 hash apart.
     key = f"group:{prompt_group}" if prompt_group else f"transcript:{transcript_id}"
     digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()

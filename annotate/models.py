@@ -26,6 +26,11 @@ class QueueStrategy(models.TextChoices):
     RANDOM = "random", "Random order"
 
 
+class GoldMethod(models.TextChoices):
+    MAJORITY = "majority", "Majority (unanimous, strict majority, median)"
+    WEIGHTED = "weighted", "Weighted by each annotator's reliability (Dawid-Skene)"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     label_set_version = models.ForeignKey(
@@ -39,6 +44,12 @@ class Project(models.Model):
     )
     guidelines = models.TextField(
         blank=True, help_text="Markdown, shown beside the form."
+    )
+    gold_method = models.CharField(
+        max_length=16,
+        choices=GoldMethod.choices,
+        default=GoldMethod.MAJORITY,
+        help_text="How one-of fields aggregate to gold; a reviewer's decision always wins.",
     )
     queue_strategy = models.CharField(
         max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.ACTIVE

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import set_json_dumps
@@ -32,6 +33,7 @@ from annotate.models import (
     AssignmentStatus,
     Decision,
     Gold,
+    GoldMethod,
     Item,
     Job,
     JobKind,
@@ -472,6 +474,9 @@ def judgements_import(
     """Store a judge's labels (JSONL of {"id": transcript id, "values": {...}})
     as a non-human annotator of the project, all or none.
 
+    Rows of a gold export (with "gold" instead of "values") are read as
+    their gold values, so an export's gold comes into a new project this way.
+
     `id` is the transcript's external id, or its number when it has none. The
     judge is a user `judge-<name>` who cannot log in and belongs to no
     project; its labels (is_human False) are never shown to people, never
@@ -511,6 +516,14 @@ def judgements_import(
         except orjson.JSONDecodeError as e:
             problem(f"line {number}: not JSON ({e})")
             continue
+        if isinstance(record, dict) and "values" not in record and "gold" in record:
+            # A row of a gold export: its gold values, as a judge's labels.
+            gold = record["gold"] if isinstance(record["gold"], dict) else {}
+            record["values"] = {
+                name: entry["value"]
+                for name, entry in gold.items()
+                if isinstance(entry, dict) and entry.get("value") is not None
+            }
         if not isinstance(record, dict) or "id" not in record or "values" not in record:
             problem(f'line {number}: needs "id" and "values"')
             continue
@@ -1020,6 +1033,16 @@ def gold_store(*, item: Item, labels: list[dict[str, object]], now: datetime) ->
         name: {"value": g.value, "method": g.method, "confidence": g.confidence}
         for name, g in golds.items()
     }
+    if item.project.gold_method == GoldMethod.WEIGHTED:
+        # The last weighted run's values stand until the next run: one new
+        # label cannot re-weigh every annotator (gold_weighted_update).
+        previous = Gold.objects.filter(item_id=item.pk).values_list("values", flat=True)
+        for name, entry in (previous.first() or {}).items():
+            if (
+                entry.get("method") == "weighted"
+                and golds[name].method != "adjudicated"
+            ):
+                values[name] = entry
     key = _disagreement_field(version.schema)
     gold, _ = Gold.objects.update_or_create(
         item_id=item.pk,
@@ -1031,6 +1054,91 @@ def gold_store(*, item: Item, labels: list[dict[str, object]], now: datetime) ->
         },
     )
     return gold
+
+
+def gold_weighted_update(*, project: Project, now: datetime) -> int:
+    """Weighted gold for every one-of field of the project: Dawid-Skene EM
+    over all its human labels estimates how each annotator errs, and each
+    item's gold is the most probable value (confidence: its posterior).
+
+    A field a reviewer decided stays adjudicated. Items keep this weighted
+    gold when new labels arrive until the next run (beat runs it hourly for
+    projects whose gold_method is weighted). Returns the items updated.
+    """
+    import numpy as np
+
+    from annotate import aggregation
+
+    version = project.label_set_version
+    singles = [f for f in version.schema.fields if f.kind == "single"]
+    if not singles:
+        return 0
+    extracted = {
+        f"v{i}": KeyTextTransform(f.name, "values") for i, f in enumerate(singles)
+    }
+    items: list[int] = []
+    annotators: list[int] = []
+    columns: list[list[str | None]] = [[] for _ in singles]
+    # Streamed: three short columns per label, whatever the project's size.
+    for row in (
+        Annotation.objects.filter(
+            item__project=project, label_set_version=version, is_human=True
+        )
+        .annotate(**extracted)
+        .values_list("item_id", "annotator_id", *extracted)
+        .iterator(chunk_size=5000)
+    ):
+        items.append(row[0])
+        annotators.append(row[1])
+        for column, value in zip(columns, row[2:], strict=True):
+            column.append(value)
+    if not items:
+        return 0
+    item_ids, item_index = np.unique(np.asarray(items), return_inverse=True)
+    _, annotator_index = np.unique(np.asarray(annotators), return_inverse=True)
+    weighted: dict[str, list[aggregation.Gold]] = {}
+    for single, column in zip(singles, columns, strict=True):
+        options = [o.value for o in single.options]
+        position = {v: i for i, v in enumerate(options)}
+        codes = np.fromiter(
+            (position.get(str(v), -1) if v is not None else -1 for v in column),
+            dtype=np.int64,
+            count=len(column),
+        )
+        given = codes >= 0
+        result = aggregation.dawid_skene(
+            item_index[given],
+            annotator_index[given],
+            codes[given],
+            n_items=len(item_ids),
+            n_annotators=int(annotator_index.max()) + 1,
+            n_values=len(options),
+        )
+        weighted[single.name] = aggregation.weighted_gold(result, values=options)
+    key = _disagreement_field(version.schema)
+    position_of = {int(pk): i for i, pk in enumerate(item_ids)}
+    changed: list[Gold] = []
+    for gold in Gold.objects.filter(item__project=project).iterator(chunk_size=2000):
+        i = position_of.get(gold.item_id)
+        if i is None:
+            continue
+        for name, golds in weighted.items():
+            if gold.values.get(name, {}).get("method") == "adjudicated":
+                continue
+            g = golds[i]
+            gold.values[name] = {
+                "value": g.value,
+                "method": g.method,
+                "confidence": g.confidence,
+            }
+        if key is not None and key.name in gold.values:
+            gold.key_resolved = gold.values[key.name].get("value") is not None
+        gold.updated_at = now
+        changed.append(gold)
+    Gold.objects.bulk_update(
+        changed, ["values", "key_resolved", "updated_at"], batch_size=1000
+    )
+    return len(changed)
 
 
 @transaction.atomic

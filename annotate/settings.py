@@ -212,6 +212,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Claims are also expired lazily at claim time; this keeps counts honest
     # when nobody is claiming.
     "expire-claims": {"task": "annotate.tasks.assignments_expire", "schedule": 60.0},
+    # Dawid-Skene re-weighs every annotator at once, so it runs on a schedule,
+    # not per label.
+    "weighted-gold": {
+        "task": "annotate.tasks.gold_weighted_update",
+        "schedule": 3600.0,
+    },
 }
 
 REST_FRAMEWORK = {

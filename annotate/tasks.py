@@ -42,3 +42,21 @@ def item_rescore(item_id: int) -> None:
     from annotate import services
 
     services.item_rescore(item_id=item_id, now=timezone.now())
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def gold_weighted_update() -> int:
+    """Re-weigh the gold of every project whose gold_method is weighted (beat, hourly)."""
+    from django.utils import timezone
+
+    from annotate import services
+    from annotate.models import GoldMethod, Project
+
+    projects = Project.objects.filter(gold_method=GoldMethod.WEIGHTED).select_related(
+        "label_set_version"
+    )
+    return sum(
+        services.gold_weighted_update(project=p, now=timezone.now()) for p in projects
+    )

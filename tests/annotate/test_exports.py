@@ -258,3 +258,25 @@ def test_the_export_is_one_snapshot_while_labels_keep_arriving():
     # row's count matches the labels exported with it.
     assert {r["annotations_count"] for r in rows} == {1}
     assert all(len(r["annotations"]) == 1 for r in rows)
+
+
+def test_the_exported_gold_comes_into_a_new_project_as_a_judge(gold_project):
+    rows, _ = export(gold_project)
+    target = ProjectFactory(name="Round trip with gold")
+    data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    services.transcripts_import(
+        project=target, stream=io.BytesIO(data), filename="gold.jsonl"
+    )
+
+    # A judgement needs every required field; the tied item has no gold
+    # refusal_type, so only the resolved rows go in.
+    agreed = b"".join(
+        orjson.dumps(r) + b"\n" for r in rows if r["gold"]["refusal_type"]["value"]
+    )
+    summary = services.judgements_import(
+        project=target, stream=io.BytesIO(agreed), judge="gold-v1", now=NOW
+    )
+
+    assert summary.stored == 2
+    judged = Annotation.objects.filter(item__project=target, is_human=False)
+    assert sorted(a.values["refusal_type"] for a in judged) == ["capability", "policy"]
