@@ -62,6 +62,7 @@ def project_create(
     guidelines: str = "",
     extra_labels_max: int = 0,
     disagreement_threshold: float = 0.35,
+    gold_method: GoldMethod = GoldMethod.MAJORITY,
 ) -> Project:
     """Create a project labelled under one label set version.
 
@@ -94,6 +95,7 @@ def project_create(
         guidelines=guidelines,
         extra_labels_max=extra_labels_max,
         disagreement_threshold=disagreement_threshold,
+        gold_method=gold_method,
     )
 
 

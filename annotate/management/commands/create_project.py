@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotate import services
+from annotate.models import GoldMethod
 
 
 class Command(BaseCommand):
@@ -35,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--guidelines", help="a Markdown file shown beside the form"
         )
+        parser.add_argument(
+            "--gold-method",
+            choices=[m.value for m in GoldMethod],
+            default=GoldMethod.MAJORITY.value,
+            help="how one-of fields aggregate to gold (weighted: Dawid-Skene)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         guidelines = ""
@@ -56,6 +63,7 @@ class Command(BaseCommand):
                 guidelines=guidelines,
                 extra_labels_max=options["extra_labels"],
                 disagreement_threshold=options["disagreement_threshold"],
+                gold_method=GoldMethod(options["gold_method"]),
             )
         except ValidationError as e:
             raise CommandError("; ".join(e.messages)) from e

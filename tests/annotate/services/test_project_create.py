@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from annotate import services
-from annotate.models import Project
+from annotate.models import GoldMethod, Project
 from tests.factories import refusal_v1
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +20,12 @@ def test_project_create_stores_the_settings():
         lease=timedelta(minutes=5),
         extra_labels_max=1,
         disagreement_threshold=0.4,
+        gold_method=GoldMethod.WEIGHTED,
     )
 
     assert project.overlap == 2
     assert (project.extra_labels_max, project.disagreement_threshold) == (1, 0.4)
+    assert project.gold_method == "weighted"
     assert project.lease == timedelta(minutes=5)
     assert project.label_set_version.label_set.name == "refusal-v1"
     assert project.items_total == 0
