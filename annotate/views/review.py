@@ -320,7 +320,8 @@ def _review_context(
             (
                 f,
                 [_shown(label.values.get(f.name)) for label in review.labels],
-                review.gold.get(f.name, {}),
+                _shown(review.gold.get(f.name, {}).get("value")),
+                review.gold.get(f.name, {}).get("method") or "none",
             )
             for f in fields
         ]
