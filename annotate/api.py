@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotate import importers, services
+from annotate import importers
 from annotate.access import access_assignment, access_job, access_project
 from annotate.models import (
     Annotation,
@@ -31,7 +31,14 @@ from annotate.models import (
     Transcript,
 )
 from annotate.queries import agreement_job_for, job_for, job_live
-from annotate.reliability import Filters, agreement_params, annotator_ids
+from annotate.services.agreement import Filters, agreement_params, annotator_ids
+from annotate.services.jobs import (
+    agreement_job_create,
+    calibration_job_create,
+    export_job_create,
+    import_job_create,
+)
+from annotate.services.queue import annotation_submit, assignment_skip, item_claim_next
 from annotate.views.manager import export_download
 from labelsets.models import LabelSetVersion
 from labelsets.services import labelset_dump
@@ -135,7 +142,7 @@ class ProjectImportApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        job = services.import_job_create(
+        job = import_job_create(
             project=project,
             upload=upload,
             filename=upload.name,
@@ -176,7 +183,7 @@ class ProjectClaimApi(APIView):
 
     def post(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id)
-        assignment = services.item_claim_next(membership=membership, now=timezone.now())
+        assignment = item_claim_next(membership=membership, now=timezone.now())
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         version = membership.project.label_set_version
@@ -220,7 +227,7 @@ class AssignmentAnnotationApi(APIView):
         assignment, _ = access_assignment(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        annotation, created = services.annotation_submit(
+        annotation, created = annotation_submit(
             assignment=assignment,
             values=data.validated_data["values"],
             client_uuid=data.validated_data["client_uuid"],
@@ -243,7 +250,7 @@ class AssignmentSkipApi(APIView):
         assignment, _ = access_assignment(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        skipped = services.assignment_skip(
+        skipped = assignment_skip(
             assignment=assignment,
             reason=data.validated_data["reason"],
             now=timezone.now(),
@@ -283,7 +290,7 @@ class ProjectExportApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        job = services.export_job_create(
+        job = export_job_create(
             project=project,
             options={
                 "fmt": v["format"],
@@ -324,7 +331,7 @@ class ProjectCalibrationApi(APIView):
             else job_for(project=project, kind=JobKind.CALIBRATION, params={})
         )
         if job is None or job.status == JobStatus.FAILED:
-            job = services.calibration_job_create(
+            job = calibration_job_create(
                 project=project,
                 created_by=authenticated_user(request),
                 now=timezone.now(),
@@ -400,7 +407,7 @@ class ProjectAgreementApi(APIView):
             None if v["refresh"] else agreement_job_for(project=project, params=params)
         )
         if job is None or job.status == JobStatus.FAILED:
-            job = services.agreement_job_create(
+            job = agreement_job_create(
                 project=project,
                 params=params,
                 created_by=authenticated_user(request),

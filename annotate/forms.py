@@ -68,7 +68,7 @@ class AgreementForm(forms.Form):
         self.project = project
 
     def clean_annotators(self) -> tuple[int, ...]:
-        from annotate.reliability import annotator_ids
+        from annotate.services.agreement import annotator_ids
 
         try:
             return annotator_ids(

@@ -13,11 +13,10 @@ def job_run(job_id: int) -> None:
     """Run a background job (import, and later export, agreement, retrain)."""
     from django.utils import timezone
 
-    from annotate import (
-        services,
-    )  # services imports this module; import here to break the cycle
+    # The services import this module: imported here to break the cycle.
+    from annotate.services import jobs
 
-    services.job_run(job_id=job_id, now=timezone.now)
+    jobs.job_run(job_id=job_id, now=timezone.now)
 
 
 @shared_task(
@@ -27,9 +26,9 @@ def assignments_expire() -> int:
     """Return the slots of claims past their lease to the queue (beat, every minute)."""
     from django.utils import timezone
 
-    from annotate import services
+    from annotate.services import queue
 
-    return services.assignments_expire(now=timezone.now())
+    return queue.assignments_expire(now=timezone.now())
 
 
 @shared_task(
@@ -39,9 +38,9 @@ def item_rescore(item_id: int) -> None:
     """Rescore one item after a label: disagreement, an extra slot, its gold."""
     from django.utils import timezone
 
-    from annotate import services
+    from annotate.services import gold
 
-    services.item_rescore(item_id=item_id, now=timezone.now())
+    gold.item_rescore(item_id=item_id, now=timezone.now())
 
 
 @shared_task(
@@ -51,12 +50,12 @@ def gold_weighted_update() -> int:
     """Re-weigh the gold of every project whose gold_method is weighted (beat, hourly)."""
     from django.utils import timezone
 
-    from annotate import services
     from annotate.models import GoldMethod, Project
+    from annotate.services import gold
 
     projects = Project.objects.filter(gold_method=GoldMethod.WEIGHTED).select_related(
         "label_set_version"
     )
     return sum(
-        services.gold_weighted_update(project=p, now=timezone.now()) for p in projects
+        gold.gold_weighted_update(project=p, now=timezone.now()) for p in projects
     )

@@ -1,6 +1,6 @@
 """Agreement report at scale: `agreement_report` on 100k items x 3 annotators.
 
-What: annotate.reliability.agreement_report for every field of refusal-v1,
+What: annotate.services.agreement.agreement_report for every field of refusal-v1,
 per-class alphas included, on a finished project of 100,000 items labelled
 by 3 annotators each (300,000 annotations), without bootstrap (resamples=0)
 and with 1000 bootstrap resamples; wall time of the call, its own split into
@@ -145,7 +145,7 @@ import django
 django.setup()
 from django.utils import timezone
 from annotate.models import Project
-from annotate.reliability import agreement_report
+from annotate.services.agreement import agreement_report
 project = Project.objects.get(name=sys.argv[1])
 started = time.perf_counter()
 report = agreement_report(project=project, resamples=int(sys.argv[2]), now=timezone.now())
@@ -292,8 +292,10 @@ def annotators_ensure(project: Any) -> list[int]:
     """The 3 annotators' user ids, members of the project."""
     from django.contrib.auth.models import User
 
-    from annotate import services
     from annotate.models import Role
+    from annotate.services.projects import (
+        membership_add,
+    )
 
     ids = []
     for i in range(ANNOTATORS):
@@ -303,9 +305,7 @@ def annotators_ensure(project: Any) -> list[int]:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        services.membership_add(
-            project=project, username=user.username, role=Role.ANNOTATOR
-        )
+        membership_add(project=project, username=user.username, role=Role.ANNOTATOR)
         ids.append(user.pk)
     return ids
 
@@ -315,8 +315,11 @@ def project_ensure(size: int) -> tuple[str, float | None]:
     if missing or partial."""
     from django.db import connection, transaction
 
-    from annotate import services
     from annotate.models import Membership, Project
+    from annotate.services.projects import (
+        label_set_version_get,
+        project_create,
+    )
 
     name = f"bench-agreement-{size}"
     project = Project.objects.filter(name=name).first()
@@ -329,9 +332,9 @@ def project_ensure(size: int) -> tuple[str, float | None]:
     started = time.perf_counter()
     with transaction.atomic():
         if project is None:
-            project = services.project_create(
+            project = project_create(
                 name=name,
-                label_set_version=services.label_set_version_get(name="refusal-v1"),
+                label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=ANNOTATORS,
             )
         with connection.cursor() as cursor:

@@ -1,6 +1,6 @@
 """Gold export at scale: `gold_export` of 100k and 1M gold rows as JSONL.
 
-What: annotate.exports.gold_export with the default options
+What: annotate.services.exports.gold_export with the default options
 (ExportOptions(fmt="jsonl"): every item with gold, no filters, no raw
 annotations) on a finished project of 100,000 and one of 1,000,000 items,
 written to a file on disk; the call's wall time, rows per second, bytes
@@ -177,7 +177,7 @@ def peak_kb():
 import django
 django.setup()
 from django.utils import timezone
-from annotate.exports import ExportOptions, gold_export
+from annotate.services.exports import ExportOptions, gold_export
 from annotate.models import Project
 project = Project.objects.select_related("label_set_version__label_set").get(
     name=sys.argv[1]
@@ -489,8 +489,8 @@ def project_ensure(size: int) -> tuple[str, Load | None]:
     missing or partial."""
     from django.db import connection, transaction
 
-    from annotate import services
     from annotate.models import Project
+    from annotate.services.projects import label_set_version_get, project_create
 
     name = f"bench-export-{size}"
     project = Project.objects.filter(name=name).first()
@@ -503,9 +503,9 @@ def project_ensure(size: int) -> tuple[str, Load | None]:
     groups = Groups.of(size)
     with transaction.atomic():
         if project is None:
-            project = services.project_create(
+            project = project_create(
                 name=name,
-                label_set_version=services.label_set_version_get(name="refusal-v1"),
+                label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=LABELS,
             )
         with connection.cursor() as cursor:

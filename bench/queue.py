@@ -124,8 +124,11 @@ def project_ensure(size: int) -> int:
     """The id of the project of `size` items, loading it if missing or partial."""
     from django.db import connection, transaction
 
-    from annotate import services
     from annotate.models import Item, Project, Transcript
+    from annotate.services.projects import (
+        label_set_version_get,
+        project_create,
+    )
 
     name = f"bench-queue-{size}"
     project = Project.objects.filter(name=name).first()
@@ -134,9 +137,9 @@ def project_ensure(size: int) -> int:
     started = time.perf_counter()
     with transaction.atomic():
         if project is None:
-            project = services.project_create(
+            project = project_create(
                 name=name,
-                label_set_version=services.label_set_version_get(name="refusal-v1"),
+                label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=OVERLAP,
             )
         else:  # left partial by hand: start over
@@ -183,8 +186,10 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
 
-    from annotate import services
     from annotate.models import Project, Role
+    from annotate.services.projects import (
+        membership_add,
+    )
 
     tokens = []
     for i in range(ANNOTATORS):
@@ -195,9 +200,7 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         for project in Project.objects.filter(pk__in=project_ids):
-            services.membership_add(
-                project=project, username=user.username, role=Role.ANNOTATOR
-            )
+            membership_add(project=project, username=user.username, role=Role.ANNOTATOR)
         tokens.append(Token.objects.get_or_create(user=user)[0].key)
     return tokens
 
@@ -246,11 +249,11 @@ def explain_claim(project_id: int, username: str) -> str:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from annotate import services
     from annotate.rawsql import for_update
+    from annotate.services.queue import NEXT_ITEM_LOCK, NEXT_ITEM_SQL
 
     user = User.objects.get(username=username)
-    sql = for_update(services.NEXT_ITEM_SQL, services.NEXT_ITEM_LOCK)
+    sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)
     # In a transaction rolled back: FOR UPDATE takes its lock for real.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", [project_id, user.pk])

@@ -6,8 +6,8 @@ import uuid
 
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Membership
+from annotate.services.queue import annotation_submit, item_claim_next
 from tests.factories import MembershipFactory, UserFactory
 
 NOW = timezone.now()
@@ -46,11 +46,11 @@ def new_annotator(project, name: str):
 
 
 def claim(user, project):
-    return services.item_claim_next(membership=member(user, project), now=NOW)
+    return item_claim_next(membership=member(user, project), now=NOW)
 
 
 def submit(assignment, values, client_uuid=None):
-    annotation, _ = services.annotation_submit(
+    annotation, _ = annotation_submit(
         assignment=assignment,
         values=values,
         client_uuid=client_uuid or uuid.uuid4(),

@@ -24,9 +24,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
-from annotate import agreement
-from annotate.agreement import Figure, Spec
 from annotate.models import Annotation, Membership, Project
+from annotate.stats import agreement
+from annotate.stats.agreement import Figure, Spec
 from labelsets.schema import Field, Schema
 
 MIN_SHARED_FOR_KAPPA = 20

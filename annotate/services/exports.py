@@ -291,7 +291,7 @@ def export_alpha(project: Project, *, now: datetime) -> dict[str, float | None]:
     """Per-field alpha for the manifest: the latest agreement figures of the
     whole project when they cover its labels as they are, else computed now
     (without bootstrap)."""
-    from annotate.reliability import Filters, agreement_report
+    from annotate.services.agreement import Filters, agreement_report
 
     latest = (
         Job.objects.filter(
@@ -336,7 +336,7 @@ def calibration_report(
     """
     from django.core.exceptions import ValidationError
 
-    from annotate.calibration import Calibration
+    from annotate.stats.calibration import Calibration
 
     names = {f.name for f in project.label_set_version.schema.fields}
     if not {"request_harm", "refusal_type"} <= names:

@@ -14,12 +14,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
 
-from annotate import services
 from annotate.access import access_annotation, access_assignment, access_project
 from annotate.forms import add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Annotation, Assignment, Membership
 from annotate.queries import progress_for
+from annotate.services.queue import (
+    annotation_editable,
+    annotation_submit,
+    annotation_update,
+    assignment_skip,
+    item_claim_next,
+)
 from labelsets.forms import label_form_for
 
 
@@ -36,7 +42,7 @@ def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     membership = access_project(request.user, project_id)
     now = timezone.now()
     if request.GET.get("reopen"):
-        editing = services.annotation_editable(membership=membership, now=now)
+        editing = annotation_editable(membership=membership, now=now)
         if editing is not None:
             form = label_form_for(editing.label_set_version)(initial=editing.values)
             return _item_panel(
@@ -60,7 +66,7 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
         if seconds is None:
             seconds = (now - assignment.claimed_at).total_seconds()
         try:
-            services.annotation_submit(
+            annotation_submit(
                 assignment=assignment,
                 values=form.cleaned_data,
                 client_uuid=meta.cleaned_data["client_uuid"] or uuid.uuid4(),
@@ -80,7 +86,7 @@ def skip(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpResponse:
     assignment, membership = access_assignment(request.user, assignment_id)
     now = timezone.now()
     try:
-        services.assignment_skip(
+        assignment_skip(
             assignment=assignment, reason=request.POST.get("reason", ""), now=now
         )
     except ValidationError as e:
@@ -96,9 +102,7 @@ def edit(request: AuthenticatedHtmxRequest, annotation_id: int) -> HttpResponse:
     form = label_form_for(annotation.label_set_version)(request.POST)
     if form.is_valid():
         try:
-            services.annotation_update(
-                annotation=annotation, values=form.cleaned_data, now=now
-            )
+            annotation_update(annotation=annotation, values=form.cleaned_data, now=now)
         except ValidationError as e:
             add_service_errors(form, e)
         else:
@@ -119,7 +123,7 @@ def _next_item(
         return redirect(
             "annotate:queue", project_id=membership.project_id
         )  # no-JS: PRG
-    assignment = services.item_claim_next(membership=membership, now=now)
+    assignment = item_claim_next(membership=membership, now=now)
     return _item_panel(request, membership, assignment, now=now, message=message)
 
 

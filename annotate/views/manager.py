@@ -10,12 +10,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
-from annotate import services
 from annotate.access import access_job, access_project
 from annotate.forms import ExportForm, ImportForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, JobStatus, Role
 from annotate.queries import job_live
+from annotate.services.jobs import export_job_create, export_paths, import_job_create
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,7 +31,7 @@ def project_import(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]
-        job = services.import_job_create(
+        job = import_job_create(
             project=project,
             upload=upload,
             filename=upload.name,
@@ -66,7 +66,7 @@ def project_export(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
     form = ExportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.export_job_create(
+            job = export_job_create(
                 project=project,
                 options=form.options(),
                 created_by=request.user,
@@ -98,7 +98,7 @@ def export_download(job: Job, part: str) -> FileResponse:
     Shared by the page's link and the API."""
     if job.kind != JobKind.EXPORT or job.status != JobStatus.SUCCEEDED:
         raise Http404("No finished export here.")
-    data, manifest = services.export_paths(job)
+    data, manifest = export_paths(job)
     path = {"data": data, "manifest": manifest}.get(part)
     if path is None or not path.exists():
         raise Http404("No such file.")

@@ -13,9 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import retarget
 
-from annotate import services
 from annotate.access import access_project
-from annotate.calibration import FIGURES, QUALITY
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
 from annotate.forms import AgreementForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
@@ -38,7 +36,10 @@ from annotate.queries import (
     job_live,
     review_item,
 )
-from annotate.reliability import Filters, agreement_params
+from annotate.services.agreement import Filters, agreement_params
+from annotate.services.gold import decision_record
+from annotate.services.jobs import agreement_job_create, calibration_job_create
+from annotate.stats.calibration import FIGURES, QUALITY
 from labelsets.forms import label_form_for
 
 PAGE = 50
@@ -86,7 +87,7 @@ def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
     job = None
     if params is not None:
         if request.method == "POST":
-            job = services.agreement_job_create(
+            job = agreement_job_create(
                 project=project,
                 params=params,
                 created_by=request.user,
@@ -255,7 +256,7 @@ def adjudicate(
         form = form_class(request.POST)
         if form.is_valid():
             try:
-                services.decision_record(
+                decision_record(
                     item=review.item,
                     reviewer=request.user,
                     values=form.cleaned_data,
@@ -356,7 +357,7 @@ def calibration(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespo
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
     job = job_for(project=project, kind=JobKind.CALIBRATION, params={})
     if request.method == "POST":
-        job = services.calibration_job_create(
+        job = calibration_job_create(
             project=project, created_by=request.user, now=timezone.now()
         )
         if not request.htmx:  # no-JS: PRG back to the page, which shows progress

@@ -1,4 +1,4 @@
-"""Hand-made cases for annotate.aggregation: every method, the item-level rules
+"""Hand-made cases for annotate.stats.aggregation: every method, the item-level rules
 (adjudication wins, hidden fields), and Dawid–Skene on small simulated projects.
 
 No database: the module is pure.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from annotate.aggregation import (
+from annotate.stats.aggregation import (
     FieldSpec,
     Gold,
     WeightedResult,

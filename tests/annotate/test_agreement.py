@@ -1,4 +1,4 @@
-"""Known-answer tests for annotate.agreement: published vectors, hand cases, CIs."""
+"""Known-answer tests for annotate.stats.agreement: published vectors, hand cases, CIs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import krippendorff
 import numpy as np
 import pytest
 
-from annotate import agreement
-from annotate.agreement import (
+from annotate.stats import agreement
+from annotate.stats.agreement import (
     Figure,
     Spec,
     alpha,

@@ -1,4 +1,4 @@
-"""Hand-computed cases for annotate.calibration: Wilson intervals, every figure of
+"""Hand-computed cases for annotate.stats.calibration: Wilson intervals, every figure of
 a small two-model project, unresolved gold, the CSV rows and streaming.
 
 No database: the module is pure.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from annotate.calibration import (
+from annotate.stats.calibration import (
     CSV_HEADER,
     FIGURES,
     QUALITY,

@@ -16,9 +16,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from annotate import services
-from annotate.exports import ExportOptions, gold_export
 from annotate.models import Annotation, Gold, Item, Project, Transcript
+from annotate.services.exports import ExportOptions, gold_export
+from annotate.services.gold import decision_record
+from annotate.services.imports import transcripts_import
+from annotate.services.judges import judgements_import
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
 from tests.labelling import labels
 
@@ -87,7 +89,7 @@ def test_raw_labels_come_pseudonymised(gold_project):
 
 def test_filters_pick_the_rows(gold_project, reviewer):
     tied = Item.objects.filter(project=gold_project).order_by("pk")[1]
-    services.decision_record(
+    decision_record(
         item=Item.objects.select_related("project__label_set_version").get(pk=tied.pk),
         reviewer=reviewer,
         values=labels("scope"),
@@ -121,7 +123,7 @@ def test_the_jsonl_export_imports_back_into_a_new_project(gold_project):
     rows, _ = export(gold_project)
     target = ProjectFactory(name="Round trip")
 
-    summary = services.transcripts_import(
+    summary = transcripts_import(
         project=target,
         stream=io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in rows)),
         filename="gold.jsonl",
@@ -264,16 +266,14 @@ def test_the_exported_gold_comes_into_a_new_project_as_a_judge(gold_project):
     rows, _ = export(gold_project)
     target = ProjectFactory(name="Round trip with gold")
     data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
-    services.transcripts_import(
-        project=target, stream=io.BytesIO(data), filename="gold.jsonl"
-    )
+    transcripts_import(project=target, stream=io.BytesIO(data), filename="gold.jsonl")
 
     # A judgement needs every required field; the tied item has no gold
     # refusal_type, so only the resolved rows go in.
     agreed = b"".join(
         orjson.dumps(r) + b"\n" for r in rows if r["gold"]["refusal_type"]["value"]
     )
-    summary = services.judgements_import(
+    summary = judgements_import(
         project=target, stream=io.BytesIO(agreed), judge="gold-v1", now=NOW
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from annotate.models import Annotation, Item, Project
-from annotate.reliability import Filters, agreement_report
+from annotate.services.agreement import Filters, agreement_report
 from labelsets.services import labelset_load
 from tests.factories import (
     ItemFactory,

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from annotate import services, tasks
+from annotate import tasks
 from annotate.models import Assignment, Item, Job, Membership, Transcript
+from annotate.services.queue import item_claim_next
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
 pytestmark = [
@@ -57,7 +58,7 @@ def test_the_periodic_expiry_runs_in_the_worker_and_returns_slots(celery_worker)
     project = ProjectFactory(lease=timedelta(seconds=1))
     item = ItemFactory(project=project)
     membership = MembershipFactory(user=UserFactory(username="ann"), project=project)
-    claimed = services.item_claim_next(
+    claimed = item_claim_next(
         membership=Membership.objects.select_related("project").get(pk=membership.pk),
         now=timezone.now() - timedelta(seconds=10),
     )

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotate import services
 from annotate.management.commands._common import project_by_name_or_id
 from annotate.models import Role
+from annotate.services.projects import membership_add
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        added = services.membership_add(
+        added = membership_add(
             project=project, username=options["username"], role=Role(options["role"])
         )
         user = added.membership.user

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
-from annotate.reliability import Filters, agreement_report, annotator_ids
+from annotate.services.agreement import Filters, agreement_report, annotator_ids
 
 
 def _day(text: str) -> date:

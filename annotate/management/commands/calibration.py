@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate.calibration import report_csv_rows
-from annotate.exports import calibration_report
 from annotate.management.commands._common import project_by_name_or_id
+from annotate.services.exports import calibration_report
+from annotate.stats.calibration import report_csv_rows
 
 
 class Command(BaseCommand):

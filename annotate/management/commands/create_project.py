@@ -6,8 +6,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotate import services
 from annotate.models import GoldMethod
+from annotate.services.projects import label_set_version_get, project_create
 
 
 class Command(BaseCommand):
@@ -52,10 +52,10 @@ class Command(BaseCommand):
             except OSError as e:
                 raise CommandError(f"--guidelines: {e}") from e
         try:
-            version = services.label_set_version_get(
+            version = label_set_version_get(
                 name=options["labelset"], number=options["labelset_version"]
             )
-            project = services.project_create(
+            project = project_create(
                 name=options["name"],
                 label_set_version=version,
                 overlap=options["overlap"],

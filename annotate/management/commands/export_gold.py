@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate import exporters
-from annotate.exports import ExportOptions, export_alpha, gold_export
 from annotate.management.commands._common import project_by_name_or_id
+from annotate.services.exports import ExportOptions, export_alpha, gold_export
 
 
 def _day(text: str) -> date:

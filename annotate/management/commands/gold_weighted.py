@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from annotate import services
 from annotate.management.commands._common import project_by_name_or_id
+from annotate.services.gold import gold_weighted_update
 
 
 class Command(BaseCommand):
@@ -20,5 +20,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        updated = services.gold_weighted_update(project=project, now=timezone.now())
+        updated = gold_weighted_update(project=project, now=timezone.now())
         self.stdout.write(f"Weighted gold for {updated} items of {project.name!r}.")

@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate import services
 from annotate.management.commands._common import project_by_name_or_id
+from annotate.services.imports import ImportRejected
+from annotate.services.judges import judgements_import
 
 
 class Command(BaseCommand):
@@ -31,13 +32,13 @@ class Command(BaseCommand):
             raise CommandError(f"{options['file']}: {e.strerror}") from e
         with stream:
             try:
-                summary = services.judgements_import(
+                summary = judgements_import(
                     project=project,
                     stream=stream,
                     judge=options["judge"],
                     now=timezone.now(),
                 )
-            except services.ImportRejected as e:
+            except ImportRejected as e:
                 details = "\n".join(f"  {err}" for err in e.errors)
                 raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
             except ValidationError as e:

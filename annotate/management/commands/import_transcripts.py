@@ -5,8 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotate import importers, services
+from annotate import importers
 from annotate.management.commands._common import project_by_name_or_id
+from annotate.services.imports import ImportRejected, transcripts_import
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         progress = sys.stderr.isatty()
         with stream:
             try:
-                summary = services.transcripts_import(
+                summary = transcripts_import(
                     project=project,
                     stream=stream,
                     filename=options["file"],
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                     if progress
                     else None,
                 )
-            except services.ImportRejected as e:
+            except ImportRejected as e:
                 details = "\n".join(f"  {err}" for err in e.errors)
                 raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
         if progress:

@@ -11,8 +11,14 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Annotation, Membership, Project, Role, Transcript
+from annotate.services.imports import transcripts_import
+from annotate.services.projects import (
+    label_set_version_get,
+    membership_add,
+    project_create,
+)
+from annotate.services.queue import annotation_submit, assignment_skip, item_claim_next
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 PROJECT = "Refusal demo"
@@ -49,20 +55,20 @@ class Command(BaseCommand):
             )
         project = Project.objects.filter(name=PROJECT).first()
         if project is None:
-            project = services.project_create(
+            project = project_create(
                 name=PROJECT,
-                label_set_version=services.label_set_version_get(name="refusal-v1"),
+                label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=2,
                 guidelines=(DEMO_DIR / "guidelines.md").read_text(encoding="utf-8"),
             )
         for username, role in USERS:
-            services.membership_add(project=project, username=username, role=role)
+            membership_add(project=project, username=username, role=role)
             user = get_user_model().objects.get(username=username)
             user.set_password(PASSWORD)
             user.save(update_fields=["password"])
         path = DEMO_DIR / "transcripts.jsonl"
         with path.open("rb") as stream:
-            summary = services.transcripts_import(
+            summary = transcripts_import(
                 project=project, stream=stream, filename=path.name
             )
         labelled = _label_as_bob_and_carol(project)
@@ -95,13 +101,13 @@ def _label_as_bob_and_carol(project: Project) -> int:
             "project__label_set_version"
         ).get(project=project, user__username=username)
         for _ in range(LABELLED):
-            claim = services.item_claim_next(membership=membership, now=now)
+            claim = item_claim_next(membership=membership, now=now)
             if claim is None:
                 break
             wanted = expected[claim.item_id]
             for chance in (slip, 0.0):  # a slip that breaks a rule is not made
                 try:
-                    services.annotation_submit(
+                    annotation_submit(
                         assignment=claim,
                         values=_demo_values(wanted, rng, chance),
                         client_uuid=uuid.uuid4(),
@@ -113,7 +119,7 @@ def _label_as_bob_and_carol(project: Project) -> int:
                 stored += 1
                 break
             else:  # expected labels the rules refuse: left for alice
-                services.assignment_skip(
+                assignment_skip(
                     assignment=claim, reason="demo: labels break a rule", now=now
                 )
     return stored

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Annotation, Assignment, Item, Membership, Project
+from annotate.services.queue import annotation_submit, item_claim_next
 from tests.factories import (
     MembershipFactory,
     ProjectFactory,
@@ -52,12 +52,10 @@ def test_concurrent_annotators_fill_every_item_exactly_to_its_overlap():
             ).get(pk=membership_id)
             start.wait()
             while True:
-                assignment = services.item_claim_next(
-                    membership=membership, now=timezone.now()
-                )
+                assignment = item_claim_next(membership=membership, now=timezone.now())
                 if assignment is None:
                     return
-                services.annotation_submit(
+                annotation_submit(
                     assignment=assignment,
                     values=VALID,
                     client_uuid=uuid.uuid4(),
@@ -121,9 +119,7 @@ def test_tabs_of_one_annotator_claiming_at_once_share_one_claim():
                     "project__label_set_version"
                 ).get(pk=member.pk)
                 start.wait()
-                assignment = services.item_claim_next(
-                    membership=membership, now=timezone.now()
-                )
+                assignment = item_claim_next(membership=membership, now=timezone.now())
                 assert assignment is not None
                 claimed.append(assignment.pk)
             except BaseException as e:  # noqa: BLE001 - reported by the main thread
@@ -145,7 +141,7 @@ def test_tabs_of_one_annotator_claiming_at_once_share_one_claim():
         live = Assignment.objects.get(status="live")
         # The refused claims were rolled back whole: one slot spent per round.
         assert sum(Item.objects.values_list("slots_left", flat=True)) == 10 - round_
-        services.annotation_submit(
+        annotation_submit(
             assignment=Assignment.objects.select_related(
                 "project__label_set_version"
             ).get(pk=live.pk),

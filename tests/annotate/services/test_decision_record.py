@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Decision, Gold, Item
+from annotate.services.gold import decision_record
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import labels
 
@@ -55,14 +55,14 @@ def test_a_tie_leaves_the_key_field_unresolved(split):
 
 
 def test_a_decision_wins_is_versioned_and_keeps_what_it_replaced(split, reviewer):
-    first = services.decision_record(
+    first = decision_record(
         item=split,
         reviewer=reviewer,
         values=labels("capability"),
         reason="The answer says it cannot browse.",
         now=NOW,
     )
-    second = services.decision_record(
+    second = decision_record(
         item=split,
         reviewer=reviewer,
         values=labels("policy"),
@@ -86,7 +86,7 @@ def test_a_decision_wins_is_versioned_and_keeps_what_it_replaced(split, reviewer
 
 def test_invalid_values_are_field_errors_and_nothing_is_saved(split, reviewer):
     with pytest.raises(ValidationError) as exc:
-        services.decision_record(
+        decision_record(
             item=split,
             reviewer=reviewer,
             values={**labels("none"), "appropriateness": "over_refusal"},
@@ -101,7 +101,7 @@ def test_invalid_values_are_field_errors_and_nothing_is_saved(split, reviewer):
 
 def test_a_decision_needs_a_reason(split, reviewer):
     with pytest.raises(ValidationError) as exc:
-        services.decision_record(
+        decision_record(
             item=split, reviewer=reviewer, values=labels("policy"), reason="  ", now=NOW
         )
 
@@ -110,7 +110,7 @@ def test_a_decision_needs_a_reason(split, reviewer):
 
 
 def test_a_label_after_a_decision_keeps_the_decision(split, reviewer, labelled):
-    services.decision_record(
+    decision_record(
         item=split, reviewer=reviewer, values=labels("scope"), reason="Scope.", now=NOW
     )
     Item.objects.filter(pk=split.pk).update(slots_left=1)  # one more label, say

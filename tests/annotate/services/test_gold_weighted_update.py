@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Annotation, Gold, Item
+from annotate.services.gold import decision_record, gold_weighted_update, item_rescore
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import labels, new_annotator
 
@@ -52,7 +52,7 @@ def biased():
             )
     Annotation.objects.bulk_create(rows)
     for item in items:
-        services.item_rescore(item_id=item.pk, now=NOW)
+        item_rescore(item_id=item.pk, now=NOW)
     return project, items
 
 
@@ -69,7 +69,7 @@ def test_weighted_gold_sides_with_the_careful_annotator(biased):
     ]
     assert {gold_of(i)["value"] for i in outvoted} == {"none"}  # the majority
 
-    updated = services.gold_weighted_update(project=project, now=NOW)
+    updated = gold_weighted_update(project=project, now=NOW)
 
     assert updated == len(items)
     assert {gold_of(i)["value"] for i in outvoted} == {"policy"}
@@ -83,11 +83,11 @@ def test_a_decision_stays_and_a_new_label_keeps_the_weighted_gold(biased, review
     decided = Item.objects.select_related("project__label_set_version").get(
         pk=items[0].pk
     )
-    services.decision_record(
+    decision_record(
         item=decided, reviewer=reviewer, values=labels("scope"), reason="x", now=NOW
     )
-    services.gold_weighted_update(project=project, now=NOW)
-    services.item_rescore(item_id=items[4].pk, now=NOW)  # as a new label would
+    gold_weighted_update(project=project, now=NOW)
+    item_rescore(item_id=items[4].pk, now=NOW)  # as a new label would
 
     assert gold_of(items[0]) == {
         "value": "scope",

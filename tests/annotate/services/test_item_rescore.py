@@ -11,8 +11,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate import services, tasks
+from annotate import tasks
 from annotate.models import Assignment, Item, Membership
+from annotate.services.gold import item_rescore
+from annotate.services.queue import (
+    annotation_editable,
+    annotation_update,
+    item_claim_next,
+)
 from labelsets.models import LabelSet, LabelSetVersion
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import claim, label, labels, member, new_annotator, submit
@@ -70,7 +76,7 @@ def test_a_disagreeing_full_item_gets_one_more_label_and_then_no_more(labelled):
 
     # The extra label still disagrees, but overlap + extra_labels_max is reached.
     submit(extra, labels("conditional"))
-    services.item_rescore(item_id=item.pk, now=NOW)
+    item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert item.disagreement == pytest.approx(
@@ -119,7 +125,7 @@ def test_a_second_run_changes_nothing(labelled):
     item.refresh_from_db()
     before = (item.disagreement, item.slots_left, item.annotations_count)
 
-    again = services.item_rescore(item_id=item.pk, now=NOW)
+    again = item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert (item.disagreement, item.slots_left, item.annotations_count) == before
@@ -137,7 +143,7 @@ def test_an_item_with_a_live_claim_gets_no_extra_slot_until_its_label_arrives(
     third = new_annotator(project, "third")
     pending = claim(third, project)
 
-    services.item_rescore(item_id=item.pk, now=NOW)
+    item_rescore(item_id=item.pk, now=NOW)
 
     item.refresh_from_db()
     assert item.disagreement == pytest.approx(math.log(2) / math.log(REFUSAL_TYPES))
@@ -179,13 +185,11 @@ def test_a_correction_that_splits_the_labels_rescores_the_item(
     _, second = labelled(project, "policy", "policy")
     item.refresh_from_db()
     assert (item.disagreement, item.slots_left) == (0.0, 0)
-    annotation = services.annotation_editable(
-        membership=member(second, project), now=NOW
-    )
+    annotation = annotation_editable(membership=member(second, project), now=NOW)
     assert annotation is not None
 
     with django_capture_on_commit_callbacks(execute=True) as queued:
-        services.annotation_update(
+        annotation_update(
             annotation=annotation,
             values=labels("capability"),
             now=NOW + timedelta(minutes=5),
@@ -228,7 +232,7 @@ def test_without_a_key_field_the_first_single_field_is_scored(labelled):
         assignment = claim(new_annotator(project, name), project)
         submit(assignment, {"tone": tone, "harm": "a"})
 
-    scored = services.item_rescore(item_id=item.pk, now=NOW)
+    scored = item_rescore(item_id=item.pk, now=NOW)
 
     assert scored is not None
     assert scored.disagreement == pytest.approx(math.log(2) / math.log(3))
@@ -242,7 +246,7 @@ def test_a_label_set_with_no_field_to_score_scores_none(db):
     item = ItemFactory(project=project)
     submit(claim(new_annotator(project, "u1"), project), {"note": "fine"})
 
-    scored = services.item_rescore(item_id=item.pk, now=NOW)
+    scored = item_rescore(item_id=item.pk, now=NOW)
 
     assert scored is not None
     assert scored.disagreement is None
@@ -250,7 +254,7 @@ def test_a_label_set_with_no_field_to_score_scores_none(db):
 
 
 def test_a_missing_item_is_none(db):
-    assert services.item_rescore(item_id=987654321, now=NOW) is None
+    assert item_rescore(item_id=987654321, now=NOW) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -271,7 +275,7 @@ def test_rescoring_racing_with_claims_opens_exactly_one_extra_slot():
         try:
             start.wait()
             for _ in range(25):
-                services.item_rescore(item_id=item.pk, now=NOW)
+                item_rescore(item_id=item.pk, now=NOW)
         except BaseException as e:  # noqa: BLE001 - reported by the main thread
             errors.append(e)
         finally:
@@ -285,7 +289,7 @@ def test_rescoring_racing_with_claims_opens_exactly_one_extra_slot():
             start.wait()
             while True:
                 last_try = rescored.is_set()
-                if services.item_claim_next(membership=membership, now=timezone.now()):
+                if item_claim_next(membership=membership, now=timezone.now()):
                     return
                 if last_try:
                     return

@@ -9,10 +9,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Annotation, Gold, Item
 from annotate.queries import review_item
-from annotate.reliability import agreement_report
+from annotate.services.agreement import agreement_report
+from annotate.services.gold import item_rescore
+from annotate.services.imports import ImportRejected
+from annotate.services.judges import judgements_import
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import labels
 
@@ -37,7 +39,7 @@ def judged(labelled):
 
 
 def test_judgements_are_stored_as_a_non_human_annotator(judged):
-    summary = services.judgements_import(
+    summary = judgements_import(
         project=judged,
         stream=jsonl(
             {"id": "t-0", "values": labels("policy")},
@@ -57,7 +59,7 @@ def test_judgements_are_stored_as_a_non_human_annotator(judged):
 
 
 def test_judges_stay_out_of_agreement_gold_and_review_but_meet_the_gold(judged):
-    services.judgements_import(
+    judgements_import(
         project=judged,
         stream=jsonl(
             {"id": "t-0", "values": labels("policy")},
@@ -67,7 +69,7 @@ def test_judges_stay_out_of_agreement_gold_and_review_but_meet_the_gold(judged):
         now=NOW,
     )
     item = Item.objects.order_by("pk")[1]
-    services.item_rescore(item_id=item.pk, now=NOW)
+    item_rescore(item_id=item.pk, now=NOW)
 
     report = agreement_report(project=judged, resamples=0, now=NOW)
     review = review_item(project=judged, item_id=item.pk)
@@ -86,8 +88,8 @@ def test_judges_stay_out_of_agreement_gold_and_review_but_meet_the_gold(judged):
 
 
 def test_unknown_ids_refuse_the_whole_file_listing_them(judged):
-    with pytest.raises(services.ImportRejected) as exc:
-        services.judgements_import(
+    with pytest.raises(ImportRejected) as exc:
+        judgements_import(
             project=judged,
             stream=jsonl(
                 {"id": "t-0", "values": labels("policy")},
@@ -106,8 +108,8 @@ def test_unknown_ids_refuse_the_whole_file_listing_them(judged):
 
 
 def test_bad_values_and_lines_are_named(judged):
-    with pytest.raises(services.ImportRejected) as exc:
-        services.judgements_import(
+    with pytest.raises(ImportRejected) as exc:
+        judgements_import(
             project=judged,
             stream=io.BytesIO(
                 b'{"id": "t-0", "values": {"refusal_type": "maybe"}}\n{oops\n{"id": "t-1"}\n'

@@ -9,8 +9,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from annotate import services
 from annotate.models import Annotation, Assignment, Item, Membership, Project
+from annotate.services.queue import (
+    annotation_editable,
+    annotation_submit,
+    annotation_update,
+    assignment_skip,
+    assignments_expire,
+    item_claim_next,
+)
 from tests.factories import ItemFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +41,11 @@ def member(user, project) -> Membership:
 
 
 def claim(user, project, now=NOW):
-    return services.item_claim_next(membership=member(user, project), now=now)
+    return item_claim_next(membership=member(user, project), now=now)
 
 
 def submit(assignment, values=VALID, now=NOW, client_uuid=None):
-    return services.annotation_submit(
+    return annotation_submit(
         assignment=assignment,
         values=values,
         client_uuid=client_uuid or uuid.uuid4(),
@@ -142,9 +149,7 @@ def test_the_periodic_job_expires_stale_claims(project, annotator, other_annotat
     claim(annotator, project)
     claim(other_annotator, project, now=NOW + timedelta(minutes=20))
 
-    expired = services.assignments_expire(
-        now=NOW + project.lease + timedelta(seconds=1)
-    )
+    expired = assignments_expire(now=NOW + project.lease + timedelta(seconds=1))
 
     assert expired == 1
     slots = sorted(
@@ -224,7 +229,7 @@ def test_submit_after_expiry_takes_a_free_slot_again(project, annotator):
     item = ItemFactory(project=project)
     assignment = claim(annotator, project)
     later = NOW + project.lease + timedelta(minutes=1)
-    services.assignments_expire(now=later)
+    assignments_expire(now=later)
 
     _, created = submit(assignment, now=later)
 
@@ -254,8 +259,8 @@ def test_skip_returns_the_slot_and_the_item_never_comes_back(project, annotator)
     item = ItemFactory(project=project)
     assignment = claim(annotator, project)
 
-    services.assignment_skip(assignment=assignment, reason="graphic content", now=NOW)
-    services.assignment_skip(assignment=assignment, reason="again", now=NOW)
+    assignment_skip(assignment=assignment, reason="graphic content", now=NOW)
+    assignment_skip(assignment=assignment, reason="again", now=NOW)
 
     item.refresh_from_db()
     assert (item.slots_left, item.skips_count) == (project.overlap, 1)
@@ -273,7 +278,7 @@ def test_a_labelled_item_cannot_be_skipped(project, annotator):
     submit(assignment)
 
     with pytest.raises(ValidationError) as exc:
-        services.assignment_skip(assignment=assignment, reason="", now=NOW)
+        assignment_skip(assignment=assignment, reason="", now=NOW)
 
     assert exc.value.code == "submitted"
 
@@ -284,22 +289,18 @@ def test_my_last_annotation_is_editable_for_an_hour(project, annotator):
     m = member(annotator, project)
 
     assert (
-        services.annotation_editable(membership=m, now=NOW + timedelta(minutes=59))
-        == annotation
+        annotation_editable(membership=m, now=NOW + timedelta(minutes=59)) == annotation
     )
-    assert (
-        services.annotation_editable(membership=m, now=NOW + timedelta(minutes=61))
-        is None
-    )
+    assert annotation_editable(membership=m, now=NOW + timedelta(minutes=61)) is None
 
-    fixed = services.annotation_update(
+    fixed = annotation_update(
         annotation=annotation,
         values={**VALID, "explain": 1},
         now=NOW + timedelta(minutes=5),
     )
     assert fixed.values["explain"] == 1
     with pytest.raises(ValidationError) as exc:
-        services.annotation_update(
+        annotation_update(
             annotation=annotation, values=VALID, now=NOW + timedelta(hours=2)
         )
     assert exc.value.code == "not_editable"

@@ -3,16 +3,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate
 
-from annotate import services
 from annotate.models import Membership, Role
+from annotate.services.projects import membership_add
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_new_user_is_created_with_a_password_that_works(project):
-    added = services.membership_add(
-        project=project, username="dana", role=Role.REVIEWER
-    )
+    added = membership_add(project=project, username="dana", role=Role.REVIEWER)
 
     assert added.created_user
     assert added.password
@@ -21,7 +19,7 @@ def test_a_new_user_is_created_with_a_password_that_works(project):
 
 
 def test_adding_again_changes_the_role_and_creates_no_user(project, annotator):
-    added = services.membership_add(
+    added = membership_add(
         project=project, username=annotator.username, role=Role.MANAGER
     )
 
@@ -34,8 +32,6 @@ def test_adding_again_changes_the_role_and_creates_no_user(project, annotator):
 def test_a_retired_member_is_reactivated(project, annotator):
     Membership.objects.filter(user=annotator).update(is_active=False)
 
-    services.membership_add(
-        project=project, username=annotator.username, role=Role.ANNOTATOR
-    )
+    membership_add(project=project, username=annotator.username, role=Role.ANNOTATOR)
 
     assert Membership.objects.get(user=annotator).is_active

@@ -5,15 +5,15 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotate import services
 from annotate.models import GoldMethod, Project
+from annotate.services.projects import label_set_version_get, project_create
 from tests.factories import refusal_v1
 
 pytestmark = pytest.mark.django_db
 
 
 def test_project_create_stores_the_settings():
-    project = services.project_create(
+    project = project_create(
         name="Eval",
         label_set_version=refusal_v1(),
         overlap=2,
@@ -32,10 +32,10 @@ def test_project_create_stores_the_settings():
 
 
 def test_a_duplicate_name_is_refused():
-    services.project_create(name="Eval", label_set_version=refusal_v1())
+    project_create(name="Eval", label_set_version=refusal_v1())
 
     with pytest.raises(ValidationError) as exc:
-        services.project_create(name="Eval", label_set_version=refusal_v1())
+        project_create(name="Eval", label_set_version=refusal_v1())
 
     assert "name" in exc.value.message_dict
     assert Project.objects.count() == 1
@@ -43,7 +43,7 @@ def test_a_duplicate_name_is_refused():
 
 def test_an_overlap_below_one_is_refused():
     with pytest.raises(ValidationError) as exc:
-        services.project_create(name="Eval", label_set_version=refusal_v1(), overlap=0)
+        project_create(name="Eval", label_set_version=refusal_v1(), overlap=0)
 
     assert "overlap" in exc.value.message_dict
 
@@ -57,7 +57,7 @@ def test_an_overlap_below_one_is_refused():
 )
 def test_bad_disagreement_settings_are_refused_naming_the_field(kwargs, field):
     with pytest.raises(ValidationError) as exc:
-        services.project_create(name="Eval", label_set_version=refusal_v1(), **kwargs)
+        project_create(name="Eval", label_set_version=refusal_v1(), **kwargs)
 
     assert list(exc.value.message_dict) == [field]
     assert not Project.objects.exists()
@@ -65,6 +65,6 @@ def test_bad_disagreement_settings_are_refused_naming_the_field(kwargs, field):
 
 def test_an_unknown_label_set_names_the_known_ones():
     with pytest.raises(ValidationError) as exc:
-        services.label_set_version_get(name="nope")
+        label_set_version_get(name="nope")
 
     assert "refusal-v1" in exc.value.message_dict["label_set"][0]

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from annotate import services
 from annotate.models import Item, Transcript
+from annotate.services.imports import IMPORT_BATCH, ImportRejected, transcripts_import
 from tests.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def record(n: int, model: str = "model-a") -> dict[str, object]:
 
 
 def run_import(project, stream, filename="t.jsonl", fmt=None):
-    return services.transcripts_import(
+    return transcripts_import(
         project=project, stream=stream, filename=filename, fmt=fmt
     )
 
@@ -94,7 +94,7 @@ def test_one_bad_row_rejects_the_whole_file_naming_its_line(project):
     lines[6] = '{"prompt": "broken'
     stream = io.BytesIO(("\n".join(lines) + "\n").encode())
 
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, stream)
 
     assert exc.value.total == 1
@@ -107,7 +107,7 @@ def test_one_bad_row_rejects_the_whole_file_naming_its_line(project):
 def test_every_error_is_listed_up_to_fifty(project):
     bad = [{"prompt": "p", "response": "r", "messages": []} for _ in range(60)]
 
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, jsonl(*bad))
 
     assert exc.value.total == 60
@@ -124,7 +124,7 @@ def test_an_unknown_role_is_refused_with_its_line(project):
         ]
     }
 
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, jsonl(good, bad))
 
     assert "line 2" in exc.value.errors[0]
@@ -135,14 +135,14 @@ def test_an_unknown_role_is_refused_with_its_line(project):
 def test_a_csv_without_a_response_column_is_refused_naming_it(project):
     stream = io.BytesIO(b"prompt,model\nhello,m\n")
 
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, stream, filename="t.csv")
 
     assert "response" in exc.value.errors[0]
 
 
 def test_an_empty_file_is_refused_with_a_clear_message(project):
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, io.BytesIO(b""))
 
     assert exc.value.errors == ["The file is empty."]
@@ -151,14 +151,14 @@ def test_an_empty_file_is_refused_with_a_clear_message(project):
 def test_a_file_over_the_size_limit_is_refused_before_reading(project, settings):
     settings.IMPORT_MAX_BYTES = 100
 
-    with pytest.raises(services.ImportRejected) as exc:
+    with pytest.raises(ImportRejected) as exc:
         run_import(project, jsonl(*(record(n) for n in range(20))))
 
     assert "IMPORT_MAX_BYTES" in exc.value.errors[0]
 
 
 def test_a_large_import_is_written_in_batches(project):
-    records = [record(n) for n in range(services.IMPORT_BATCH * 2 + 7)]
+    records = [record(n) for n in range(IMPORT_BATCH * 2 + 7)]
 
     summary = run_import(project, jsonl(*records))
 
@@ -196,7 +196,7 @@ def test_transcripts_keep_file_order_and_exact_content(project):
 
 
 def test_a_rejected_import_leaves_the_connection_usable(project):
-    with pytest.raises(services.ImportRejected):
+    with pytest.raises(ImportRejected):
         run_import(project, jsonl(record(1), {"prompt": "only a prompt"}))
 
     assert run_import(project, jsonl(record(1))).imported == 1

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from pytest_django.asserts import assertContains
 
-from annotate import services
 from annotate.models import Annotation, Assignment, Membership
+from annotate.services.queue import item_claim_next
 from tests.factories import ItemFactory, TranscriptFactory
 
 pytestmark = pytest.mark.django_db
@@ -245,7 +245,7 @@ def test_an_expired_claim_taken_by_others_keeps_the_labels_in_the_form(
     client.get(queue_url(project))
     mine = live(annotator)
     later = timezone.now() + project.lease + timedelta(minutes=1)
-    theirs = services.item_claim_next(
+    theirs = item_claim_next(
         membership=Membership.objects.select_related("project").get(
             user=other_annotator
         ),
