@@ -30,6 +30,22 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Say why tests skipped, one line per reason ("8 skipped: needs
+    PostgreSQL..."), rather than leave a bare count of s."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            reason = str(report.longrepr)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("why tests skipped")
+        for reason, n in sorted(reasons.items(), key=lambda r: -r[1]):
+            terminalreporter.write_line(f"{n} skipped: {reason}")
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Put back the data migration's rows: a transactional test's flush removes

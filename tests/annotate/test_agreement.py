@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -22,11 +20,9 @@ from annotate.stats.agreement import (
     one_vs_rest,
     value_counts,
 )
+from tests.vectors import AGREEMENT_VECTORS
 
-VECTORS_FILE = (
-    Path(__file__).resolve().parents[3] / "shared" / "agreement" / "vectors.json"
-)
-VECTORS = json.loads(VECTORS_FILE.read_text())["vectors"]
+VECTORS = AGREEMENT_VECTORS
 ALPHA_VECTORS = [v for v in VECTORS if v["statistic"] == "krippendorff_alpha"]
 KAPPA_STATISTICS = ("fleiss_kappa", "cohen_kappa", "cohen_kappa_linear_weighted")
 KAPPA_VECTORS = [v for v in VECTORS if v["statistic"] in KAPPA_STATISTICS]

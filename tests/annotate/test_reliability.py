@@ -3,10 +3,8 @@ counts -> alpha, checked against published worked examples."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,14 +19,11 @@ from tests.factories import (
     TranscriptFactory,
     UserFactory,
 )
+from tests.vectors import AGREEMENT_VECTORS
 
 pytestmark = pytest.mark.django_db
 
-VECTORS = json.loads(
-    (
-        Path(__file__).resolve().parents[3] / "shared" / "agreement" / "vectors.json"
-    ).read_text()
-)["vectors"]
+VECTORS = AGREEMENT_VECTORS
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
