@@ -21,6 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotate import importers
 from annotate.access import access_assignment, access_job, access_project
+from annotate.http import export_download
 from annotate.models import (
     Annotation,
     Job,
@@ -32,6 +33,7 @@ from annotate.models import (
 )
 from annotate.queries import agreement_job_for, job_for, job_live
 from annotate.services.agreement import Filters, agreement_params, annotator_ids
+from annotate.services.exports import export_options_parse
 from annotate.services.jobs import (
     agreement_job_create,
     calibration_job_create,
@@ -39,7 +41,6 @@ from annotate.services.jobs import (
     import_job_create,
 )
 from annotate.services.queue import annotation_submit, assignment_skip, item_claim_next
-from annotate.views.manager import export_download
 from labelsets.models import LabelSetVersion
 from labelsets.services import labelset_dump
 
@@ -262,47 +263,15 @@ class ProjectExportApi(APIView):
     """Start a gold export: 202 with the job; when it has succeeded, download
     the data at /api/jobs/{id}/download/data/ and its manifest at .../manifest/."""
 
-    class InputSerializer(serializers.Serializer[Any]):
-        format = serializers.ChoiceField(
-            choices=["jsonl", "csv", "parquet"], default="jsonl"
-        )
-        source_model = serializers.CharField(
-            required=False, default="", allow_blank=True
-        )
-        dataset = serializers.CharField(required=False, default="", allow_blank=True)
-        min_agreement = serializers.FloatField(
-            required=False, default=None, min_value=0, max_value=1, allow_null=True
-        )
-        adjudicated_only = serializers.BooleanField(required=False, default=False)
-        since = serializers.DateField(required=False, default=None, allow_null=True)
-        until = serializers.DateField(required=False, default=None, allow_null=True)
-        ratios = serializers.ListField(
-            child=serializers.FloatField(min_value=0, max_value=1),
-            min_length=3,
-            max_length=3,
-            required=False,
-            default=[0.8, 0.1, 0.1],
-        )
-        annotations = serializers.BooleanField(required=False, default=False)
-
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.REVIEWER).project
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Send a JSON object."]}
+            )
         job = export_job_create(
             project=project,
-            options={
-                "fmt": v["format"],
-                "source_model": v["source_model"],
-                "dataset": v["dataset"],
-                "min_agreement": v["min_agreement"],
-                "adjudicated_only": v["adjudicated_only"],
-                "since": v["since"].isoformat() if v["since"] else None,
-                "until": v["until"].isoformat() if v["until"] else None,
-                "ratios": v["ratios"],
-                "with_annotations": v["annotations"],
-            },
+            options=export_options_parse(request.data),
             created_by=authenticated_user(request),
             now=timezone.now(),
         )

@@ -25,8 +25,6 @@ from types import TracebackType
 from typing import Any, BinaryIO, NotRequired, Protocol, Self, TypedDict
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 FORMATS = ("jsonl", "csv", "parquet")
 SPLITS = ("train", "validation", "test")
@@ -296,6 +294,10 @@ class _ParquetWriter(_Writer):
     def __init__(
         self, stream: BinaryIO, *, fields: Sequence[str], with_annotations: bool
     ) -> None:
+        # pyarrow loads here, where a Parquet file is written, so the web
+        # processes that import this module for its options never pay for it.
+        import pyarrow.parquet as pq
+
         names = columns(fields, with_annotations=with_annotations)
         self._stream = stream
         self._fields = tuple(fields)
@@ -325,6 +327,8 @@ class _ParquetWriter(_Writer):
             self._flush()
 
     def _flush(self) -> None:
+        import pyarrow as pa
+
         arrays = [
             pa.array(column, type=field.type)
             for column, field in zip(
@@ -353,6 +357,8 @@ _NOT_NULL = frozenset(
 
 def _parquet_schema(names: Sequence[str], fields: Sequence[str]) -> Any:
     """Strings but for the counts (int64) and the scores (float64); JSON as text."""
+    import pyarrow as pa
+
     types = dict.fromkeys(names, pa.string())
     types.update(transcript_id=pa.int64(), annotations_count=pa.int64())
     types.update(

@@ -120,24 +120,8 @@ class ExportForm(forms.Form):
         help_text="Annotators appear as stable pseudonyms.",
     )
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        parts = [data.get(k) for k in ("train", "validation", "test")]
-        if all(p is not None for p in parts) and abs(sum(parts) - 1) > 1e-9:  # type: ignore[arg-type]
-            self.add_error("test", "Train, validation and test must add up to 1.")
-        return data
-
-    def options(self) -> dict[str, object]:
-        """The cleaned form as exports.ExportOptions.as_dict()."""
+    def export_input(self) -> dict[str, object]:
+        """The cleaned form as services.exports.export_options_parse reads it,
+        which holds the rules (the split adding up to 1, among others)."""
         d = self.cleaned_data
-        return {
-            "fmt": d["format"],
-            "source_model": d["source_model"],
-            "dataset": d["dataset"],
-            "min_agreement": d["min_agreement"],
-            "adjudicated_only": d["adjudicated_only"],
-            "since": d["since"].isoformat() if d["since"] else None,
-            "until": d["until"].isoformat() if d["until"] else None,
-            "ratios": [d["train"], d["validation"], d["test"]],
-            "with_annotations": d["annotations"],
-        }
+        return {**d, "ratios": [d["train"], d["validation"], d["test"]]}

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from annotate.queries import (
     AssignmentQuerySet,
@@ -70,7 +71,7 @@ class Project(models.Model):
             "key field, 0 when all agree, 1 when spread evenly over every option."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     # Kept counters: updated with F() by the services that change them, so no
     # request ever counts rows to show progress.
     items_total = models.PositiveIntegerField(default=0)
@@ -112,7 +113,7 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     is_active = models.BooleanField(default=True, help_text="Off retires the member.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     # Kept counters for the progress bar, updated by submit and skip.
     annotations_count = models.PositiveIntegerField(default=0)
     skips_count = models.PositiveIntegerField(default=0)
@@ -161,7 +162,7 @@ class Transcript(models.Model):
         related_name="transcripts",
         db_index=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -409,6 +410,11 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {JobStatus.SUCCEEDED, JobStatus.FAILED}
+
+    @property
+    def progress_key(self) -> str:
+        """The cache key of the job's live progress (services.jobs.job_progress)."""
+        return f"job-progress:{self.pk}"
 
     @property
     def percent(self) -> int:

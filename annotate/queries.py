@@ -83,9 +83,7 @@ def job_live(job: Job) -> Job:
     """The job with its live progress (published through the cache) while it runs."""
     from django.core.cache import cache
 
-    from annotate.services.jobs import job_progress_key
-
-    if not job.is_finished and (live := cache.get(job_progress_key(job.pk))):
+    if not job.is_finished and (live := cache.get(job.progress_key)):
         job.progress_done, job.progress_total, job.stage = (
             live["done"],
             live["total"],

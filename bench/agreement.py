@@ -291,6 +291,7 @@ def annotation_count(project_id: int) -> int:
 def annotators_ensure(project: Any) -> list[int]:
     """The 3 annotators' user ids, members of the project."""
     from django.contrib.auth.models import User
+    from django.utils import timezone
 
     from annotate.models import Role
     from annotate.services.projects import (
@@ -305,7 +306,12 @@ def annotators_ensure(project: Any) -> list[int]:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        membership_add(project=project, username=user.username, role=Role.ANNOTATOR)
+        membership_add(
+            now=timezone.now(),
+            project=project,
+            username=user.username,
+            role=Role.ANNOTATOR,
+        )
         ids.append(user.pk)
     return ids
 
@@ -314,6 +320,7 @@ def project_ensure(size: int) -> tuple[str, float | None]:
     """The project's name and its load time in s (None when kept), loading it
     if missing or partial."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from annotate.models import Membership, Project
     from annotate.services.projects import (
@@ -333,6 +340,7 @@ def project_ensure(size: int) -> tuple[str, float | None]:
     with transaction.atomic():
         if project is None:
             project = project_create(
+                now=timezone.now(),
                 name=name,
                 label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=ANNOTATORS,

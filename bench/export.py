@@ -488,6 +488,7 @@ def project_ensure(size: int) -> tuple[str, Load | None]:
     """The project's name and its load times (None when kept), loading it if
     missing or partial."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from annotate.models import Project
     from annotate.services.projects import label_set_version_get, project_create
@@ -504,6 +505,7 @@ def project_ensure(size: int) -> tuple[str, Load | None]:
     with transaction.atomic():
         if project is None:
             project = project_create(
+                now=timezone.now(),
                 name=name,
                 label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=LABELS,

@@ -123,6 +123,7 @@ def django_setup(url: str) -> None:
 def project_ensure(size: int) -> int:
     """The id of the project of `size` items, loading it if missing or partial."""
     from django.db import connection, transaction
+    from django.utils import timezone
 
     from annotate.models import Item, Project, Transcript
     from annotate.services.projects import (
@@ -138,6 +139,7 @@ def project_ensure(size: int) -> int:
     with transaction.atomic():
         if project is None:
             project = project_create(
+                now=timezone.now(),
                 name=name,
                 label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=OVERLAP,
@@ -184,6 +186,7 @@ def project_ensure(size: int) -> int:
 def annotators_ensure(project_ids: list[int]) -> list[str]:
     """32 annotators, members of every bench project; their API tokens."""
     from django.contrib.auth.models import User
+    from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
     from annotate.models import Project, Role
@@ -200,7 +203,12 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         for project in Project.objects.filter(pk__in=project_ids):
-            membership_add(project=project, username=user.username, role=Role.ANNOTATOR)
+            membership_add(
+                now=timezone.now(),
+                project=project,
+                username=user.username,
+                role=Role.ANNOTATOR,
+            )
         tokens.append(Token.objects.get_or_create(user=user)[0].key)
     return tokens
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from labelsets.schema import Schema
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 class LabelSet(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.name
@@ -44,7 +45,7 @@ class LabelSetVersion(models.Model):
     )
     number = models.PositiveIntegerField()
     schema_data = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,9 @@ _SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 @transaction.atomic
-def labelset_load(*, data: Mapping[str, object]) -> tuple[LabelSetVersion, bool]:
+def labelset_load(
+    *, data: Mapping[str, object], now: datetime
+) -> tuple[LabelSetVersion, bool]:
     """Store a label set from file data; returns (version, created).
 
     Idempotent: a new version is appended only when the schema differs from
@@ -47,7 +50,7 @@ def labelset_load(*, data: Mapping[str, object]) -> tuple[LabelSetVersion, bool]
     # The row lock serialises concurrent loads of one label set, so two of
     # them cannot both append the same version number.
     label_set, _ = LabelSet.objects.select_for_update().get_or_create(
-        name=name, defaults={"description": description}
+        name=name, defaults={"description": description, "created_at": now}
     )
     if label_set.description != description:
         label_set.description = description
@@ -62,6 +65,7 @@ def labelset_load(*, data: Mapping[str, object]) -> tuple[LabelSetVersion, bool]
         # Stored with defaults resolved, so a version keeps its meaning (its
         # hotkeys, say) even if parse_schema's defaults change later.
         schema_data=schema_to_data(schema),
+        created_at=now,
     )
     return version, True
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from annotate import exporters
@@ -60,6 +63,104 @@ class ExportOptions:
             ratios=tuple(data.get("ratios") or (0.8, 0.1, 0.1)),
             with_annotations=bool(data.get("with_annotations")),
         )
+
+
+# The rules for each option, whoever gives it: form fields used as parsers.
+_OPTION_FIELDS: dict[str, forms.Field] = {
+    "format": forms.ChoiceField(
+        choices=[(f, f) for f in exporters.FORMATS], required=False
+    ),
+    "source_model": forms.CharField(required=False, max_length=200),
+    "dataset": forms.CharField(required=False, max_length=200),
+    "min_agreement": forms.FloatField(required=False, min_value=0, max_value=1),
+    "adjudicated_only": forms.BooleanField(required=False),
+    "since": forms.DateField(required=False),
+    "until": forms.DateField(required=False),
+    "annotations": forms.BooleanField(required=False),
+}
+_RATIO = forms.FloatField(min_value=0, max_value=1)
+DEFAULT_RATIOS = (0.8, 0.1, 0.1)
+
+
+def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
+    """Export options from input: the export page, the API and manage.py
+    export_gold all parse theirs here, so one set of rules holds for each.
+
+    Keys, all optional: format (jsonl, csv, parquet), source_model, dataset,
+    min_agreement (0..1), adjudicated_only, since and until (YYYY-MM-DD),
+    ratios (train, validation, test: three numbers as a list or as
+    "0.8,0.1,0.1", adding up to 1), annotations. Other keys are ignored.
+    Raises ValidationError naming every bad key.
+    """
+    errors: dict[str, list[str]] = {}
+    clean: dict[str, Any] = {}
+    for name, field in _OPTION_FIELDS.items():
+        try:
+            clean[name] = field.clean(data.get(name))
+        except ValidationError as e:
+            errors[name] = e.messages
+    try:
+        ratios = _ratios(data.get("ratios"))
+    except ValidationError as e:
+        errors["ratios"] = e.messages
+    if errors:
+        raise ValidationError(errors)
+    return ExportOptions(
+        fmt=clean["format"] or "jsonl",
+        source_model=clean["source_model"],
+        dataset=clean["dataset"],
+        min_agreement=clean["min_agreement"],
+        adjudicated_only=clean["adjudicated_only"],
+        since=clean["since"],
+        until=clean["until"],
+        ratios=ratios,
+        with_annotations=clean["annotations"],
+    )
+
+
+def _ratios(given: object) -> tuple[float, float, float]:
+    if given is None or given == "":
+        return DEFAULT_RATIOS
+    parts = given.split(",") if isinstance(given, str) else given
+    if not isinstance(parts, list | tuple) or len(parts) != 3:
+        raise ValidationError(
+            "Give three numbers, train, validation and test (like 0.8,0.1,0.1)."
+        )
+    train, validation, test = (_RATIO.clean(p) for p in parts)
+    if abs(train + validation + test - 1) > 1e-9:
+        raise ValidationError("Train, validation and test must add up to 1.")
+    return train, validation, test
+
+
+def export_paths(job: Job) -> tuple[Path, Path]:
+    """Where an export job writes its data file and its manifest."""
+    directory = Path(settings.MEDIA_ROOT) / "exports" / str(job.pk)
+    return directory / f"gold.{job.params['fmt']}", directory / "manifest.json"
+
+
+def export_to_files(
+    *,
+    project: Project,
+    options: ExportOptions,
+    data_path: Path,
+    manifest_path: Path,
+    now: datetime,
+    progress: Progress | None = None,
+) -> exporters.Manifest:
+    """Write the gold export to `data_path` and its manifest to
+    `manifest_path`: what an export job and manage.py export_gold both run.
+    Raises OSError when a file cannot be written."""
+    with data_path.open("wb") as stream:
+        manifest = gold_export(
+            project=project,
+            options=options,
+            stream=stream,
+            alpha=export_alpha(project, now=now),
+            now=now,
+            progress=progress,
+        )
+    manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    return manifest
 
 
 def _where(project: Project, options: ExportOptions) -> tuple[str, list[Any]]:

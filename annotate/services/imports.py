@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Self
 
@@ -13,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.types.json import set_json_dumps
 
@@ -89,6 +89,7 @@ def transcripts_import(
     fmt: str | None = None,
     job: Job | None = None,
     progress: Callable[[int], None] | None = None,
+    now: datetime,
 ) -> ImportSummary:
     """Import every transcript of a file into the project, or none of them.
 
@@ -108,7 +109,7 @@ def transcripts_import(
         writer_class = (
             _CopyWriter if connection.vendor == "postgresql" else _BatchWriter
         )
-        with writer_class(project=project, job=job, fmt=fmt) as writer:
+        with writer_class(project=project, job=job, fmt=fmt, now=now) as writer:
             try:
                 for row in rows:
                     if isinstance(row, importers.RowError):
@@ -156,9 +157,12 @@ class _Writer:
     """Writes new transcripts and their queue items; a context manager that
     finishes the writing on a clean exit and abandons it on an exception."""
 
-    def __init__(self, *, project: Project, job: Job | None, fmt: str) -> None:
+    def __init__(
+        self, *, project: Project, job: Job | None, fmt: str, now: datetime
+    ) -> None:
         self.project = project
         self.job = job
+        self.now = now
         self.summary = ImportSummary(format=fmt)
         self.seen: set[bytes] = (
             set()
@@ -227,6 +231,7 @@ class _BatchWriter(_Writer):
                 metadata=r.metadata,
                 content_hash=r.content_hash,
                 job=self.job,
+                created_at=self.now,
             )
             for r in fresh
         )
@@ -261,7 +266,6 @@ class _CopyWriter(_Writer):
             "content_hash", flat=True
         )
         self.seen.update(bytes.fromhex(h) for h in existing.iterator(chunk_size=10_000))
-        self.now = timezone.now()
         self.cursor = connection.cursor()
         self.pg = self.cursor.cursor  # psycopg's own cursor, which has copy()
         # Django's foreign keys are deferred to commit, where their checks run

@@ -8,13 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from annotate.models import (
     Job,
@@ -22,7 +20,11 @@ from annotate.models import (
     JobStatus,
     Project,
 )
+from annotate.services.exports import ExportOptions
 from annotate.services.imports import ImportRejected, transcripts_import
+
+# The clock, called when each moment is recorded: a job runs for a while.
+type Clock = Callable[[], datetime]
 
 
 @transaction.atomic
@@ -93,17 +95,13 @@ def job_progress(
         job.stage = stage
     job.progress_done = done
     cache.set(
-        job_progress_key(job.pk),
+        job.progress_key,
         {"done": done, "total": job.progress_total, "stage": job.stage},
         timeout=24 * 3600,
     )
 
 
-def job_progress_key(job_id: int) -> str:
-    return f"job-progress:{job_id}"
-
-
-def job_run(*, job_id: int, now: Callable[[], datetime]) -> Job:
+def job_run(*, job_id: int, now: Clock) -> Job:
     """Run a queued job to its end, recording the result or the errors.
 
     Idempotent: a finished job is returned as it is. A job found running (its
@@ -115,7 +113,7 @@ def job_run(*, job_id: int, now: Callable[[], datetime]) -> Job:
         return job
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now())
     try:
-        result = _JOB_RUNNERS[JobKind(job.kind)](job)
+        result = _JOB_RUNNERS[JobKind(job.kind)](job, now)
     except ImportRejected as e:
         job.status, job.errors, job.result = (
             JobStatus.FAILED,
@@ -138,11 +136,11 @@ def job_run(*, job_id: int, now: Callable[[], datetime]) -> Job:
             "stage",
         ]
     )
-    cache.delete(job_progress_key(job.pk))
+    cache.delete(job.progress_key)
     return job
 
 
-def _run_import(job: Job) -> dict[str, object]:
+def _run_import(job: Job, now: Clock) -> dict[str, object]:
     path = Path(str(job.params["path"]))
     if not path.exists():
         raise ValidationError(
@@ -157,6 +155,7 @@ def _run_import(job: Job) -> dict[str, object]:
             filename=str(job.params.get("filename") or path.name),
             fmt=str(job.params.get("format") or "") or None,
             job=job,
+            now=now(),
             # Bytes read: the row count is unknown until the end.
             progress=lambda _rows: job_progress(job=job, done=stream.tell()),
         )
@@ -183,7 +182,7 @@ def agreement_job_create(
     )
 
 
-def _run_agreement(job: Job) -> dict[str, object]:
+def _run_agreement(job: Job, now: Clock) -> dict[str, object]:
     # numpy, scikit-learn and krippendorff load here, in the worker, so web
     # processes never pay for them.
     from annotate.services.agreement import Filters, agreement_report
@@ -197,7 +196,7 @@ def _run_agreement(job: Job) -> dict[str, object]:
         filters=Filters.from_dict(filters if isinstance(filters, dict) else {}),
         resamples=int(job.params.get("resamples", 1000)),
         seed=int(job.params.get("seed", 0)),
-        now=timezone.now(),
+        now=now(),
         progress=lambda stage, done, total: job_progress(
             job=job, done=done, total=total, stage=stage
         ),
@@ -217,14 +216,14 @@ def calibration_job_create(
     )
 
 
-def _run_calibration(job: Job) -> dict[str, object]:
+def _run_calibration(job: Job, now: Clock) -> dict[str, object]:
     from annotate.services.exports import calibration_report
 
     project = Project.objects.select_related("label_set_version").get(pk=job.project_id)
     job_progress(job=job, done=0, total=project.items_total, stage="Counting")
     return calibration_report(
         project=project,
-        now=timezone.now(),
+        now=now(),
         progress=lambda n: job_progress(job=job, done=n),
     )
 
@@ -232,44 +231,22 @@ def _run_calibration(job: Job) -> dict[str, object]:
 def export_job_create(
     *,
     project: Project,
-    options: dict[str, object],
+    options: ExportOptions,
     created_by: User | None,
     now: datetime,
 ) -> Job:
-    """Queue a gold export (exports.ExportOptions.as_dict()) as a job.
-
-    Raises ValidationError naming the field for an unknown format or bad
-    split ratios, before anything is queued.
-    """
-    from annotate import exporters
-    from annotate.services.exports import ExportOptions
-
-    parsed = ExportOptions.from_dict(dict(options))
-    if parsed.fmt not in exporters.FORMATS:
-        raise ValidationError(
-            {"format": f"Choose one of {', '.join(exporters.FORMATS)}."}
-        )
-    try:
-        exporters.split_of("", 0, ratios=parsed.ratios)
-    except ValueError as e:
-        raise ValidationError({"ratios": str(e)}) from e
+    """Queue a gold export as a job (options from exports.export_options_parse)."""
     return job_create(
         project=project,
         kind=JobKind.EXPORT,
         created_by=created_by,
-        params=parsed.as_dict(),
+        params=options.as_dict(),
         now=now,
     )
 
 
-def export_paths(job: Job) -> tuple[Path, Path]:
-    """Where an export job writes its data file and its manifest."""
-    directory = Path(settings.MEDIA_ROOT) / "exports" / str(job.pk)
-    return directory / f"gold.{job.params['fmt']}", directory / "manifest.json"
-
-
-def _run_export(job: Job) -> dict[str, object]:
-    from annotate.services.exports import ExportOptions, export_alpha, gold_export
+def _run_export(job: Job, now: Clock) -> dict[str, object]:
+    from annotate.services.exports import export_paths, export_to_files
 
     project = Project.objects.select_related("label_set_version__label_set").get(
         pk=job.project_id
@@ -278,16 +255,14 @@ def _run_export(job: Job) -> dict[str, object]:
     data_path, manifest_path = export_paths(job)
     data_path.parent.mkdir(parents=True, exist_ok=True)
     job_progress(job=job, done=0, total=project.items_total, stage="Exporting")
-    with data_path.open("wb") as stream:
-        manifest = gold_export(
-            project=project,
-            options=options,
-            stream=stream,
-            alpha=export_alpha(project, now=timezone.now()),
-            now=timezone.now(),
-            progress=lambda n: job_progress(job=job, done=n),
-        )
-    manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    manifest = export_to_files(
+        project=project,
+        options=options,
+        data_path=data_path,
+        manifest_path=manifest_path,
+        now=now(),
+        progress=lambda n: job_progress(job=job, done=n),
+    )
     job_progress(job=job, done=manifest["counts"]["rows"], stage="Done")
     return {
         "rows": manifest["counts"]["rows"],
@@ -298,7 +273,7 @@ def _run_export(job: Job) -> dict[str, object]:
     }
 
 
-_JOB_RUNNERS: dict[JobKind, Callable[[Job], dict[str, object]]] = {
+_JOB_RUNNERS: dict[JobKind, Callable[[Job, Clock], dict[str, object]]] = {
     JobKind.IMPORT: _run_import,
     JobKind.AGREEMENT: _run_agreement,
     JobKind.EXPORT: _run_export,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -30,6 +30,7 @@ def project_create(
     extra_labels_max: int = 0,
     disagreement_threshold: float = 0.35,
     gold_method: GoldMethod = GoldMethod.MAJORITY,
+    now: datetime,
 ) -> Project:
     """Create a project labelled under one label set version.
 
@@ -63,6 +64,7 @@ def project_create(
         extra_labels_max=extra_labels_max,
         disagreement_threshold=disagreement_threshold,
         gold_method=gold_method,
+        created_at=now,
     )
 
 
@@ -92,7 +94,9 @@ class NewMember:
 
 
 @transaction.atomic
-def membership_add(*, project: Project, username: str, role: Role) -> NewMember:
+def membership_add(
+    *, project: Project, username: str, role: Role, now: datetime
+) -> NewMember:
     """Add a user to a project with a role, creating the user if new.
 
     Idempotent: an existing member gets the new role and is reactivated. A new
@@ -105,7 +109,10 @@ def membership_add(*, project: Project, username: str, role: Role) -> NewMember:
         password = secrets.token_urlsafe(12)
         user = user_model.objects.create_user(username=username, password=password)
     membership, _ = Membership.objects.update_or_create(
-        user=user, project=project, defaults={"role": role, "is_active": True}
+        user=user,
+        project=project,
+        defaults={"role": role, "is_active": True},
+        create_defaults={"role": role, "is_active": True, "created_at": now},
     )
     return NewMember(
         membership=membership, created_user=password is not None, password=password

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotate.access import access_job, access_project
 from annotate.forms import ExportForm, ImportForm, add_service_errors
-from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Job, JobKind, JobStatus, Role
+from annotate.http import AuthenticatedHtmxRequest, export_download
+from annotate.models import Job, JobKind, Role
 from annotate.queries import job_live
-from annotate.services.jobs import export_job_create, export_paths, import_job_create
+from annotate.services.exports import export_options_parse
+from annotate.services.jobs import export_job_create, import_job_create
 
 
 @require_http_methods(["GET", "POST"])
@@ -68,7 +68,7 @@ def project_export(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
         try:
             job = export_job_create(
                 project=project,
-                options=form.options(),
+                options=export_options_parse(form.export_input()),
                 created_by=request.user,
                 now=timezone.now(),
             )
@@ -91,19 +91,3 @@ def job_download(
 ) -> FileResponse:
     """An export job's data file or manifest."""
     return export_download(access_job(request.user, job_id), part)
-
-
-def export_download(job: Job, part: str) -> FileResponse:
-    """The file of a finished export (`data` or `manifest`); 404 otherwise.
-    Shared by the page's link and the API."""
-    if job.kind != JobKind.EXPORT or job.status != JobStatus.SUCCEEDED:
-        raise Http404("No finished export here.")
-    data, manifest = export_paths(job)
-    path = {"data": data, "manifest": manifest}.get(part)
-    if path is None or not path.exists():
-        raise Http404("No such file.")
-    name = f"{slugify(job.project.name) or 'project'}-gold-{job.pk}"
-    filename = (
-        f"{name}.{job.params['fmt']}" if part == "data" else f"{name}.manifest.json"
-    )
-    return FileResponse(path.open("rb"), as_attachment=True, filename=filename)

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from pytest_django.asserts import assertContains
 from rest_framework.test import APIClient
 
@@ -50,6 +51,7 @@ def test_the_command_writes_the_report_as_csv_and_json(calibrated):
 
 def test_the_command_says_when_the_label_set_is_not_about_refusals():
     version, _ = labelset_load(
+        now=timezone.now(),
         data={
             "name": "tox",
             "fields": [
@@ -59,7 +61,7 @@ def test_the_command_says_when_the_label_set_is_not_about_refusals():
                     "options": [{"value": "y"}, {"value": "n"}],
                 }
             ],
-        }
+        },
     )
     project = ProjectFactory(label_set_version=version)
 

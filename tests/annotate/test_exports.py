@@ -124,6 +124,7 @@ def test_the_jsonl_export_imports_back_into_a_new_project(gold_project):
     target = ProjectFactory(name="Round trip")
 
     summary = transcripts_import(
+        now=timezone.now(),
         project=target,
         stream=io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in rows)),
         filename="gold.jsonl",
@@ -266,7 +267,12 @@ def test_the_exported_gold_comes_into_a_new_project_as_a_judge(gold_project):
     rows, _ = export(gold_project)
     target = ProjectFactory(name="Round trip with gold")
     data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
-    transcripts_import(project=target, stream=io.BytesIO(data), filename="gold.jsonl")
+    transcripts_import(
+        now=timezone.now(),
+        project=target,
+        stream=io.BytesIO(data),
+        filename="gold.jsonl",
+    )
 
     # A judgement needs every required field; the tied item has no gold
     # refusal_type, so only the resolved rows go in.

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from annotate.models import Annotation, Item, Project
 from annotate.services.agreement import Filters, agreement_report
@@ -52,7 +53,8 @@ def project_with(v: dict[str, Any], *, field_kind: str, **project_kw) -> Project
         position = {x: i + 1 for i, x in enumerate(domain)}
         as_value = position.__getitem__
     version, _ = labelset_load(
-        data={"name": f"vec-{uuid.uuid4().hex[:8]}", "fields": [field]}
+        now=timezone.now(),
+        data={"name": f"vec-{uuid.uuid4().hex[:8]}", "fields": [field]},
     )
     project = ProjectFactory(label_set_version=version, **project_kw)
     data = v["reliability_data"]

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.schema import SchemaError
@@ -33,7 +34,7 @@ def data(**changes: Any) -> dict[str, Any]:
 
 
 def test_load_creates_the_label_set_and_version_1():
-    version, created = labelset_load(data=data())
+    version, created = labelset_load(now=timezone.now(), data=data())
 
     assert created
     assert version.number == 1
@@ -43,8 +44,8 @@ def test_load_creates_the_label_set_and_version_1():
 
 
 def test_loading_the_same_schema_twice_keeps_one_version():
-    first, _ = labelset_load(data=data())
-    again, created = labelset_load(data=data())
+    first, _ = labelset_load(now=timezone.now(), data=data())
+    again, created = labelset_load(now=timezone.now(), data=data())
 
     assert not created
     assert again == first
@@ -52,12 +53,12 @@ def test_loading_the_same_schema_twice_keeps_one_version():
 
 
 def test_a_changed_schema_appends_a_version():
-    labelset_load(data=data())
+    labelset_load(now=timezone.now(), data=data())
     changed = data(
         fields=[{"name": "ok", "kind": "single", "options": [{"value": "yes"}]}]
     )
 
-    version, created = labelset_load(data=changed)
+    version, created = labelset_load(now=timezone.now(), data=changed)
 
     assert created
     assert version.number == 2
@@ -65,9 +66,11 @@ def test_a_changed_schema_appends_a_version():
 
 
 def test_a_new_description_updates_the_label_set_without_a_version():
-    labelset_load(data=data())
+    labelset_load(now=timezone.now(), data=data())
 
-    version, created = labelset_load(data=data(description="Better."))
+    version, created = labelset_load(
+        now=timezone.now(), data=data(description="Better.")
+    )
 
     assert not created
     assert LabelSet.objects.get(name="tiny").description == "Better."
@@ -76,14 +79,16 @@ def test_a_new_description_updates_the_label_set_without_a_version():
 def test_dump_then_load_is_unchanged():
     version = LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
 
-    again, created = labelset_load(data=labelset_dump(version=version))
+    again, created = labelset_load(
+        now=timezone.now(), data=labelset_dump(version=version)
+    )
 
     assert not created
     assert again == version
 
 
 def test_dump_holds_name_description_version_fields_and_rules():
-    version, _ = labelset_load(data=data())
+    version, _ = labelset_load(now=timezone.now(), data=data())
 
     dumped = labelset_dump(version=version)
 
@@ -107,7 +112,7 @@ def test_malformed_data_is_refused_and_nothing_is_stored(changes, expected):
     with pytest.raises(
         SchemaError, match=f"^{expected.replace('[', '.').replace(']', '.')}"
     ):
-        labelset_load(data=data(**changes))
+        labelset_load(now=timezone.now(), data=data(**changes))
 
     assert not LabelSet.objects.filter(name="tiny").exists()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
 from annotate.models import Role
@@ -22,7 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
         added = membership_add(
-            project=project, username=options["username"], role=Role(options["role"])
+            now=timezone.now(),
+            project=project,
+            username=options["username"],
+            role=Role(options["role"]),
         )
         user = added.membership.user
         self.stdout.write(

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from annotate.models import GoldMethod
 from annotate.services.projects import label_set_version_get, project_create
@@ -56,6 +57,7 @@ class Command(BaseCommand):
                 name=options["labelset"], number=options["labelset_version"]
             )
             project = project_create(
+                now=timezone.now(),
                 name=options["name"],
                 label_set_version=version,
                 overlap=options["overlap"],

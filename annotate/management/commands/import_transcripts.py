@@ -4,6 +4,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from annotate import importers
 from annotate.management.commands._common import project_by_name_or_id
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         with stream:
             try:
                 summary = transcripts_import(
+                    now=timezone.now(),
                     project=project,
                     stream=stream,
                     filename=options["file"],

@@ -56,20 +56,23 @@ class Command(BaseCommand):
         project = Project.objects.filter(name=PROJECT).first()
         if project is None:
             project = project_create(
+                now=timezone.now(),
                 name=PROJECT,
                 label_set_version=label_set_version_get(name="refusal-v1"),
                 overlap=2,
                 guidelines=(DEMO_DIR / "guidelines.md").read_text(encoding="utf-8"),
             )
         for username, role in USERS:
-            membership_add(project=project, username=username, role=role)
+            membership_add(
+                now=timezone.now(), project=project, username=username, role=role
+            )
             user = get_user_model().objects.get(username=username)
             user.set_password(PASSWORD)
             user.save(update_fields=["password"])
         path = DEMO_DIR / "transcripts.jsonl"
         with path.open("rb") as stream:
             summary = transcripts_import(
-                project=project, stream=stream, filename=path.name
+                now=timezone.now(), project=project, stream=stream, filename=path.name
             )
         labelled = _label_as_bob_and_carol(project)
         self.stdout.write(

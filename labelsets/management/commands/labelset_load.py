@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from labelsets.schema import SchemaError
 from labelsets.services import labelset_load, load_labelset_file
@@ -17,7 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
         try:
-            version, created = labelset_load(data=load_labelset_file(path))
+            version, created = labelset_load(
+                now=timezone.now(), data=load_labelset_file(path)
+            )
         except SchemaError as e:
             raise CommandError(f"{path}: {e}") from e
         except OSError as e:

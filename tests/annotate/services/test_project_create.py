@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from annotate.models import GoldMethod, Project
 from annotate.services.projects import label_set_version_get, project_create
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def test_project_create_stores_the_settings():
     project = project_create(
+        now=timezone.now(),
         name="Eval",
         label_set_version=refusal_v1(),
         overlap=2,
@@ -32,10 +34,10 @@ def test_project_create_stores_the_settings():
 
 
 def test_a_duplicate_name_is_refused():
-    project_create(name="Eval", label_set_version=refusal_v1())
+    project_create(now=timezone.now(), name="Eval", label_set_version=refusal_v1())
 
     with pytest.raises(ValidationError) as exc:
-        project_create(name="Eval", label_set_version=refusal_v1())
+        project_create(now=timezone.now(), name="Eval", label_set_version=refusal_v1())
 
     assert "name" in exc.value.message_dict
     assert Project.objects.count() == 1
@@ -43,7 +45,9 @@ def test_a_duplicate_name_is_refused():
 
 def test_an_overlap_below_one_is_refused():
     with pytest.raises(ValidationError) as exc:
-        project_create(name="Eval", label_set_version=refusal_v1(), overlap=0)
+        project_create(
+            now=timezone.now(), name="Eval", label_set_version=refusal_v1(), overlap=0
+        )
 
     assert "overlap" in exc.value.message_dict
 
@@ -57,7 +61,9 @@ def test_an_overlap_below_one_is_refused():
 )
 def test_bad_disagreement_settings_are_refused_naming_the_field(kwargs, field):
     with pytest.raises(ValidationError) as exc:
-        project_create(name="Eval", label_set_version=refusal_v1(), **kwargs)
+        project_create(
+            now=timezone.now(), name="Eval", label_set_version=refusal_v1(), **kwargs
+        )
 
     assert list(exc.value.message_dict) == [field]
     assert not Project.objects.exists()

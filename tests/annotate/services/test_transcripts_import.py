@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping
 
 import pytest
+from django.utils import timezone
 
 from annotate.models import Item, Transcript
 from annotate.services.imports import IMPORT_BATCH, ImportRejected, transcripts_import
@@ -28,7 +29,7 @@ def record(n: int, model: str = "model-a") -> dict[str, object]:
 
 def run_import(project, stream, filename="t.jsonl", fmt=None):
     return transcripts_import(
-        project=project, stream=stream, filename=filename, fmt=fmt
+        now=timezone.now(), project=project, stream=stream, filename=filename, fmt=fmt
     )
 
 
