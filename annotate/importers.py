@@ -54,6 +54,16 @@ class RowError:
         return f"{where}: {self.message}" if where else self.message
 
 
+@dataclass(frozen=True, slots=True)
+class JudgementRow:
+    """One line of a judgement file: a transcript id as given, and the labels
+    (checked against the label set by the import, which knows it)."""
+
+    line: int
+    id: object
+    values: object
+
+
 class ImportFileError(ValueError):
     """The file as a whole can't be read: nothing in it is imported."""
 
@@ -777,3 +787,31 @@ def _prompt_hash(messages: list[Message]) -> str:
         i for i, message in enumerate(messages) if message["role"] == "assistant"
     )
     return hashlib.sha256(_canonical(messages[:last_answer])).hexdigest()[:16]
+
+
+def iter_judgements(stream: BinaryIO) -> Iterator[JudgementRow | RowError]:
+    """The lines of a judgement file, JSONL of {"id": ..., "values": {...}}.
+
+    Rows of a gold export (with "gold" instead of "values") give their gold
+    values, so an export's gold comes into a new project as a judge. Blank
+    lines are skipped; a line that is not such an object is a RowError.
+    """
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            yield RowError(number, "", f"not JSON ({e})")
+            continue
+        if isinstance(record, dict) and "values" not in record and "gold" in record:
+            gold = record["gold"] if isinstance(record["gold"], dict) else {}
+            record["values"] = {
+                name: entry["value"]
+                for name, entry in gold.items()
+                if isinstance(entry, dict) and entry.get("value") is not None
+            }
+        if not isinstance(record, dict) or "id" not in record or "values" not in record:
+            yield RowError(number, "", 'needs "id" and "values"')
+            continue
+        yield JudgementRow(line=number, id=record["id"], values=record["values"])

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-import orjson
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotate import importers
 from annotate.models import (
     Annotation,
     Project,
@@ -69,37 +69,22 @@ def judgements_import(
         if len(errors) < MAX_REPORTED_ERRORS:
             errors.append(message)
 
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
+    for row in importers.iter_judgements(stream):
+        if isinstance(row, importers.RowError):
+            problem(str(row))
             continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            problem(f"line {number}: not JSON ({e})")
-            continue
-        if isinstance(record, dict) and "values" not in record and "gold" in record:
-            # A row of a gold export: its gold values, as a judge's labels.
-            gold = record["gold"] if isinstance(record["gold"], dict) else {}
-            record["values"] = {
-                name: entry["value"]
-                for name, entry in gold.items()
-                if isinstance(entry, dict) and entry.get("value") is not None
-            }
-        if not isinstance(record, dict) or "id" not in record or "values" not in record:
-            problem(f'line {number}: needs "id" and "values"')
-            continue
-        key = record["id"]
+        key = row.id
         pk = by_external.get(str(key))
         if pk is None and str(key).isdigit() and int(str(key)) in numbers:
             pk = int(str(key))
         if pk is None:
-            problem(f"line {number}: id {key!r}: no such transcript in this project")
+            problem(f"line {row.line}: id {key!r}: no such transcript in this project")
             continue
         try:
-            parsed[pk] = version.validate(record["values"])
+            parsed[pk] = version.validate(row.values)
         except ValidationError as e:
             fields = "; ".join(f"{f}: {' '.join(m)}" for f, m in e.message_dict.items())
-            problem(f"line {number}: values: {fields}")
+            problem(f"line {row.line}: values: {fields}")
     if total_errors:
         raise ImportRejected(errors, total_errors)
     if not parsed:

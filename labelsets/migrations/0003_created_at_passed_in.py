@@ -5,20 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('labelsets', '0002_refusal_v1'),
+        ("labelsets", "0002_refusal_v1"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='labelset',
-            name='created_at',
+            model_name="labelset",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.AlterField(
-            model_name='labelsetversion',
-            name='created_at',
+            model_name="labelsetversion",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
     ]

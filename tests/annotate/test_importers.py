@@ -11,9 +11,11 @@ import pytest
 
 from annotate.importers import (
     ImportFileError,
+    JudgementRow,
     RowError,
     TranscriptRow,
     detect_format,
+    iter_judgements,
     iter_rows,
 )
 
@@ -797,3 +799,25 @@ def test_memory_stays_flat_whatever_the_file_size(fmt, size_mb):
 
     assert count > size_mb * 200
     assert peak < 20 * 1024 * 1024
+
+
+def test_judgement_lines_give_their_values_and_gold_rows_their_gold_values():
+    data = (
+        b'{"id": "a-1", "values": {"refusal_type": "policy"}}\n'
+        b"\n"
+        b'{"id": 7, "gold": {"refusal_type": {"value": "none", "method": "majority"},'
+        b' "notes": {"value": null}}}\n'
+        b"{nope\n"
+        b'{"id": "a-2"}\n'
+    )
+
+    rows = list(iter_judgements(io.BytesIO(data)))
+
+    assert rows[:2] == [
+        JudgementRow(line=1, id="a-1", values={"refusal_type": "policy"}),
+        JudgementRow(line=3, id=7, values={"refusal_type": "none"}),
+    ]
+    assert [(r.line, r.message[:8]) for r in rows[2:]] == [
+        (4, "not JSON"),
+        (5, 'needs "i'),
+    ]
