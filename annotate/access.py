@@ -3,63 +3,20 @@ members whose role is too low. A project's existence never leaks to outsiders.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 
+from annotate import rawsql
 from annotate.models import (
     Annotation,
     Assignment,
     Job,
     JobKind,
     Membership,
-    Project,
     Role,
 )
-from annotate.rawsql import Columns
-from labelsets.models import LabelSet, LabelSetVersion
-
-# One joined query each for the two checks every labelling request makes
-# (rawsql.py says why it is not the ORM). The schema is not read: it comes
-# parsed from the process cache (LabelSetVersion.schema).
-_MEMBERSHIP = Columns(Membership, "m")
-_PROJECT = Columns(Project, "p")
-_VERSION = Columns(LabelSetVersion, "v", exclude={"schema_data"})
-_LABEL_SET = Columns(LabelSet, "ls")
-_ASSIGNMENT = Columns(Assignment, "a")
-_MEMBER_JOINS = """
-    JOIN annotate_project p ON p.id = m.project_id
-    JOIN labelsets_labelsetversion v ON v.id = p.label_set_version_id
-    JOIN labelsets_labelset ls ON ls.id = v.label_set_id"""
-_MEMBERSHIP_SQL = f"""
-    SELECT {_MEMBERSHIP.sql}, {_PROJECT.sql}, {_VERSION.sql}, {_LABEL_SET.sql}
-    FROM annotate_membership m {_MEMBER_JOINS}
-    WHERE m.project_id = %s AND m.user_id = %s AND m.is_active"""  # noqa: S608 - fixed SQL, no input
-_ASSIGNMENT_SQL = f"""
-    SELECT {_ASSIGNMENT.sql}, {_MEMBERSHIP.sql}, {_PROJECT.sql}, {_VERSION.sql},
-        {_LABEL_SET.sql}
-    FROM annotate_assignment a
-    JOIN annotate_membership m
-        ON m.project_id = a.project_id AND m.user_id = a.annotator_id AND m.is_active
-    {_MEMBER_JOINS}
-    WHERE a.id = %s AND a.annotator_id = %s"""  # noqa: S608 - fixed SQL, no input
-
-
-def _membership_from(row: Sequence[Any], start: int) -> Membership:
-    """The membership at row[start:], with its project, version and label set."""
-    membership = _MEMBERSHIP.load(row, start)
-    start += _MEMBERSHIP.width
-    project = _PROJECT.load(row, start)
-    start += _PROJECT.width
-    version = _VERSION.load(row, start)
-    version.label_set = _LABEL_SET.load(row, start + _VERSION.width)
-    project.label_set_version = version
-    membership.project = project
-    return membership
 
 
 def access_project(
@@ -72,11 +29,11 @@ def access_project(
     if user.pk is None:
         raise Http404("No such project.")
     with connection.cursor() as cursor:
-        cursor.execute(_MEMBERSHIP_SQL, [project_id, user.pk])
+        cursor.execute(rawsql.MEMBERSHIP_SQL, [project_id, user.pk])
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such project.")
-    membership = _membership_from(row, 0)
+    membership = rawsql.membership_from(row, 0)
     if not membership.has_role(role):
         raise PermissionDenied(
             f"This needs the {role.label.lower()} role in this project."
@@ -93,12 +50,12 @@ def access_assignment(
     if user.pk is None:
         raise Http404("No such assignment.")
     with connection.cursor() as cursor:
-        cursor.execute(_ASSIGNMENT_SQL, [assignment_id, user.pk])
+        cursor.execute(rawsql.ASSIGNMENT_SQL, [assignment_id, user.pk])
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such assignment.")
-    assignment = _ASSIGNMENT.load(row)
-    membership = _membership_from(row, _ASSIGNMENT.width)
+    assignment = rawsql.ASSIGNMENT.load(row)
+    membership = rawsql.membership_from(row, rawsql.ASSIGNMENT.width)
     assignment.project = membership.project
     return assignment, membership
 

@@ -26,24 +26,6 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
         return self.filter(is_active=True)
 
 
-# The annotator's queue in a project (params: project id, annotator id), the
-# one place the claim order lives; batch assignment will add its rule here.
-# Items with a free slot that the annotator holds no claim on, labelled or
-# skipped; an expired claim of theirs does not count, so the item can come
-# back to them. Raw SQL: it runs on every claim (rawsql.py says why).
-QUEUE_WHERE = """
-    i.project_id = %s AND i.slots_left > 0
-    AND NOT EXISTS (
-        SELECT 1 FROM annotate_assignment a
-        WHERE a.item_id = i.transcript_id AND a.annotator_id = %s
-            AND a.status <> 'expired')"""
-# Most informative first. transcript_id breaks ties so the order is total
-# (concurrent claimers agree on it), and the partial index item_queue_idx
-# (project, -priority, transcript) WHERE slots_left > 0 serves it without a
-# sort, however many items are full.
-QUEUE_ORDER = "ORDER BY i.priority DESC, i.transcript_id"
-
-
 class AssignmentQuerySet(models.QuerySet["Assignment"]):
     def stale(self, now: datetime) -> Self:
         """Claims past their lease whose slot has not gone back yet."""
@@ -112,15 +94,6 @@ class Progress:
 QUEUE_LEFT_CAP = 1000
 
 
-_PROGRESS_SQL = f"""
-    SELECT p.items_total, p.items_complete, m.annotations_count,
-        CASE WHEN m.today = %s THEN m.today_count ELSE 0 END,
-        (SELECT COUNT(*) FROM
-            (SELECT 1 FROM annotate_item i WHERE {QUEUE_WHERE} LIMIT %s) AS mine)
-    FROM annotate_membership m JOIN annotate_project p ON p.id = m.project_id
-    WHERE m.id = %s"""  # noqa: S608 - fixed SQL, no input
-
-
 def progress_for(*, membership: Membership, now: datetime) -> Progress:
     """Progress from kept counters, plus the annotator's queue length, in one
     statement.
@@ -130,10 +103,12 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
     QUEUE_LEFT_CAP rows of the partial queue index are read, whatever the
     project's size.
     """
+    from annotate import rawsql  # rawsql imports the models, which import this
+
     today = connection.ops.adapt_datefield_value(now.date())
     with connection.cursor() as cursor:
         cursor.execute(
-            _PROGRESS_SQL,
+            rawsql.PROGRESS_SQL,
             [
                 today,
                 membership.project_id,

@@ -1,10 +1,14 @@
-"""Hand-written SQL for the hot paths (access checks, token auth, claim, submit).
+"""The hand-written SQL of the labelling loop, in one place: the access checks
+every labelling request makes, the claim, the submit and the progress figures.
 
-The ORM's query compiler costs more CPU than everything else in those requests
-together (about 0.7 ms a query here, against 0.05 ms for the statement itself;
-bench/queue.py), so they send fixed statements. `Columns` lists a model's
-columns for a SELECT and turns that slice of a row back into an instance with
-the same value conversions the ORM applies, on PostgreSQL and SQLite alike.
+Why not the ORM: its query compiler costs more CPU than everything else in
+those requests together (about 0.7 ms a query here, against 0.05 ms for the
+statement itself; bench/queue.py), and these run on every labelling step.
+Everything else goes through the ORM. Tables and statuses come from the
+models, so a rename cannot leave a statement behind; `Columns` lists a
+model's columns for a SELECT and turns that slice of a row back into an
+instance with the same value conversions the ORM applies, on PostgreSQL and
+SQLite alike.
 """
 
 from __future__ import annotations
@@ -13,6 +17,17 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from django.db import connection, models
+
+from annotate.models import (
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Item,
+    Membership,
+    Project,
+    Transcript,
+)
+from labelsets.models import LabelSet, LabelSetVersion
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -62,3 +77,158 @@ def for_update(sql: str, lock: str) -> str:
     """`sql` with a row-locking clause on PostgreSQL; SQLite has none (and
     needs none: it serialises writers)."""
     return f"{sql} {lock}" if connection.vendor == "postgresql" else sql
+
+
+ANNOTATION_T = Annotation._meta.db_table
+ASSIGNMENT_T = Assignment._meta.db_table
+ITEM_T = Item._meta.db_table
+LABEL_SET_T = LabelSet._meta.db_table
+MEMBERSHIP_T = Membership._meta.db_table
+PROJECT_T = Project._meta.db_table
+TRANSCRIPT_T = Transcript._meta.db_table
+VERSION_T = LabelSetVersion._meta.db_table
+LIVE = AssignmentStatus.LIVE.value
+SUBMITTED = AssignmentStatus.SUBMITTED.value
+EXPIRED = AssignmentStatus.EXPIRED.value
+
+# Access checks: one joined query each for the two checks every labelling
+# request makes. The schema is not read: it comes parsed from the process
+# cache (LabelSetVersion.schema).
+MEMBERSHIP = Columns(Membership, "m")
+PROJECT = Columns(Project, "p")
+VERSION = Columns(LabelSetVersion, "v", exclude={"schema_data"})
+LABEL_SET = Columns(LabelSet, "ls")
+ASSIGNMENT = Columns(Assignment, "a")
+_MEMBER_JOINS = f"""
+    JOIN {PROJECT_T} p ON p.id = m.project_id
+    JOIN {VERSION_T} v ON v.id = p.label_set_version_id
+    JOIN {LABEL_SET_T} ls ON ls.id = v.label_set_id"""
+MEMBERSHIP_SQL = f"""
+    SELECT {MEMBERSHIP.sql}, {PROJECT.sql}, {VERSION.sql}, {LABEL_SET.sql}
+    FROM {MEMBERSHIP_T} m {_MEMBER_JOINS}
+    WHERE m.project_id = %s AND m.user_id = %s AND m.is_active"""  # noqa: S608 - fixed SQL, no input
+ASSIGNMENT_SQL = f"""
+    SELECT {ASSIGNMENT.sql}, {MEMBERSHIP.sql}, {PROJECT.sql}, {VERSION.sql},
+        {LABEL_SET.sql}
+    FROM {ASSIGNMENT_T} a
+    JOIN {MEMBERSHIP_T} m
+        ON m.project_id = a.project_id AND m.user_id = a.annotator_id AND m.is_active
+    {_MEMBER_JOINS}
+    WHERE a.id = %s AND a.annotator_id = %s"""  # noqa: S608 - fixed SQL, no input
+
+
+def membership_from(row: Sequence[Any], start: int) -> Membership:
+    """The membership at row[start:], with its project, version and label set."""
+    membership = MEMBERSHIP.load(row, start)
+    start += MEMBERSHIP.width
+    project = PROJECT.load(row, start)
+    start += PROJECT.width
+    version = VERSION.load(row, start)
+    version.label_set = LABEL_SET.load(row, start + VERSION.width)
+    project.label_set_version = version
+    membership.project = project
+    return membership
+
+
+# The annotator's queue in a project (params: project id, annotator id), the
+# one place the claim order lives. Items with a free slot that the annotator
+# holds no claim on, labelled or skipped; an expired claim of theirs does not
+# count, so the item can come back to them.
+QUEUE_WHERE = f"""
+    i.project_id = %s AND i.slots_left > 0
+    AND NOT EXISTS (
+        SELECT 1 FROM {ASSIGNMENT_T} a
+        WHERE a.item_id = i.transcript_id AND a.annotator_id = %s
+            AND a.status <> '{EXPIRED}')"""  # noqa: S608 - fixed SQL, no input
+# Most informative first. transcript_id breaks ties so the order is total
+# (concurrent claimers agree on it), and the partial index item_queue_idx
+# (project, -priority, transcript) WHERE slots_left > 0 serves it without a
+# sort, however many items are full.
+QUEUE_ORDER = "ORDER BY i.priority DESC, i.transcript_id"
+
+# The claim.
+ITEM = Columns(Item, "i")
+TRANSCRIPT = Columns(Transcript, "t")
+LIVE_SQL = f"""
+    SELECT {ASSIGNMENT.sql}, {ITEM.sql}, {TRANSCRIPT.sql}
+    FROM {ASSIGNMENT_T} a
+    JOIN {ITEM_T} i ON i.transcript_id = a.item_id
+    JOIN {TRANSCRIPT_T} t ON t.id = a.item_id
+    WHERE a.project_id = %s AND a.annotator_id = %s AND a.status = '{LIVE}'"""  # noqa: S608 - fixed SQL, no input
+NEXT_ITEM_SQL = f"""
+    SELECT {ITEM.sql}, {TRANSCRIPT.sql}
+    FROM {ITEM_T} i JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
+    WHERE {QUEUE_WHERE} {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
+# SKIP LOCKED: concurrent claimers step over an item being claimed instead of
+# queueing behind its lock, so nobody waits and nothing is over-filled (the
+# lock re-checks slots_left > 0 on the row's newest version). NO KEY: the
+# lock still lets others insert rows that point at the item (annotations,
+# claims), whose foreign-key checks would otherwise wait on it and close
+# deadlock cycles. OF i: the transcript row is not locked.
+NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
+TAKE_SLOT_SQL = (
+    f"UPDATE {ITEM_T} SET slots_left = slots_left - 1 WHERE transcript_id = %s"  # noqa: S608 - fixed SQL, no input
+)
+# An expired claim of this annotator on the item is reused (one row per pair).
+CLAIM_SQL = f"""
+    INSERT INTO {ASSIGNMENT_T}
+        (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason)
+    VALUES (%s, %s, %s, '{LIVE}', %s, %s, '')
+    ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = '{LIVE}',
+        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
+        skip_reason = ''
+    RETURNING id"""  # noqa: S608 - fixed SQL, no input
+
+# The submit.
+ANNOTATION = Columns(Annotation, "n")
+# The claim row's lock makes a double submit take turns: the second one sees
+# status submitted.
+CLAIM_STATUS_SQL = f"SELECT status FROM {ASSIGNMENT_T} WHERE id = %s"  # noqa: S608 - fixed SQL, no input
+CLAIM_STATUS_LOCK = "FOR UPDATE"
+SUBMITTED_SQL = f"""
+    SELECT {ANNOTATION.sql} FROM {ANNOTATION_T} n
+    WHERE n.item_id = %s AND n.annotator_id = %s"""  # noqa: S608 - fixed SQL, no input
+# The columns ANNOTATE_SQL inserts, in its order.
+ANNOTATION_INSERT = [
+    f
+    for name in (
+        "item_id",
+        "annotator_id",
+        "label_set_version_id",
+        "values",
+        "seconds_spent",
+        "client_uuid",
+        "created_at",
+        "updated_at",
+    )
+    for f in Annotation._meta.concrete_fields
+    if f.attname == name
+]
+ANNOTATE_SQL = f"""
+    INSERT INTO {ANNOTATION_T} ({", ".join(f'"{f.column}"' for f in ANNOTATION_INSERT)})
+    VALUES ({", ".join(["%s"] * len(ANNOTATION_INSERT))})
+    ON CONFLICT DO NOTHING
+    RETURNING id"""  # noqa: S608 - fixed SQL, no input
+MARK_SUBMITTED_SQL = f"UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}' WHERE id = %s"  # noqa: S608 - fixed SQL, no input
+# The counters progress reads, so no request counts rows.
+COUNT_ITEM_SQL = f"""
+    UPDATE {ITEM_T} SET annotations_count = annotations_count + 1
+    WHERE transcript_id = %s RETURNING annotations_count"""  # noqa: S608 - fixed SQL, no input
+COUNT_MEMBER_SQL = f"""
+    UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
+        today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
+        today = %s
+    WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
+COUNT_PROJECT_SQL = f"""
+    UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
+        items_complete = items_complete + %s
+    WHERE id = %s"""  # noqa: S608 - fixed SQL, no input
+
+# Progress: the kept counters and the annotator's queue length, capped.
+PROGRESS_SQL = f"""
+    SELECT p.items_total, p.items_complete, m.annotations_count,
+        CASE WHEN m.today = %s THEN m.today_count ELSE 0 END,
+        (SELECT COUNT(*) FROM
+            (SELECT 1 FROM {ITEM_T} i WHERE {QUEUE_WHERE} LIMIT %s) AS mine)
+    FROM {MEMBERSHIP_T} m JOIN {PROJECT_T} p ON p.id = m.project_id
+    WHERE m.id = %s"""  # noqa: S608 - fixed SQL, no input

@@ -257,8 +257,7 @@ def explain_claim(project_id: int, username: str) -> str:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from annotate.rawsql import for_update
-    from annotate.services.queue import NEXT_ITEM_LOCK, NEXT_ITEM_SQL
+    from annotate.rawsql import NEXT_ITEM_LOCK, NEXT_ITEM_SQL, for_update
 
     user = User.objects.get(username=username)
     sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 
-from annotate import tasks
+from annotate import rawsql, tasks
 from annotate.models import (
     Annotation,
     Assignment,
@@ -21,40 +21,10 @@ from annotate.models import (
     Item,
     Membership,
     Project,
-    Transcript,
 )
-from annotate.queries import QUEUE_ORDER, QUEUE_WHERE
-from annotate.rawsql import Columns, for_update
+from annotate.rawsql import for_update
 
 EDIT_WINDOW = timedelta(hours=1)
-
-
-# The claim and the submit run on every labelling step: fixed SQL, not the
-# ORM (rawsql.py says why).
-_ASSIGNMENT = Columns(Assignment, "a")
-_ITEM = Columns(Item, "i")
-_TRANSCRIPT = Columns(Transcript, "t")
-_ANNOTATION = Columns(Annotation, "n")
-_LIVE_SQL = f"""
-    SELECT {_ASSIGNMENT.sql}, {_ITEM.sql}, {_TRANSCRIPT.sql}
-    FROM annotate_assignment a
-    JOIN annotate_item i ON i.transcript_id = a.item_id
-    JOIN annotate_transcript t ON t.id = a.item_id
-    WHERE a.project_id = %s AND a.annotator_id = %s AND a.status = 'live'"""  # noqa: S608 - fixed SQL, no input
-NEXT_ITEM_SQL = f"""
-    SELECT {_ITEM.sql}, {_TRANSCRIPT.sql}
-    FROM annotate_item i JOIN annotate_transcript t ON t.id = i.transcript_id
-    WHERE {QUEUE_WHERE} {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
-NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
-# An expired claim of this annotator on the item is reused (one row per pair).
-_CLAIM_SQL = """
-    INSERT INTO annotate_assignment
-        (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason)
-    VALUES (%s, %s, %s, 'live', %s, %s, '')
-    ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = 'live',
-        claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
-        skip_reason = ''
-    RETURNING id"""
 
 
 def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
@@ -78,15 +48,15 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
 def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     project = membership.project
     with connection.cursor() as cursor:
-        cursor.execute(_LIVE_SQL, [project.pk, membership.user_id])
+        cursor.execute(rawsql.LIVE_SQL, [project.pk, membership.user_id])
         row = cursor.fetchone()
     if row is not None:
-        current = _ASSIGNMENT.load(row)
+        current = rawsql.ASSIGNMENT.load(row)
         if current.expires_at > now:
             current.project = project
-            current.item = _ITEM.load(row, _ASSIGNMENT.width)
-            current.item.transcript = _TRANSCRIPT.load(
-                row, _ASSIGNMENT.width + _ITEM.width
+            current.item = rawsql.ITEM.load(row, rawsql.ASSIGNMENT.width)
+            current.item.transcript = rawsql.TRANSCRIPT.load(
+                row, rawsql.ASSIGNMENT.width + rawsql.ITEM.width
             )
             return current
         _assignments_release([current], status=AssignmentStatus.EXPIRED)
@@ -97,29 +67,19 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
 
 
 def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
-    # SKIP LOCKED: concurrent claimers step over an item being claimed instead
-    # of queueing behind its lock, so nobody waits and nothing is over-filled
-    # (the lock re-checks slots_left > 0 on the row's newest version).
-    # NO KEY: the lock still lets others insert rows that point at the item
-    # (annotations, claims), whose foreign-key checks would otherwise wait on
-    # it and close deadlock cycles. OF i: the transcript row is not locked.
-    sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)
+    sql = for_update(rawsql.NEXT_ITEM_SQL, rawsql.NEXT_ITEM_LOCK)
     ops = connection.ops
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk, annotator_id])
         row = cursor.fetchone()
         if row is None:
             return None
-        item = _ITEM.load(row)
-        item.transcript = _TRANSCRIPT.load(row, _ITEM.width)
-        cursor.execute(
-            "UPDATE annotate_item SET slots_left = slots_left - 1 "
-            "WHERE transcript_id = %s",
-            [item.pk],
-        )
+        item = rawsql.ITEM.load(row)
+        item.transcript = rawsql.TRANSCRIPT.load(row, rawsql.ITEM.width)
+        cursor.execute(rawsql.TAKE_SLOT_SQL, [item.pk])
         expires_at = now + project.lease
         cursor.execute(
-            _CLAIM_SQL,
+            rawsql.CLAIM_SQL,
             [
                 item.pk,
                 project.pk,
@@ -142,33 +102,6 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
     return assignment
 
 
-_SUBMITTED_SQL = f"""
-    SELECT {_ANNOTATION.sql} FROM annotate_annotation n
-    WHERE n.item_id = %s AND n.annotator_id = %s"""  # noqa: S608 - fixed SQL, no input
-# The columns _ANNOTATE_SQL inserts, in its order.
-_ANNOTATION_INSERT = [
-    f
-    for name in (
-        "item_id",
-        "annotator_id",
-        "label_set_version_id",
-        "values",
-        "seconds_spent",
-        "client_uuid",
-        "created_at",
-        "updated_at",
-    )
-    for f in Annotation._meta.concrete_fields
-    if f.attname == name
-]
-_ANNOTATE_SQL = """
-    INSERT INTO annotate_annotation (item_id, annotator_id, label_set_version_id,
-        "values", seconds_spent, client_uuid, created_at, updated_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-    ON CONFLICT DO NOTHING
-    RETURNING id"""
-
-
 @transaction.atomic
 def annotation_submit(
     *,
@@ -189,20 +122,16 @@ def annotation_submit(
     project = assignment.project  # loaded with its version by access_assignment
     version = project.label_set_version
     with connection.cursor() as cursor:
-        # The claim row's lock makes a double submit take turns: the second
-        # one sees status submitted.
         cursor.execute(
-            for_update(
-                "SELECT status FROM annotate_assignment WHERE id = %s", "FOR UPDATE"
-            ),
+            for_update(rawsql.CLAIM_STATUS_SQL, rawsql.CLAIM_STATUS_LOCK),
             [assignment.pk],
         )
         (status,) = cursor.fetchone()
         if status == AssignmentStatus.SUBMITTED:
             cursor.execute(
-                _SUBMITTED_SQL, [assignment.item_id, assignment.annotator_id]
+                rawsql.SUBMITTED_SQL, [assignment.item_id, assignment.annotator_id]
             )
-            return _ANNOTATION.load(cursor.fetchone()), False
+            return rawsql.ANNOTATION.load(cursor.fetchone()), False
     if status == AssignmentStatus.SKIPPED:
         raise ValidationError("You skipped this item.", code="skipped")
     clean = version.validate(values)
@@ -228,7 +157,7 @@ def annotation_submit(
         updated_at=now,
     )
     with connection.cursor() as cursor:
-        cursor.execute(_ANNOTATE_SQL, _insert_params(annotation))
+        cursor.execute(rawsql.ANNOTATE_SQL, _insert_params(annotation))
         inserted = cursor.fetchone()
         if inserted is None:
             # Not this claim's (its status said so under the lock): the id is
@@ -238,10 +167,7 @@ def annotation_submit(
             )
         annotation.pk = inserted[0]
         annotation._state.adding = False
-        cursor.execute(
-            "UPDATE annotate_assignment SET status = 'submitted' WHERE id = %s",
-            [assignment.pk],
-        )
+        cursor.execute(rawsql.MARK_SUBMITTED_SQL, [assignment.pk])
         labels = _count_annotation(
             cursor,
             project=project,
@@ -261,7 +187,7 @@ def _insert_params(annotation: Annotation) -> list[Any]:
     preparation: jsonb or text, uuid or hex, aware or naive datetimes)."""
     return [
         field.get_db_prep_save(getattr(annotation, field.attname), connection)
-        for field in _ANNOTATION_INSERT
+        for field in rawsql.ANNOTATION_INSERT
     ]
 
 
@@ -275,26 +201,15 @@ def _count_annotation(
 ) -> int:
     """Keep the counters that progress reads, so no request counts rows;
     the item's labels, this one included."""
-    cursor.execute(
-        "UPDATE annotate_item SET annotations_count = annotations_count + 1 "
-        "WHERE transcript_id = %s RETURNING annotations_count",
-        [item_id],
-    )
+    cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
     (count,) = cursor.fetchone()
     today = connection.ops.adapt_datefield_value(now.date())
-    cursor.execute(
-        "UPDATE annotate_membership SET annotations_count = annotations_count + 1, "
-        "today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END, "
-        "today = %s WHERE project_id = %s AND user_id = %s",
-        [today, today, project.pk, annotator_id],
-    )
+    cursor.execute(rawsql.COUNT_MEMBER_SQL, [today, today, project.pk, annotator_id])
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
     # submits queue on it briefly but cannot deadlock.
     cursor.execute(
-        "UPDATE annotate_project SET annotations_total = annotations_total + 1, "
-        "items_complete = items_complete + %s WHERE id = %s",
-        [1 if count == project.overlap else 0, project.pk],
+        rawsql.COUNT_PROJECT_SQL, [1 if count == project.overlap else 0, project.pk]
     )
     labels: int = count
     return labels
