@@ -1,5 +1,6 @@
-"""The hand-written SQL of the labelling loop, in one place: the access checks
-every labelling request makes, the claim, the submit and the progress figures.
+"""The hand-written SQL of the labelling loop, in one place: token
+authentication and the access checks every labelling request makes, the
+claim, the submit and the progress figures.
 
 Why not the ORM: its query compiler costs more CPU than everything else in
 those requests together (about 0.7 ms a query here, against 0.05 ms for the
@@ -16,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import connection, models
+from rest_framework.authtoken.models import Token
 
 from annotate.models import (
     Annotation,
@@ -80,6 +83,8 @@ def for_update(sql: str, lock: str) -> str:
 
 
 ANNOTATION_T = Annotation._meta.db_table
+TOKEN_T = Token._meta.db_table
+USER_T = User._meta.db_table
 ASSIGNMENT_T = Assignment._meta.db_table
 ITEM_T = Item._meta.db_table
 LABEL_SET_T = LabelSet._meta.db_table
@@ -90,6 +95,13 @@ VERSION_T = LabelSetVersion._meta.db_table
 LIVE = AssignmentStatus.LIVE.value
 SUBMITTED = AssignmentStatus.SUBMITTED.value
 EXPIRED = AssignmentStatus.EXPIRED.value
+
+# Token authentication (authentication.py says why it is not DRF's own).
+TOKEN = Columns(Token, "t")
+USER = Columns(User, "u")
+TOKEN_SQL = f"""
+    SELECT {TOKEN.sql}, {USER.sql} FROM {TOKEN_T} t
+    JOIN {USER_T} u ON u.id = t.user_id WHERE t.key = %s"""  # noqa: S608 - fixed SQL, no input
 
 # Access checks: one joined query each for the two checks every labelling
 # request makes. The schema is not read: it comes parsed from the process

@@ -1,0 +1,31 @@
+"""API token authentication in one hand-written query.
+
+DRF's own TokenAuthentication goes through the ORM: 1.1 ms of CPU per request
+against 0.2 ms for this query (in-process, 3,200 calls each, on the 2-core
+VM), about 7% of a claim+submit loop's CPU; bench/queue.py showed it as 8%
+more claim p50 at 1M items and 32 annotators (13.8 ms against 11.8-12.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from rest_framework import authentication, exceptions
+
+from annotate import rawsql
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """DRF's `Authorization: Token <key>`, with the same answers."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        with connection.cursor() as cursor:
+            cursor.execute(rawsql.TOKEN_SQL, [key])
+            row = cursor.fetchone()
+        if row is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        token = rawsql.TOKEN.load(row)
+        token.user = user = rawsql.USER.load(row, rawsql.TOKEN.width)
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        return user, token
