@@ -32,7 +32,7 @@ from annotate.models import (
     Transcript,
 )
 from annotate.queries import agreement_job_for, job_for, job_live
-from annotate.services.agreement import Filters, agreement_params, annotator_ids
+from annotate.services.agreement import agreement_request_parse
 from annotate.services.exports import export_options_parse
 from annotate.services.jobs import (
     agreement_job_create,
@@ -327,54 +327,20 @@ class ProjectAgreementApi(APIView):
     """Agreement figures for a project: 200 with them when computed for these
     filters, else 202 with the job computing them (poll it, then GET again)."""
 
-    class InputSerializer(serializers.Serializer[Any]):
-        source_model = serializers.CharField(
-            required=False, default="", allow_blank=True
-        )
-        dataset = serializers.CharField(required=False, default="", allow_blank=True)
-        category = serializers.CharField(required=False, default="", allow_blank=True)
-        since = serializers.DateField(required=False, default=None)
-        until = serializers.DateField(required=False, default=None)
-        resamples = serializers.IntegerField(
-            required=False, default=1000, min_value=0, max_value=10_000
-        )
-        seed = serializers.IntegerField(required=False, default=0, min_value=0)
-        annotators = serializers.CharField(
-            required=False,
-            default="",
-            allow_blank=True,
-            help_text="usernames, comma-separated",
-        )
-        field = serializers.CharField(required=False, default="")
-        refresh = serializers.BooleanField(required=False, default=False)
-
     def get(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id, role=Role.REVIEWER)
         project = membership.project
-        data = self.InputSerializer(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
-        if v["field"] and v["field"] not in {
+        query = request.query_params
+        field = query.get("field", "")
+        if field and field not in {
             f.name for f in project.label_set_version.schema.fields
         }:
             raise exceptions.ValidationError(
                 {"field": ["No such field in the label set."]}
             )
-        params = agreement_params(
-            filters=Filters(
-                source_model=v["source_model"],
-                dataset=v["dataset"],
-                category=v["category"],
-                since=v["since"],
-                until=v["until"],
-                annotators=annotator_ids(project=project, usernames=v["annotators"]),
-            ),
-            resamples=v["resamples"],
-            seed=v["seed"],
-        )
-        job = (
-            None if v["refresh"] else agreement_job_for(project=project, params=params)
-        )
+        params = agreement_request_parse(project=project, data=query).params
+        refresh = query.get("refresh", "").lower() in {"1", "true"}
+        job = None if refresh else agreement_job_for(project=project, params=params)
         if job is None or job.status == JobStatus.FAILED:
             job = agreement_job_create(
                 project=project,
@@ -389,8 +355,8 @@ class ProjectAgreementApi(APIView):
                 status=status.HTTP_202_ACCEPTED,
             )
         report = dict(job.result)
-        if v["field"]:
-            report["fields"] = [f for f in report["fields"] if f["name"] == v["field"]]
+        if field:
+            report["fields"] = [f for f in report["fields"] if f["name"] == field]
         report["job"] = job.pk
         report["stale"] = (
             report["counts"]["project_annotations"] != project.annotations_total

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from annotate import importers
-from annotate.models import Project
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -33,7 +30,8 @@ class ImportForm(forms.Form):
 
 
 class AgreementForm(forms.Form):
-    """Which annotations the agreement figures are computed on."""
+    """Which annotations the agreement figures are computed on: the fields
+    the page shows; services.agreement.agreement_params_parse has the rules."""
 
     source_model = forms.CharField(required=False, max_length=200, label="Model")
     dataset = forms.CharField(required=False, max_length=200)
@@ -62,27 +60,6 @@ class AgreementForm(forms.Form):
         widget=forms.NumberInput(attrs={"placeholder": "1000"}),
         help_text="Bootstrap resamples for the 95% intervals.",
     )
-
-    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.project = project
-
-    def clean_annotators(self) -> tuple[int, ...]:
-        from annotate.services.agreement import annotator_ids
-
-        try:
-            return annotator_ids(
-                project=self.project, usernames=self.cleaned_data["annotators"]
-            )
-        except ValidationError as e:
-            raise ValidationError(e.message_dict["annotators"]) from e
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            self.add_error("until", "Must not be before the first day.")
-        return data
 
 
 class ExportForm(forms.Form):

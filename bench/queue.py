@@ -229,11 +229,14 @@ def queue_reset(project_id: int) -> None:
             "(SELECT item_id FROM annotate_assignment WHERE project_id = %s)",
             [OVERLAP, project_id],
         )
-        cursor.execute(
-            "DELETE FROM annotate_annotation WHERE item_id IN "
-            "(SELECT item_id FROM annotate_assignment WHERE project_id = %s)",
-            [project_id],
-        )
+        # The gold the rescoring task kept for them too: left, it would pile up
+        # dead rows run after run, and later runs would pay for them.
+        for table in ("annotate_annotation", "annotate_gold"):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE item_id IN "  # noqa: S608 - fixed table names
+                "(SELECT item_id FROM annotate_assignment WHERE project_id = %s)",
+                [project_id],
+            )
         cursor.execute(
             "DELETE FROM annotate_assignment WHERE project_id = %s", [project_id]
         )
@@ -248,7 +251,12 @@ def queue_reset(project_id: int) -> None:
             [project_id],
         )
     with connection.cursor() as cursor:
-        for name in ("annotate_item", "annotate_assignment", "annotate_annotation"):
+        for name in (
+            "annotate_item",
+            "annotate_assignment",
+            "annotate_annotation",
+            "annotate_gold",
+        ):
             cursor.execute(f"VACUUM ANALYZE {name}")
 
 

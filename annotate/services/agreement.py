@@ -11,7 +11,7 @@ annotation, so it is missing there, never a zero.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import orjson
+from django import forms
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
+from annotate.inputs import fields_parse
 from annotate.models import Annotation, Membership, Project
 from annotate.stats import agreement
 from annotate.stats.agreement import Figure, Spec
@@ -88,6 +90,73 @@ def agreement_params(
     """What an agreement job computes, as stored on the job: two requests for
     the same figures find the same job."""
     return {"filters": filters.as_dict(), "resamples": resamples, "seed": seed}
+
+
+# The rules for each input, whoever gives it: form fields used as parsers.
+_INPUT_FIELDS: dict[str, forms.Field] = {
+    "source_model": forms.CharField(required=False, max_length=200),
+    "dataset": forms.CharField(required=False, max_length=200),
+    "category": forms.CharField(required=False, max_length=200),
+    "since": forms.DateField(required=False),
+    "until": forms.DateField(required=False),
+    "annotators": forms.CharField(required=False, max_length=2000),
+    "resamples": forms.IntegerField(required=False, min_value=0, max_value=10_000),
+    "seed": forms.IntegerField(required=False, min_value=0),
+}
+
+
+@dataclass(frozen=True)
+class AgreementRequest:
+    """Which agreement figures were asked for."""
+
+    filters: Filters
+    resamples: int
+    seed: int
+
+    @property
+    def params(self) -> dict[str, object]:
+        return agreement_params(
+            filters=self.filters, resamples=self.resamples, seed=self.seed
+        )
+
+
+def agreement_request_parse(
+    *, project: Project, data: Mapping[str, Any]
+) -> AgreementRequest:
+    """The agreement figures asked for, from input: the agreement page, the
+    API and manage.py agreement parse theirs here.
+
+    Keys, all optional: source_model, dataset, category, since and until
+    (annotation days, YYYY-MM-DD, since not after until), annotators
+    (usernames of members, comma-separated), resamples (0..10,000, default
+    1000), seed. Other keys are ignored. Raises ValidationError naming every
+    bad key.
+    """
+    clean, errors = fields_parse(_INPUT_FIELDS, data)
+    since, until = clean.get("since"), clean.get("until")
+    if since and until and since > until:
+        errors["until"] = ["Must not be before the first day."]
+    annotators: tuple[int, ...] = ()
+    if "annotators" in clean:
+        try:
+            annotators = annotator_ids(project=project, usernames=clean["annotators"])
+        except ValidationError as e:
+            errors.update(e.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    resamples = clean["resamples"]
+    return AgreementRequest(
+        filters=Filters(
+            source_model=clean["source_model"],
+            dataset=clean["dataset"],
+            category=clean["category"],
+            since=since,
+            until=until,
+            annotators=annotators,
+        ),
+        resamples=1000 if resamples is None else resamples,
+        seed=clean["seed"] or 0,
+    )
 
 
 @dataclass

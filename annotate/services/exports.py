@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from annotate import exporters
+from annotate.inputs import fields_parse
 from annotate.models import Job, JobKind, JobStatus, Project
 
 PROGRESS_EVERY = 10_000
@@ -92,13 +93,7 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
     "0.8,0.1,0.1", adding up to 1), annotations. Other keys are ignored.
     Raises ValidationError naming every bad key.
     """
-    errors: dict[str, list[str]] = {}
-    clean: dict[str, Any] = {}
-    for name, field in _OPTION_FIELDS.items():
-        try:
-            clean[name] = field.clean(data.get(name))
-        except ValidationError as e:
-            errors[name] = e.messages
+    clean, errors = fields_parse(_OPTION_FIELDS, data)
     try:
         ratios = _ratios(data.get("ratios"))
     except ValidationError as e:

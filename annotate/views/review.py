@@ -36,7 +36,7 @@ from annotate.queries import (
     job_live,
     review_item,
 )
-from annotate.services.agreement import Filters, agreement_params
+from annotate.services.agreement import agreement_request_parse
 from annotate.services.gold import decision_record
 from annotate.services.jobs import agreement_job_create, calibration_job_create
 from annotate.stats.calibration import FIGURES, QUALITY
@@ -82,8 +82,13 @@ def transcript_detail(
 def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The figures for the filters in the query string; POST (re)computes them."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    form = AgreementForm(request.GET, project=project)
-    params = _params(form) if form.is_valid() else None
+    form = AgreementForm(request.GET)
+    params = None
+    if form.is_valid():
+        try:
+            params = agreement_request_parse(project=project, data=request.GET).params
+        except ValidationError as e:
+            add_service_errors(form, e)
     job = None
     if params is not None:
         if request.method == "POST":
@@ -102,22 +107,6 @@ def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
     if request.htmx:
         return render(request, "annotate/review/agreement.html#agreement-status", ctx)
     return render(request, "annotate/review/agreement.html", ctx)
-
-
-def _params(form: AgreementForm) -> dict[str, object]:
-    data = form.cleaned_data
-    filters = Filters(
-        source_model=data["source_model"],
-        dataset=data["dataset"],
-        category=data["category"],
-        since=data["since"],
-        until=data["until"],
-        annotators=data["annotators"],
-    )
-    resamples = data["resamples"]
-    return agreement_params(
-        filters=filters, resamples=1000 if resamples is None else resamples
-    )
 
 
 def _agreement_context(

@@ -70,6 +70,26 @@ def test_bad_parameters_are_400_with_field_messages(api, project, reviewer):
     assert not Job.objects.exists()
 
 
+def test_page_api_and_command_refuse_the_same_inputs_the_same_way(
+    api, client, project, reviewer
+):
+    api.force_authenticate(reviewer)
+    client.force_login(reviewer)
+    query = "since=2026-12-02&until=2026-12-01"
+
+    r = agreement(api, project, query)
+    page = client.get(f"/projects/{project.pk}/agreement/?{query}")
+    with pytest.raises(CommandError) as command:
+        call_command(
+            "agreement", project.name, "--since", "2026-12-02", "--until", "2026-12-01"
+        )
+
+    assert r.json()["errors"] == {"until": ["Must not be before the first day."]}
+    assert "Must not be before the first day." in page.content.decode()
+    assert str(command.value) == "--until: Must not be before the first day."
+    assert not Job.objects.exists()
+
+
 def test_annotators_get_403_and_outsiders_404(api, project, annotator, outsider):
     api.force_authenticate(annotator)
     assert agreement(api, project).status_code == 403

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -147,6 +147,28 @@ def test_an_export_with_no_gold_is_an_empty_file_and_a_manifest_of_zero(tmp_path
     assert manifest["counts"]["rows"] == 0
     assert out.read_text().startswith("id,transcript_id")  # the header only
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_the_command_names_the_flag_of_each_bad_option(tmp_path):
+    project = ProjectFactory(name="Flags")
+
+    with pytest.raises(CommandError) as e:
+        call_command(
+            "export_gold",
+            project.name,
+            "--out",
+            str(tmp_path / "gold.jsonl"),
+            "--ratios",
+            "0.5,0.5,0.5",
+            "--since",
+            "someday",
+        )
+
+    assert str(e.value) == (
+        "--since: Enter a valid date.; "
+        "--ratios: Train, validation and test must add up to 1."
+    )
+    assert not (tmp_path / "gold.jsonl").exists()
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -9,14 +8,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
-from annotate.services.agreement import Filters, agreement_report, annotator_ids
+from annotate.services.agreement import (
+    agreement_report,
+    agreement_request_parse,
+)
 
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as e:
-        raise CommandError(f"{text!r} is not a date (YYYY-MM-DD)") from e
+# Each input's flag, for the errors agreement_request_parse names by key.
+FLAGS = {"source_model": "--model"}
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -35,36 +33,31 @@ class Command(BaseCommand):
         parser.add_argument("--model", default="", help="source model")
         parser.add_argument("--dataset", default="")
         parser.add_argument("--category", default="", help='metadata["category"]')
-        parser.add_argument("--since", type=_day, help="first annotation day")
-        parser.add_argument("--until", type=_day, help="last annotation day")
+        parser.add_argument("--since", help="first annotation day (YYYY-MM-DD)")
+        parser.add_argument("--until", help="last annotation day (YYYY-MM-DD)")
         parser.add_argument(
             "--annotators", default="", help="usernames, comma-separated"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        if options["resamples"] < 0:
-            raise CommandError("--resamples must be 0 or more")
         try:
-            annotators = annotator_ids(project=project, usernames=options["annotators"])
+            asked = agreement_request_parse(
+                project=project, data={**options, "source_model": options["model"]}
+            )
         except ValidationError as e:
             raise CommandError(
-                f"--annotators: {e.message_dict['annotators'][0]}"
+                "; ".join(
+                    f"{FLAGS.get(key, '--' + key)}: {' '.join(messages)}"
+                    for key, messages in e.message_dict.items()
+                )
             ) from e
-        filters = Filters(
-            annotators=annotators,
-            source_model=options["model"],
-            dataset=options["dataset"],
-            category=options["category"],
-            since=options["since"],
-            until=options["until"],
-        )
         try:
             report = agreement_report(
                 project=project,
-                filters=filters,
-                resamples=options["resamples"],
-                seed=options["seed"],
+                filters=asked.filters,
+                resamples=asked.resamples,
+                seed=asked.seed,
                 field_name=options["field"],
                 now=timezone.now(),
             )
