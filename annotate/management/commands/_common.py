@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from annotate.models import Project
@@ -15,3 +18,14 @@ def project_by_name_or_id(value: str) -> Project:
     if project is None:
         raise CommandError(f"No project named {value!r}.")
     return project
+
+
+def flags_error(error: ValidationError, flags: Mapping[str, str]) -> CommandError:
+    """A service's input errors in the command's words: each key as its flag
+    (`flags`, else --the-key), then its messages."""
+    return CommandError(
+        "; ".join(
+            f"{flags.get(key, '--' + key.replace('_', '-'))}: {' '.join(messages)}"
+            for key, messages in error.message_dict.items()
+        )
+    )

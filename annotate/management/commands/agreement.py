@@ -7,13 +7,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate.management.commands._common import project_by_name_or_id
+from annotate.management.commands._common import flags_error, project_by_name_or_id
 from annotate.services.agreement import (
     agreement_report,
     agreement_request_parse,
 )
 
-# Each input's flag, for the errors agreement_request_parse names by key.
+# The flag of the one input named otherwise than its key.
 FLAGS = {"source_model": "--model"}
 
 
@@ -46,12 +46,7 @@ class Command(BaseCommand):
                 project=project, data={**options, "source_model": options["model"]}
             )
         except ValidationError as e:
-            raise CommandError(
-                "; ".join(
-                    f"{FLAGS.get(key, '--' + key)}: {' '.join(messages)}"
-                    for key, messages in e.message_dict.items()
-                )
-            ) from e
+            raise flags_error(e, FLAGS) from e
         try:
             report = agreement_report(
                 project=project,

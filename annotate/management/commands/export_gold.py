@@ -8,21 +8,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate import exporters
-from annotate.management.commands._common import project_by_name_or_id
+from annotate.management.commands._common import flags_error, project_by_name_or_id
 from annotate.services.exports import export_options_parse, export_to_files
 
-# Each option's flag, for the errors export_options_parse names by key.
-FLAGS = {
-    "format": "--format",
-    "source_model": "--model",
-    "dataset": "--dataset",
-    "min_agreement": "--min-agreement",
-    "adjudicated_only": "--adjudicated-only",
-    "since": "--since",
-    "until": "--until",
-    "ratios": "--ratios",
-    "annotations": "--annotations",
-}
+# The flag of the one option named otherwise than its key.
+FLAGS = {"source_model": "--model"}
 
 
 class Command(BaseCommand):
@@ -50,12 +40,7 @@ class Command(BaseCommand):
         try:
             export = export_options_parse({**options, "source_model": options["model"]})
         except ValidationError as e:
-            raise CommandError(
-                "; ".join(
-                    f"{FLAGS.get(key, key)}: {' '.join(messages)}"
-                    for key, messages in e.message_dict.items()
-                )
-            ) from e
+            raise flags_error(e, FLAGS) from e
         out = Path(options["out"])
         manifest_path = out.with_name(out.name + ".manifest.json")
         try:
