@@ -13,8 +13,9 @@ import codecs
 import csv
 import hashlib
 import json
+import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import BinaryIO
@@ -23,6 +24,12 @@ import orjson
 
 FORMATS = ("jsonl", "json", "csv", "hh")
 ROLES = ("system", "user", "assistant")
+# A header of 100,000 columns costs a minute to read and means a wrong file.
+MAX_CSV_COLUMNS = 1000
+# Levels of objects and arrays in a record, the record itself the first. Far
+# below what orjson will dump again (255), which the COPY import and the
+# exports rely on, and the standard decoder's recursion (about 1000).
+MAX_JSON_DEPTH = 64
 
 type Message = dict[str, str]
 type Problems = list[tuple[str, str]]  # (field path, message) found in one record
@@ -47,9 +54,14 @@ class RowError:
     line: int | None
     field: str
     message: str
+    column: int | None = None  # of a JSON syntax error, on `line`
 
     def __str__(self) -> str:
-        parts = (f"line {self.line}" if self.line is not None else "", self.field)
+        parts = (
+            f"line {self.line}" if self.line is not None else "",
+            f"column {self.column}" if self.column is not None else "",
+            self.field,
+        )
         where = ", ".join(part for part in parts if part)
         return f"{where}: {self.message}" if where else self.message
 
@@ -91,7 +103,14 @@ _KNOWN_KEYS = frozenset(
 # old project's labels and figures, not the transcript's own metadata, so a
 # re-import leaves them out (and a metadata key of the same name is no clash).
 EXPORT_KEYS = frozenset(
-    {"gold", "annotations_count", "disagreement", "split", "annotations"}
+    {
+        "gold",
+        "annotations_count",
+        "disagreement",
+        "split",
+        "annotations",
+        "key_resolved",
+    }
 )
 _CSV_COLUMNS = frozenset(
     {"prompt", "response", "system", "model", "id", "prompt_group", "dataset"}
@@ -110,10 +129,20 @@ _CLOSER_OF = {"{": "}", "[": "]"}
 # PostgreSQL can't store NUL in text or jsonb, and a lone surrogate is not text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _MAYBE_UNSTORABLE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+_INTEGER_TOO_LARGE = "is an integer outside the 64-bit range, which can't be stored"
+# Where an import leaves its hints about a row: "_" keys are hidden from
+# annotators, and a data set's own preference label must not steer them.
+HH_VARIANT_KEY = "_hh_variant"
+
+
+class _NotJSON(ValueError):
+    pass
 
 
 def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not allowed")
+    raise _NotJSON(f"{name} is not allowed")
 
 
 # NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them.
@@ -240,16 +269,23 @@ def _csv_rows(stream: BinaryIO, max_len: int) -> Iterator[Result]:
 
 
 def _csv_header(cells: list[str], line: int) -> list[str]:
-    header = []
+    if len(cells) > MAX_CSV_COLUMNS:
+        raise ImportFileError(
+            f"The CSV header (line {line}) has {len(cells)} columns; "
+            f"the limit is {MAX_CSV_COLUMNS}."
+        )
+    header: list[str] = []
+    seen: set[str] = set()
     for index, cell in enumerate(cells, start=1):
         name = cell.strip() or f"column {index}"
         name = name.lower() if name.lower() in _CSV_COLUMNS else name
-        if name in header:
+        if name in seen:
             raise ImportFileError(
                 f"The CSV header (line {line}) repeats the column {name!r}."
             )
         header.append(name)
-    if missing := [name for name in ("prompt", "response") if name not in header]:
+        seen.add(name)
+    if missing := [name for name in ("prompt", "response") if name not in seen]:
         names = " or ".join(repr(name) for name in missing)
         plural = "s" if len(missing) > 1 else ""
         raise ImportFileError(
@@ -461,10 +497,11 @@ def _json_item(window: _TextWindow, max_len: int) -> Iterator[Result]:
 def _decode_object(
     text: str, line: int, start_column: Callable[[], int]
 ) -> dict[str, object] | RowError:
-    """Decode one record; `start_column` places errors on the record's first line."""
+    """Decode the record that starts on `line`; `start_column` is the 0-based
+    column it starts at there. An error names the file's line and column."""
+    # orjson is several times faster; on anything it refuses, the standard
+    # decoder decides, so results and error messages stay the same.
     try:
-        # orjson is several times faster; on anything it refuses, the standard
-        # decoder decides, so results and error messages stay the same.
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
@@ -474,17 +511,17 @@ def _decode_object(
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as e:
+        # The decoder counts from the record's start: the file's counts instead.
         column = e.colno + start_column() if e.lineno == 1 else e.colno
-        where = (
-            f"column {column}"
-            if e.lineno == 1
-            else f"line {line + e.lineno - 1}, column {column}"
+        return RowError(
+            line + e.lineno - 1, "", f"invalid JSON: {e.msg}", column=column
         )
-        return RowError(line, "", f"invalid JSON: {e.msg} ({where})")
-    except ValueError as e:  # NaN, Infinity or an integer too long to convert
+    except _NotJSON as e:  # NaN or Infinity
         return RowError(line, "", f"invalid JSON: {e}")
+    except ValueError:  # an integer of more digits than Python will convert
+        return RowError(line, "", _INTEGER_TOO_LARGE)
     except RecursionError:
-        return RowError(line, "", "invalid JSON: nested too deeply")
+        return RowError(line, "", _TOO_DEEP)
     if not isinstance(value, dict):
         return RowError(line, "", f"expected a JSON object, got {_json_type(value)}")
     return value
@@ -510,18 +547,22 @@ def _rows_from_object(
 ) -> Iterator[Result]:
     """The row(s) of one record (two for a chosen/rejected pair), or its errors.
 
-    `json_text`, the record's JSON, lets the walk for unstorable strings be
-    skipped: decoded JSON holds a NUL or a lone surrogate only where its text
-    has a \\u0000 or \\udXXX escape (raw control characters are invalid JSON).
+    `json_text`, the record's JSON, lets the scan of its strings be skipped:
+    decoded JSON holds a NUL or a lone surrogate only where its text has a
+    \\u0000 or \\udXXX escape (raw control characters are invalid JSON).
     """
     record = {key: value for key, value in record.items() if value is not None}
     problems: Problems = []
-    if json_text is None or _MAYBE_UNSTORABLE.search(json_text):
-        problems = [
-            (key, reason)
-            for key, value in record.items()
-            if (reason := _unstorable(key) or _unstorable(value))
-        ]
+    texts = json_text is None or bool(_MAYBE_UNSTORABLE.search(json_text))
+    if _suspect(record, 1, texts=texts):
+        # orjson reads an integer past 64 bits as a float, silently rounded:
+        # the standard decoder, exact, tells it from a float.
+        exact = record if json_text is None else _exact(json_text, record)
+        for key, value in exact.items():
+            if texts and (reason := _unstorable_text(key)):
+                problems.append(("", f"has a key that {reason}"))
+            elif found := _unstorable(value, key, texts=texts):
+                problems.append(found)
     source_model = _text_field(record, "model", max_len, problems)
     external_id = _text_field(record, "id", max_len, problems)
     prompt_group = _text_field(record, "prompt_group", max_len, problems)
@@ -532,7 +573,7 @@ def _rows_from_object(
         problems.append(("system", "must be a string"))
         system = ""
 
-    # (hh_variant, messages): one conversation, or one per chosen/rejected key.
+    # (variant, messages): one conversation, or one per chosen/rejected key.
     conversations: list[tuple[str, list[Message]]] = []
     shapes = [keys for keys in _SHAPES if any(key in record for key in keys)]
     if len(shapes) != 1:
@@ -563,6 +604,7 @@ def _rows_from_object(
         prompt_group = _prompt_hash(conversations[0][1])
     for variant, messages in conversations:
         messages_json = _canonical_json(messages)
+        row_metadata = {**metadata, HH_VARIANT_KEY: variant} if variant else metadata
         yield TranscriptRow(
             line=line,
             messages=messages,
@@ -570,8 +612,13 @@ def _rows_from_object(
             dataset=dataset,
             external_id=external_id,
             prompt_group=prompt_group,
-            metadata={**metadata, "hh_variant": variant} if variant else metadata,
-            content_hash=_content_hash(messages_json, source_model),
+            metadata=row_metadata,
+            content_hash=identity_key(
+                external_id=external_id,
+                source_model=source_model,
+                variant=_variant(row_metadata),
+                messages_json=messages_json,
+            ),
             messages_json=messages_json,
         )
 
@@ -609,23 +656,105 @@ def _metadata(record: dict[str, object], problems: Problems) -> dict[str, object
     return {**metadata, **extra}
 
 
-def _unstorable(value: object) -> str | None:
-    """Why some string in `value` (a JSON-like tree) can't be stored, if one can't."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
+def _suspect(
+    value: dict[str, object] | list[object], depth: int, *, texts: bool
+) -> bool:
+    """Whether `value`, a container `depth` levels deep, may hold what
+    _unstorable refuses, or a float that may be a rounded integer. Quick, with
+    no paths, as it runs on every record; _unstorable then says where and why.
+    """
+    if depth > MAX_JSON_DEPTH:
+        return True
+    if isinstance(value, dict):
+        if texts and any(_UNSTORABLE.search(key) for key in value):
+            return True
+        items: Iterable[object] = value.values()
+    else:
+        items = value
+    for item in items:
         if isinstance(item, str):
-            if match := _UNSTORABLE.search(item):
-                if match.group() == "\x00":
-                    return "contains a NUL character (\\u0000), which can't be stored"
-                return (
-                    "contains an unpaired surrogate such as \\ud800, which is not text"
-                )
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
+            if texts and _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict | list):
+            # Recursion, as it is quicker: at most MAX_JSON_DEPTH calls deep.
+            if _suspect(item, depth + 1, texts=texts):
+                return True
+        elif isinstance(item, float):
+            if not math.isfinite(item) or (abs(item) >= 2**63 and item.is_integer()):
+                return True
+        elif isinstance(item, int) and not _INT64_MIN <= item <= _INT64_MAX:
+            return True
+    return False
+
+
+def _exact(json_text: str, record: dict[str, object]) -> dict[str, object]:
+    """The record as the standard decoder reads it, integers exactly."""
+    try:
+        value = _DECODER.decode(json_text)
+    except (ValueError, RecursionError):  # orjson read it: leave it so
+        return record
+    if not isinstance(value, dict):
+        return record
+    return {key: item for key, item in value.items() if item is not None}
+
+
+def _unstorable(value: object, path: str, *, texts: bool) -> tuple[str, str] | None:
+    """(where, why) for the first part of `value`, a record's value at `path`,
+    that JSON or the database can't hold; None if it all can.
+
+    Refused: text with NUL or a lone surrogate (looked for only if `texts`,
+    as the search costs more than the rest of the walk); an integer past 64 bits
+    (orjson can't dump it, and the COPY import and the exports use orjson); a
+    float that is infinite; nesting deeper than MAX_JSON_DEPTH. Caught here,
+    each is one line's error instead of a failed job later.
+    """
+    # (value, its container's path, its key or index there, its depth: the
+    # record is the first level); paths are built only for containers and for
+    # what is reported, as most rows pass.
+    pending: list[tuple[object, str, str | int | None, int]] = [(value, path, None, 2)]
+    while pending:
+        item, parent, step, depth = pending.pop()
+        reason: str | None = None
+        if isinstance(item, str):
+            reason = _unstorable_text(item) if texts else None
+        elif isinstance(item, int):
+            if not _INT64_MIN <= item <= _INT64_MAX:
+                reason = _INTEGER_TOO_LARGE
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                reason = "is a number too large for JSON (it reads as infinity)"
+        elif isinstance(item, dict | list):
+            where = _path(parent, step)
+            if depth > MAX_JSON_DEPTH:
+                return where, _TOO_DEEP
+            if isinstance(item, list):
+                children = list(enumerate(item))
+            else:
+                children = []
+                for key, child in item.items():
+                    if texts and (key_reason := _unstorable_text(key)):
+                        return where, f"has a key that {key_reason}"
+                    children.append((key, child))
+            # Reversed onto the stack, so the first problem in reading order is found.
+            pending.extend(
+                (child, where, index, depth + 1) for index, child in reversed(children)
+            )
+        if reason:
+            return _path(parent, step), reason
+    return None
+
+
+def _path(parent: str, step: str | int | None) -> str:
+    if step is None:
+        return parent
+    return f"{parent}[{step}]" if isinstance(step, int) else f"{parent}.{step}"
+
+
+def _unstorable_text(text: str) -> str | None:
+    if match := _UNSTORABLE.search(text):
+        if match.group() == "\x00":
+            return "contains a NUL character (\\u0000), which can't be stored"
+        return "contains an unpaired surrogate such as \\ud800, which is not text"
     return None
 
 
@@ -774,11 +903,36 @@ def _canonical(value: object) -> bytes:
     return _canonical_json(value).encode()
 
 
-def _content_hash(messages_json: str, source_model: str) -> str:
-    """sha256 of the canonical JSON of [messages, source_model], built from the
-    messages' JSON already made so each row is encoded once."""
-    text = f"[{messages_json},{_canonical_json(source_model)}]"
+def identity_key(
+    *, external_id: str, source_model: str, variant: str, messages_json: str
+) -> str:
+    """What makes rows one item (Transcript.content_hash), as sha256 hex.
+
+    A row with an id is that id, of that model, on that side of a
+    chosen/rejected pair (`variant`, "" for none): the canonical JSON of
+    ["id", id, model, variant]. Two rows with distinct ids are distinct items
+    whatever their text, and a repeated id is the same item. A row without an
+    id is its content: the canonical JSON of [messages, model], built from the
+    messages' JSON already made. The two keys can't collide: one's first
+    element is a string, the other's a list. Rows imported before ids counted
+    got their id keys in migration 0010_transcript_identity_keys, which
+    computes them alike: change one, change the other with a new migration.
+    """
+    if external_id:
+        text = _canonical_json(["id", external_id, source_model, variant])
+    else:
+        text = f"[{messages_json},{_canonical_json(source_model)}]"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _variant(metadata: dict[str, object]) -> str:
+    """The side of a chosen/rejected pair, kept in metadata: a gold export
+    carries it, so a pair re-imported from one stays two items. Exports made
+    before the hint was hidden name it "hh_variant"."""
+    for key in (HH_VARIANT_KEY, "hh_variant"):
+        if isinstance(value := metadata.get(key), str):
+            return value
+    return ""
 
 
 def _prompt_hash(messages: list[Message]) -> str:
@@ -802,7 +956,9 @@ def iter_judgements(stream: BinaryIO) -> Iterator[JudgementRow | RowError]:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            yield RowError(number, "", f"not JSON ({e})")
+            # orjson counts from the line's start; past its end it has no column.
+            column = e.colno if e.lineno == 1 else None
+            yield RowError(number, "", f"not JSON: {e.msg}", column=column)
             continue
         if isinstance(record, dict) and "values" not in record and "gold" in record:
             gold = record["gold"] if isinstance(record["gold"], dict) else {}

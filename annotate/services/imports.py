@@ -26,6 +26,7 @@ from annotate.models import (
 )
 
 MAX_REPORTED_ERRORS = 50
+MAX_REPORTED_DUPLICATES = 50
 IMPORT_BATCH = 1000
 
 
@@ -35,6 +36,9 @@ class ImportSummary:
     imported: int = 0
     duplicates: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
+    # The first duplicates in file order, so a manager can see what was merged:
+    # {"line": n, "id": external id or None, "reason": ...}.
+    duplicate_rows: list[dict[str, object]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -96,8 +100,10 @@ def transcripts_import(
     One streamed pass inside one transaction keeps memory flat whatever the
     file size. At the first bad row writing stops, but parsing goes on so that
     ImportRejected lists every error (the first 50, with line and field), and
-    the transaction rolls back. Transcripts whose content hash the project
-    already has, or that repeat within the file, are skipped and counted.
+    the transaction rolls back. A row is skipped as a duplicate when its
+    identity key (importers.identity_key: its external id if it has one, else
+    its content) repeats within the file or the project already has it;
+    duplicates are counted and the first 50 listed with their reason.
     `progress` is called with the rows read so far, every batch.
     """
     fmt, rows = _open_rows(stream, filename=filename, fmt=fmt)
@@ -155,7 +161,10 @@ _IMPORT_LOCK = 1  # advisory lock namespace for imports
 
 class _Writer:
     """Writes new transcripts and their queue items; a context manager that
-    finishes the writing on a clean exit and abandons it on an exception."""
+    finishes the writing on a clean exit and abandons it on an exception.
+
+    Both writers decide duplicates alike, in file order, through `is_new`.
+    """
 
     def __init__(
         self, *, project: Project, job: Job | None, fmt: str, now: datetime
@@ -164,19 +173,33 @@ class _Writer:
         self.job = job
         self.now = now
         self.summary = ImportSummary(format=fmt)
-        self.seen: set[bytes] = (
-            set()
-        )  # digests, not hex strings: half the memory per row
+        # Identity keys seen, as digests (not hex strings: half the memory per
+        # row), to the line that first had each; None for the project's own.
+        self.seen: dict[bytes, int | None] = {}
         self.rows_read = 0
 
     def add(self, row: importers.TranscriptRow) -> None:
         self.rows_read += 1
-        digest = bytes.fromhex(row.content_hash)
-        if digest in self.seen:
-            self.summary.duplicates += 1
-            return
-        self.seen.add(digest)
         self.write(row)
+
+    def is_new(self, row: importers.TranscriptRow, digest: bytes) -> bool:
+        """Whether `row` is a new item; if not, it is counted as a duplicate."""
+        if digest not in self.seen:
+            self.seen[digest] = row.line
+            return True
+        self.summary.duplicates += 1
+        if len(self.summary.duplicate_rows) < MAX_REPORTED_DUPLICATES:
+            first = self.seen[digest]
+            if first is None:
+                reason = "already in the project"
+            elif row.external_id:
+                reason = f"repeated id {row.external_id} (line {first})"
+            else:
+                reason = f"same content as line {first}"
+            self.summary.duplicate_rows.append(
+                {"line": row.line, "id": row.external_id or None, "reason": reason}
+            )
+        return False
 
     def write(self, row: importers.TranscriptRow) -> None:
         raise NotImplementedError
@@ -198,7 +221,7 @@ class _Writer:
 
 
 class _BatchWriter(_Writer):
-    """Any database: batches of bulk_create, skipping hashes the project has."""
+    """Any database: batches of bulk_create, skipping keys the project has."""
 
     batch: list[importers.TranscriptRow]
     by_model: Counter[str]
@@ -213,13 +236,22 @@ class _BatchWriter(_Writer):
             self.flush()
 
     def flush(self) -> None:
-        hashes = [r.content_hash for r in self.batch]
-        existing = set(
-            Transcript.objects.filter(
-                project=self.project, content_hash__in=hashes
-            ).values_list("content_hash", flat=True)
-        )
-        fresh = [r for r in self.batch if r.content_hash not in existing]
+        digests = [bytes.fromhex(r.content_hash) for r in self.batch]
+        # Only keys the file has not shown yet can be the project's own.
+        unseen = {
+            r.content_hash
+            for r, digest in zip(self.batch, digests, strict=True)
+            if digest not in self.seen
+        }
+        existing = Transcript.objects.filter(
+            project=self.project, content_hash__in=unseen
+        ).values_list("content_hash", flat=True)
+        self.seen.update((bytes.fromhex(h), None) for h in existing)
+        fresh = [
+            r
+            for r, digest in zip(self.batch, digests, strict=True)
+            if self.is_new(r, digest)
+        ]
         transcripts = Transcript.objects.bulk_create(
             Transcript(
                 project=self.project,
@@ -239,7 +271,6 @@ class _BatchWriter(_Writer):
             Item(project=self.project, transcript=t, slots_left=self.project.overlap)
             for t in transcripts
         )
-        self.summary.duplicates += len(self.batch) - len(fresh)
         self.summary.imported += len(fresh)
         self.by_model.update(r.source_model for r in fresh)
         self.batch.clear()
@@ -255,7 +286,7 @@ class _CopyWriter(_Writer):
 
     COPY is several times faster than INSERT, and its queued writer sends from
     a thread, so the server parses and indexes on the other core while this
-    one parses the file. COPY cannot skip conflicts, so the project's hashes
+    one parses the file. COPY cannot skip conflicts, so the project's keys
     are loaded first (the project lock keeps other imports out meanwhile);
     the queue items follow in one INSERT ... SELECT at the end.
     """
@@ -265,7 +296,9 @@ class _CopyWriter(_Writer):
         existing = Transcript.objects.filter(project=self.project).values_list(
             "content_hash", flat=True
         )
-        self.seen.update(bytes.fromhex(h) for h in existing.iterator(chunk_size=10_000))
+        self.seen.update(
+            (bytes.fromhex(h), None) for h in existing.iterator(chunk_size=10_000)
+        )
         self.cursor = connection.cursor()
         self.pg = self.cursor.cursor  # psycopg's own cursor, which has copy()
         # Django's foreign keys are deferred to commit, where their checks run
@@ -304,6 +337,8 @@ class _CopyWriter(_Writer):
         return self
 
     def write(self, row: importers.TranscriptRow) -> None:
+        if not self.is_new(row, bytes.fromhex(row.content_hash)):
+            return
         self.copy.write_row(
             (
                 self.project.pk,

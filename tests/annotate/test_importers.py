@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ from annotate.importers import (
 
 DATA = Path(__file__).parent / "data"
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)> &amp; </div>'
+HH_PAIR = {
+    "chosen": "\n\nHuman: a\n\nAssistant: b",
+    "rejected": "\n\nHuman: a\n\nAssistant: c",
+}
 
 
 def parse(
@@ -86,7 +91,7 @@ def test_good_samples_import_without_errors(filename, fmt, count):
                 (10, "messages[1].role"),
             ],
         ),
-        ("bad.json", "json", [(3, ""), (7, "messages[1].role"), (13, ""), (14, "id")]),
+        ("bad.json", "json", [(5, ""), (7, "messages[1].role"), (13, ""), (14, "id")]),
         ("bad.csv", "csv", [(3, "prompt"), (4, ""), (7, "model")]),
         ("bad.txt", "hh", [(5, "text"), (7, "text[0].content"), (11, "text")]),
     ],
@@ -149,7 +154,7 @@ def test_malformed_json_on_line_7_of_10_names_line_7():
 
     assert [r.line for r in found if isinstance(r, RowError)] == [7]
     assert len([r for r in found if isinstance(r, TranscriptRow)]) == 9
-    assert str(found[6]) == "line 7: invalid JSON: Expecting value (column 30)"
+    assert str(found[6]) == "line 7, column 30: invalid JSON: Expecting value"
 
 
 def test_blank_jsonl_lines_are_skipped_but_counted():
@@ -181,14 +186,14 @@ def test_a_json_array_reports_the_line_where_the_bad_object_starts():
 
     found = errors(data, "json")
 
-    assert [(e.line, e.field) for e in found] == [(3, ""), (8, "")]
-    assert found[1].message == "invalid JSON: Expecting value (line 9, column 16)"
+    assert [(e.line, e.field) for e in found] == [(3, ""), (9, "")]
+    assert str(found[1]) == "line 9, column 16: invalid JSON: Expecting value"
 
 
 def test_a_json_error_on_the_objects_first_line_counts_columns_from_the_line_start():
     found = errors(b'[{"prompt": "a", "response": "b"}, {"prompt" "a"}]', "json")
 
-    assert str(found[0]) == "line 1: invalid JSON: Expecting ':' delimiter (column 46)"
+    assert str(found[0]) == "line 1, column 46: invalid JSON: Expecting ':' delimiter"
 
 
 def test_a_mismatched_bracket_costs_one_json_item():
@@ -429,7 +434,7 @@ def test_null_values_count_as_absent():
     ("line", "message"),
     [
         ('{"prompt": "a", "response": NaN}', "invalid JSON: NaN is not allowed"),
-        ("[" * 100_000, "invalid JSON: nested too deeply"),
+        ("[" * 100_000, "nested deeper than 64 levels"),
     ],
 )
 def test_json_that_is_not_strict_json_is_refused(line, message):
@@ -449,11 +454,11 @@ SURROGATE = "contains an unpaired surrogate such as \\ud800, which is not text"
         (
             "jsonl",
             b'{"prompt": "a", "response": "b", "metadata": {"k": ["\\udfff"]}}',
-            "metadata",
+            "metadata.k[0]",
             SURROGATE,
         ),
         ("json", b'[{"prompt": "\\ud800", "response": "b"}]', "prompt", SURROGATE),
-        ("csv", b"prompt,response,note\na,b,c\x00\n", "metadata", NUL),
+        ("csv", b"prompt,response,note\na,b,c\x00\n", "metadata.note", NUL),
         ("hh", b"Human: a\x00\n\nAssistant: b\n", "text", NUL),
     ],
 )
@@ -549,8 +554,8 @@ def test_hh_chosen_and_rejected_become_two_rows_sharing_a_prompt_group():
     ]
     (alone,) = rows(jsonl({"rejected": record["rejected"]}), "jsonl")
 
-    assert chosen.metadata == {"hh_variant": "chosen"}
-    assert rejected.metadata == {"hh_variant": "rejected"}
+    assert chosen.metadata == {"_hh_variant": "chosen"}
+    assert rejected.metadata == {"_hh_variant": "rejected"}
     assert chosen.prompt_group == rejected.prompt_group == alone.prompt_group
     assert len(chosen.prompt_group) == 16
     assert chosen.messages[1]["content"] == "I can't help."
@@ -585,10 +590,8 @@ def test_a_single_hh_text_key_is_one_transcript_with_no_variant():
     assert (row.metadata, row.prompt_group, row.source_model) == ({}, "", "m")
 
 
-def test_content_hash_is_sha256_of_messages_and_model():
-    (row,) = rows(
-        jsonl({"prompt": "a", "response": "b", "model": "m", "id": 7}), "jsonl"
-    )
+def test_a_row_without_an_id_is_keyed_by_sha256_of_messages_and_model():
+    (row,) = rows(jsonl({"prompt": "a", "response": "b", "model": "m"}), "jsonl")
     canonical = (
         '[[{"content":"a","role":"user"},{"content":"b","role":"assistant"}],"m"]'
     )
@@ -598,11 +601,10 @@ def test_content_hash_is_sha256_of_messages_and_model():
 
 def test_identical_content_in_different_formats_hashes_the_same():
     hashes = {
-        rows(jsonl({"prompt": "a", "response": "b", "id": 1}), "jsonl")[0].content_hash,
-        rows(
-            jsonl({"messages": chat(("user", "a"), ("assistant", "b")), "id": 2}),
-            "jsonl",
-        )[0].content_hash,
+        rows(jsonl({"prompt": "a", "response": "b"}), "jsonl")[0].content_hash,
+        rows(jsonl({"messages": chat(("user", "a"), ("assistant", "b"))}), "jsonl")[
+            0
+        ].content_hash,
         rows(b"prompt,response,lang\na,b,en\n", "csv")[0].content_hash,
         rows(b"Human: a\n\nAssistant: b\n", "hh")[0].content_hash,
     }
@@ -612,6 +614,214 @@ def test_identical_content_in_different_formats_hashes_the_same():
 
     assert len(hashes) == 1
     assert other_model.content_hash not in hashes
+
+
+# Identity keys: what makes two rows the same item.
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_row_with_an_id_is_keyed_by_its_id_model_and_variant():
+    (row,) = rows(
+        jsonl({"prompt": "a", "response": "b", "model": "m", "id": 7}), "jsonl"
+    )
+    chosen, rejected = rows(jsonl({"id": "p", **HH_PAIR}), "jsonl")
+
+    assert row.content_hash == sha256('["id","7","m",""]')
+    assert (chosen.content_hash, rejected.content_hash) == (
+        sha256('["id","p","","chosen"]'),
+        sha256('["id","p","","rejected"]'),
+    )
+
+
+def test_distinct_ids_with_the_same_content_are_distinct_items():
+    same = {"prompt": "a", "response": "b"}
+    first, second, repeated, other_model, changed = rows(
+        jsonl(
+            {**same, "id": "x-1"},
+            {**same, "id": "x-2"},
+            {**same, "id": "x-1"},
+            {**same, "id": "x-1", "model": "m"},
+            {"prompt": "other", "response": "b", "id": "x-1"},
+        ),
+        "jsonl",
+    )
+    no_id = rows(jsonl(same), "jsonl")[0]
+
+    assert first.content_hash != second.content_hash
+    assert repeated.content_hash == changed.content_hash == first.content_hash
+    assert other_model.content_hash != first.content_hash
+    assert no_id.content_hash not in {first.content_hash, second.content_hash}
+
+
+def test_an_exported_pair_reimports_with_the_keys_it_was_imported_with():
+    chosen, rejected = rows(jsonl({"id": "p", **HH_PAIR}), "jsonl")
+    exported = [
+        {"id": "p", "messages": r.messages, "metadata": r.metadata}
+        for r in (chosen, rejected)
+    ]
+    # Exports made before the hint was hidden carry it as "hh_variant".
+    legacy = [
+        {**e, "metadata": {"hh_variant": r.metadata["_hh_variant"]}}
+        for e, r in zip(exported, (chosen, rejected), strict=True)
+    ]
+
+    back = rows(jsonl(*exported, *legacy), "jsonl")
+
+    assert [r.content_hash for r in back] == [
+        chosen.content_hash,
+        rejected.content_hash,
+    ] * 2
+
+
+# Errors name one line: the decoder's own position is made absolute.
+
+
+def test_a_jsonl_error_names_its_file_line_and_column_once():
+    data = b'{"prompt": "a", "response": "b"}\n{"prompt": "a" "response": "b"}\n'
+
+    (error,) = errors(data, "jsonl")
+
+    assert str(error) == "line 2, column 16: invalid JSON: Expecting ',' delimiter"
+    assert (error.line, error.column) == (2, 16)
+
+
+def test_a_json_array_error_names_the_file_line_where_it_is():
+    data = b'[\n  {"prompt": "a",\n   "response": "b"\n   "id": 1},\n  {"prompt" "x"}]'
+
+    first, second = errors(data, "json")
+
+    assert str(first) == "line 4, column 4: invalid JSON: Expecting ',' delimiter"
+    assert str(second) == "line 5, column 13: invalid JSON: Expecting ':' delimiter"
+
+
+def test_a_judgement_line_that_is_not_json_names_its_line_and_column_once():
+    good, error = iter_judgements(io.BytesIO(b'{"id": 1, "values": {}}\n{"id" 1}\n'))
+
+    assert isinstance(good, JudgementRow)
+    assert isinstance(error, RowError)
+    assert str(error).startswith("line 2, column 7: not JSON: ")
+    assert "line 1" not in str(error)
+    assert "(char" not in str(error)
+
+
+# Values the database or JSON can't hold are refused with line and field.
+
+
+def nested(depth: int) -> object:
+    value: object = "x"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (
+            '{"prompt": "a", "response": "b", "metadata": '
+            + json.dumps(nested(300))
+            + "}",
+            "metadata" + ".a" * 63,
+            "nested deeper than 64 levels",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "score": [1, ' + "9" * 400 + "]}",
+            "score[1]",
+            "is an integer outside the 64-bit range, which can't be stored",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "metadata": {"n": 18446744073709551616}}',
+            "metadata.n",
+            "is an integer outside the 64-bit range, which can't be stored",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "metadata": {"n": -9223372036854775809}}',
+            "metadata.n",
+            "is an integer outside the 64-bit range, which can't be stored",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "metadata": {"x": {"y": 1e400}}}',
+            "metadata.x.y",
+            "is a number too large for JSON (it reads as infinity)",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "metadata": {"x": ["ok", "no\\u0000"]}}',
+            "metadata.x[1]",
+            "contains a NUL character (\\u0000), which can't be stored",
+        ),
+        (
+            '{"prompt": "a", "response": "b", "metadata": {"k\\u0000": 1}}',
+            "metadata",
+            "has a key that contains a NUL character (\\u0000), which can't be stored",
+        ),
+    ],
+)
+def test_values_the_database_cannot_hold_are_refused_with_line_and_field(
+    text, field, message
+):
+    good = json.dumps({"prompt": "a", "response": "b"})
+    samples = {"jsonl": f"{good}\n\n{text}\n", "json": f"[{good},\n\n{text}]"}
+
+    for fmt, data in samples.items():
+        (error,) = errors(data.encode(), fmt)
+
+        assert (error.line, error.field, error.message) == (3, field, message), fmt
+
+
+def test_the_deepest_storable_value_and_the_widest_integers_are_kept():
+    metadata = {"deep": nested(62), "big": 2**63 - 1, "small": -(2**63), "f": 1e300}
+
+    (row,) = rows(
+        jsonl({"prompt": "a", "response": "b", "metadata": metadata}), "jsonl"
+    )
+
+    assert row.metadata == metadata
+    (error,) = errors(jsonl({"prompt": "a", "response": "b", "x": nested(64)}), "jsonl")
+    assert (error.field, error.message) == (
+        "x" + ".a" * 63,
+        "nested deeper than 64 levels",
+    )
+
+
+def test_a_long_integer_is_read_exactly_not_as_a_float():
+    (row,) = rows(
+        b'{"prompt": "a", "response": "b", "metadata": {"n": 9223372036854775807}}',
+        "jsonl",
+    )
+
+    assert row.metadata["n"] == 2**63 - 1
+    assert isinstance(row.metadata["n"], int)
+
+
+# CSV headers.
+
+
+def test_a_csv_header_with_more_columns_than_the_limit_is_refused():
+    names = ["prompt", "response", *(f"c{n}" for n in range(999))]
+
+    with pytest.raises(ImportFileError) as exc:
+        parse((",".join(names) + "\n").encode(), "csv")
+
+    assert str(exc.value) == (
+        "The CSV header (line 1) has 1001 columns; the limit is 1000."
+    )
+    assert (
+        len(rows((",".join(names[:-1]) + "\na,b" + ",x" * 998 + "\n").encode(), "csv"))
+        == 1
+    )
+
+
+def test_a_huge_csv_header_is_refused_quickly():
+    header = ",".join(["prompt", "response", *(f"c{n}" for n in range(100_000))])
+
+    start = time.perf_counter()
+    with pytest.raises(ImportFileError, match="limit is 1000"):
+        parse(header.encode() + b"\n", "csv")
+
+    assert time.perf_counter() - start < 2
 
 
 # Whole-file problems.

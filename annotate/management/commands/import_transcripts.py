@@ -52,4 +52,8 @@ class Command(BaseCommand):
             f"Imported {summary.imported} transcripts into {project.name!r} "
             f"({summary.format}); skipped {summary.duplicates} duplicates."
             + (f"\nBy model: {models}" if models else "")
+            + "".join(
+                f"\n  line {d['line']}: skipped, {d['reason']}"
+                for d in summary.duplicate_rows
+            )
         )

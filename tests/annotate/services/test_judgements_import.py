@@ -119,7 +119,7 @@ def test_bad_values_and_lines_are_named(judged):
         )
 
     assert exc.value.errors[0].startswith("line 1: values: ")
-    assert exc.value.errors[1].startswith("line 2: not JSON")
+    assert exc.value.errors[1].startswith("line 2, column 2: not JSON")
     assert exc.value.errors[2] == 'line 3: needs "id" and "values"'
 
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from collections.abc import Mapping
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
+from annotate import importers
 from annotate.models import Item, Transcript
 from annotate.services.imports import IMPORT_BATCH, ImportRejected, transcripts_import
 from tests.factories import ProjectFactory
@@ -201,3 +204,229 @@ def test_a_rejected_import_leaves_the_connection_usable(project):
         run_import(project, jsonl(record(1), {"prompt": "only a prompt"}))
 
     assert run_import(project, jsonl(record(1))).imported == 1
+
+
+# What counts as the same item.
+
+SAME = {"prompt": "Same question?", "response": "Same answer."}
+
+
+def test_distinct_ids_with_the_same_text_are_distinct_items(project):
+    summary = run_import(project, jsonl({**SAME, "id": "a"}, {**SAME, "id": "b"}))
+
+    assert (summary.imported, summary.duplicates) == (2, 0)
+    assert summary.duplicate_rows == []
+    assert Item.objects.filter(project=project).count() == 2
+
+
+def test_the_summary_lists_each_duplicate_and_why_it_was_skipped(project):
+    run_import(project, jsonl(record(1)))
+    lines: list[Mapping[str, object]] = [
+        record(2),
+        {**record(3), "id": "r2"},  # the id repeats, whatever the text
+        SAME,
+        SAME,
+        record(1),
+        {**SAME, "id": "s"},  # an id makes it another item than line 3
+    ]
+
+    summary = run_import(project, jsonl(*lines))
+
+    assert (summary.imported, summary.duplicates) == (3, 3)
+    assert summary.duplicate_rows == [
+        {"line": 2, "id": "r2", "reason": "repeated id r2 (line 1)"},
+        {"line": 4, "id": None, "reason": "same content as line 3"},
+        {"line": 5, "id": "r1", "reason": "already in the project"},
+    ]
+    assert summary.as_dict()["duplicate_rows"] == summary.duplicate_rows
+
+
+def test_duplicates_are_found_across_batches_and_listed_in_file_order(project):
+    run_import(project, jsonl(record(IMPORT_BATCH + 3)))
+    records = [record(n) for n in range(IMPORT_BATCH + 5)] + [record(2)]
+
+    summary = run_import(project, jsonl(*records))
+
+    assert (summary.imported, summary.duplicates) == (IMPORT_BATCH + 4, 2)
+    assert summary.duplicate_rows == [
+        {
+            "line": IMPORT_BATCH + 4,
+            "id": f"r{IMPORT_BATCH + 3}",
+            "reason": "already in the project",
+        },
+        {"line": IMPORT_BATCH + 6, "id": "r2", "reason": "repeated id r2 (line 3)"},
+    ]
+
+
+def test_only_the_first_fifty_duplicates_are_listed(project):
+    summary = run_import(project, jsonl(*[record(1)] * 61))
+
+    assert summary.duplicates == 60
+    assert len(summary.duplicate_rows) == 50
+    assert summary.duplicate_rows[-1]["line"] == 51
+
+
+def test_an_hh_pair_with_an_id_is_two_items_with_hidden_variants(project):
+    pair = {
+        "id": "hh-1",
+        "chosen": "\n\nHuman: Pick a lock?\n\nAssistant: I can't help.",
+        "rejected": "\n\nHuman: Pick a lock?\n\nAssistant: Get a tension wrench.",
+    }
+
+    assert run_import(project, jsonl(pair)).imported == 2
+    again = run_import(project, jsonl(pair))
+
+    assert (again.imported, again.duplicates) == (0, 2)
+    transcripts = Transcript.objects.filter(project=project).order_by("pk")
+    assert [t.metadata for t in transcripts] == [
+        {"_hh_variant": "chosen"},
+        {"_hh_variant": "rejected"},
+    ]
+    assert [t.annotator_metadata for t in transcripts] == [{}, {}]
+
+
+def test_metadata_nested_too_deeply_is_refused_with_its_line(project):
+    deep: object = 1
+    for _ in range(300):
+        deep = [deep]
+
+    with pytest.raises(ImportRejected) as exc:
+        run_import(project, jsonl(record(1), {**record(2), "metadata": {"a": deep}}))
+
+    assert exc.value.errors[0].startswith("line 2, metadata.a[0][0]"), exc.value.errors
+    assert exc.value.errors[0].endswith(": nested deeper than 64 levels")
+    assert not Transcript.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value", ["1" + "0" * 400, "1e400", '"a\\u0000b"'], ids=["int", "inf", "nul"]
+)
+def test_metadata_the_database_cannot_store_is_refused_with_its_line(project, value):
+    line = '{"prompt": "p", "response": "r", "metadata": {"v": ' + value + "}}"
+    stream = io.BytesIO((json.dumps(record(1)) + "\n" + line + "\n").encode())
+
+    with pytest.raises(ImportRejected) as exc:
+        run_import(project, stream)
+
+    assert exc.value.errors[0].startswith("line 2, metadata.v: ")
+    assert not Transcript.objects.exists()
+
+
+# Migration 0010: rows imported before ids counted get their id keys.
+
+
+def rekeying():
+    return importlib.import_module("annotate.migrations.0010_transcript_identity_keys")
+
+
+def old_style_rows(project, *records):
+    """Transcripts as the import stored them before: every one keyed by content."""
+    for row in importers.iter_rows(jsonl(*records), fmt="jsonl"):
+        assert isinstance(row, importers.TranscriptRow)
+        Transcript.objects.create(
+            project=project,
+            messages_json=row.messages_json,
+            source_model=row.source_model,
+            external_id=row.external_id,
+            metadata={
+                ("hh_variant" if k == "_hh_variant" else k): v
+                for k, v in row.metadata.items()
+            },
+            content_hash=importers.identity_key(
+                external_id="",
+                source_model=row.source_model,
+                variant="",
+                messages_json=row.messages_json,
+            ),
+            created_at=timezone.now(),
+        )
+    return dict(
+        Transcript.objects.filter(project=project).values_list("pk", "content_hash")
+    )
+
+
+PAIR = {
+    "id": "p",
+    "chosen": "\n\nHuman: Pick a lock?\n\nAssistant: No.",
+    "rejected": "\n\nHuman: Pick a lock?\n\nAssistant: Sure.",
+}
+
+
+def test_migration_0010_gives_rows_with_an_id_their_id_key_and_back(project):
+    records: list[Mapping[str, object]] = [
+        {**SAME, "id": "a"},
+        record(1),
+        {"prompt": "Other?", "response": "Other.", "id": "a"},  # two items before
+        record(3) | {"id": ""},
+        PAIR,
+    ]
+    before = old_style_rows(project, *records)
+
+    rekeying().forwards(django_apps, None)
+
+    after = dict(
+        Transcript.objects.filter(project=project).values_list("pk", "content_hash")
+    )
+    first_a, r1, second_a, no_id, chosen, rejected = sorted(after)
+    assert after[no_id] == before[no_id]
+    assert after[second_a] == before[second_a]  # its id key is the first's
+    expected = [
+        ("a", "", ""),
+        ("r1", "model-a", ""),
+        ("p", "", "chosen"),
+        ("p", "", "rejected"),
+    ]
+    assert [after[pk] for pk in (first_a, r1, chosen, rejected)] == [
+        importers.identity_key(
+            external_id=i, source_model=m, variant=v, messages_json=""
+        )
+        for i, m, v in expected
+    ]
+    again = run_import(project, jsonl(*records))
+    assert (again.imported, again.duplicates) == (0, 6)
+    assert {d["reason"] for d in again.duplicate_rows} == {"already in the project"}
+
+    rekeying().backwards(django_apps, None)
+
+    assert (
+        dict(
+            Transcript.objects.filter(project=project).values_list("pk", "content_hash")
+        )
+        == before
+    )
+
+
+def test_migration_0010_backwards_keeps_the_id_key_where_the_content_key_is_taken(
+    project,
+):
+    run_import(project, jsonl({**SAME, "id": "a"}, {**SAME, "id": "b"}))
+    keys = list(
+        Transcript.objects.filter(project=project)
+        .order_by("pk")
+        .values_list("content_hash", flat=True)
+    )
+
+    rekeying().backwards(django_apps, None)
+
+    content = importers.identity_key(
+        external_id="",
+        source_model="",
+        variant="",
+        messages_json=Transcript.objects.filter(project=project)
+        .order_by("pk")[0]
+        .messages_json,
+    )
+    assert list(
+        Transcript.objects.filter(project=project)
+        .order_by("pk")
+        .values_list("content_hash", flat=True)
+    ) == [content, keys[1]]
+    rekeying().forwards(django_apps, None)
+    assert (
+        list(
+            Transcript.objects.filter(project=project)
+            .order_by("pk")
+            .values_list("content_hash", flat=True)
+        )
+        == keys
+    )
