@@ -139,6 +139,7 @@ class Cell:
     shade: str  # a grey level: darker is larger
     ink: str  # the number's colour, legible on the shade
     text: str
+    note: str = ""  # a second, smaller line under the number (e.g. "n=6")
 
 
 @dataclass(frozen=True)
@@ -165,10 +166,15 @@ def heat_map(
     high: float | None = None,
     digits: int = 1,
     size: int = 48,
+    marks: list[list[str]] | None = None,
+    notes: list[list[str]] | None = None,
 ) -> HeatMap:
     """A square matrix as shaded cells with their values printed; None cells
     print a dash. Shades run from `low` (white) to `high` (the largest value
-    when None)."""
+    when None). marks[i][j] is printed right after a cell's number (a "†"
+    the legend explains: a warning in the text, not in a colour); notes[i][j]
+    is a second line under it. Both are matrices like `matrix`, "" for none.
+    """
     values = [v for r in matrix for v in r if v is not None]
     top_value = high if high is not None else max(values, default=1.0) or 1.0
     left, top = 150, 110
@@ -184,7 +190,11 @@ def heat_map(
                     y=top + i * size,
                     shade=f"rgb({grey},{grey},{min(255, grey + 20)})",
                     ink="#fff" if share > 0.55 else "#111",
-                    text="—" if v is None else f"{v:.{digits}f}",
+                    # A mark qualifies a number: a dash has none.
+                    text="—"
+                    if v is None
+                    else f"{v:.{digits}f}" + (marks[i][j] if marks else ""),
+                    note=notes[i][j] if notes else "",
                 )
             )
     n = len(labels)

@@ -31,7 +31,11 @@ from annotate.stats import agreement
 from annotate.stats.agreement import Figure, Spec
 from labelsets.schema import Field, Schema
 
+# Cohen's kappa of a pair sharing fewer items than this is shown, but marked
+# unreliable; "matrix" in the report holds only the pairs that reach it.
 MIN_SHARED_FOR_KAPPA = 20
+# One shared item gives a kappa of 0 or undefined, never information.
+MIN_SHARED_TO_COMPUTE_KAPPA = 2
 type Progress = Callable[[str, int, int], None]
 type Codes = npt.NDArray[np.int64]
 
@@ -283,6 +287,25 @@ def _figure_data(f: Figure) -> dict[str, object]:
     }
 
 
+def _fleiss_data(counts: npt.NDArray[np.int64]) -> dict[str, object]:
+    """Fleiss' kappa over the items with at least two labels.
+
+    Items a field has one label on are left out of the chance term too, so
+    that every number is over the same items as alpha's units. Varying label
+    counts (2 to k annotators per item) use Gwet's (2014) generalisation,
+    which with equal counts is Fleiss (1971) exactly: the report gives the
+    items used and the fewest and most labels on one of them.
+    """
+    f = agreement.fleiss_figure(counts[counts.sum(axis=1) >= 2])
+    return {
+        "kappa": f.kappa,
+        "items": f.units,
+        "labels_per_item": [f.raters_min, f.raters_max],
+        "observed_agreement": f.observed,
+        "chance_agreement": f.expected,
+    }
+
+
 def agreement_report(
     *,
     project: Project,
@@ -295,14 +318,18 @@ def agreement_report(
 ) -> dict[str, Any]:
     """Every agreement figure of a project as a JSON-ready dict.
 
-    Per field at its level (single: nominal; rating: ordinal and interval;
-    multi: MASI for the set, and binary nominal per option), per class
-    (option vs rest), each with a bootstrap interval over units (`resamples`,
-    seeded), the units and pairable values behind it and the observed
-    agreement; the key field's coincidence matrix; per annotator: pairwise
-    Cohen's kappa per single field (pairs with at least MIN_SHARED_FOR_KAPPA
-    shared items), agreement with the leave-one-out majority and alpha
-    without them; the key field's alpha by week of annotation. `field_name`
+    Per field at its level (single: nominal; rating: ordinal and interval,
+    interval on the scale's level values, given as scale_values; multi: MASI
+    for the set, and binary nominal per option), per class (option vs rest),
+    each with a bootstrap interval over units (`resamples`, seeded), the
+    units and pairable values behind it and the observed agreement; per
+    single field Fleiss' kappa over the items with two labels or more
+    (`fleiss`, None for other kinds); the key field's coincidence matrix; per
+    annotator: pairwise Cohen's kappa per single field (`all_pairs`: pairs
+    sharing at least MIN_SHARED_TO_COMPUTE_KAPPA items, with `shared` the
+    counts; `matrix`: only those with at least `min_shared` =
+    MIN_SHARED_FOR_KAPPA), agreement with the leave-one-out majority and
+    alpha without them; the key field's alpha by week of annotation. `field_name`
     limits the figures to one field. `progress(stage, done, total)` is called
     between stages. Raises KeyError for an unknown field_name.
     """
@@ -334,7 +361,11 @@ def agreement_report(
             values = [str(lv.value) for lv in f.scale]
             cf = coded[f.name] = _coded(data, f, values, raw)
             specs[f.name] = Spec(cf.counts, "ordinal")
-            specs[f"{f.name}~interval"] = Spec(cf.counts, "interval")
+            # Interval distances are differences of the levels' values (a
+            # scale 0, 1, 2, 4 has a step of 2 at the top), not positions.
+            specs[f"{f.name}~interval"] = Spec(
+                cf.counts, "interval", values=[lv.value for lv in f.scale]
+            )
         elif f.kind == "multi":
             sets = _multi_sets(raw)
             distinct = sorted({s for s in sets if s is not None}, key=sorted)
@@ -362,19 +393,23 @@ def agreement_report(
         if f.kind == "text":
             continue
         levels = [f.name] + ([f"{f.name}~interval"] if f.kind == "rating" else [])
-        fields_out.append(
-            {
-                "name": f.name,
-                "label": f.label,
-                "kind": f.kind,
-                "key": f.name == (key.name if key else None),
-                "figures": [_figure_data(computed[s]) for s in levels if s in computed],
-                "classes": [
-                    {"value": value, "label": label, **_figure_data(computed[s])}
-                    for s, value, label in classes.get(f.name, [])
-                ],
-            }
-        )
+        field_out: dict[str, Any] = {
+            "name": f.name,
+            "label": f.label,
+            "kind": f.kind,
+            "key": f.name == (key.name if key else None),
+            "figures": [_figure_data(computed[s]) for s in levels if s in computed],
+            "classes": [
+                {"value": value, "label": label, **_figure_data(computed[s])}
+                for s, value, label in classes.get(f.name, [])
+            ],
+            "fleiss": _fleiss_data(coded[f.name].counts)
+            if f.kind == "single"
+            else None,
+        }
+        if f.kind == "rating":
+            field_out["scale_values"] = [lv.value for lv in f.scale]
+        fields_out.append(field_out)
 
     report("Annotator reliability", 2, 4)
     annotators = _annotators(data, coded)
@@ -455,20 +490,30 @@ def _annotators(data: _Data, coded: dict[str, _Field]) -> dict[str, Any]:
         grid[data.coders[present], data.units[present]] = cf.codes[present]
 
         matrix: list[list[float | None]] = [[None] * n_coders for _ in range(n_coders)]
+        every: list[list[float | None]] = [[None] * n_coders for _ in range(n_coders)]
         shared: list[list[int]] = [[0] * n_coders for _ in range(n_coders)]
         for a in range(n_coders):
             for b in range(a, n_coders):
                 both = (grid[a] >= 0) & (grid[b] >= 0)
                 n = int(both.sum())
                 shared[a][b] = shared[b][a] = n
-                if a != b and n >= MIN_SHARED_FOR_KAPPA:
+                if a != b and n >= MIN_SHARED_TO_COMPUTE_KAPPA:
                     k = agreement.cohen_kappa(
                         grid[a][both].tolist(),
                         grid[b][both].tolist(),
                         labels=list(range(n_values)),
                     )
-                    matrix[a][b] = matrix[b][a] = k
-        kappa[name] = {"matrix": matrix, "shared": shared}
+                    every[a][b] = every[b][a] = k
+                    if n >= MIN_SHARED_FOR_KAPPA:
+                        matrix[a][b] = matrix[b][a] = k
+        # "matrix" keeps its meaning for readers of older reports: only the
+        # pairs sharing enough items; "all_pairs" has the others too.
+        kappa[name] = {
+            "matrix": matrix,
+            "all_pairs": every,
+            "shared": shared,
+            "min_shared": MIN_SHARED_FOR_KAPPA,
+        }
 
         # Leave-one-out majority: the other annotators' counts on the unit; a
         # strict single maximum is the majority, a tie or nobody else is none.

@@ -2,7 +2,9 @@
 
 Pure computation, no ORM. The input is a value-count matrix per field: units
 (items) x values, each entry how many annotators gave that value to that unit;
-the columns are the field's values in domain (scale) order.
+the columns are the field's values in domain (scale) order. For interval and
+ratio alpha the numbers the columns stand for (a rating scale's level values,
+which need not be evenly spaced) come beside the counts.
 
 Alpha follows Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability":
 a unit u with m_u >= 2 values adds n_uc (n_uk - [c = k]) / (m_u - 1) to the
@@ -67,12 +69,33 @@ class Spec:
     """What to compute for one figure.
 
     counts is units x V; for level "masi", subsets[j] is the set of options
-    that column j stands for (one distinct set per column).
+    that column j stands for (one distinct set per column). For "interval" and
+    "ratio", values[j] is the number column j stands for, increasing (default
+    j + 1); other levels take no values.
     """
 
     counts: Counts
     level: Level
     subsets: Sequence[frozenset[str]] | None = None
+    values: Sequence[float] | None = None
+
+
+@dataclass(frozen=True)
+class FleissFigure:
+    """Fleiss' kappa, generalised to units with varying numbers of values.
+
+    units counts those with >= 2 values, over which observed (P_a) is the mean
+    share of agreeing pairs; raters_min/raters_max are the fewest and most
+    values on one of them (0 when there is none). kappa is None when
+    undefined: no such unit, or one value throughout (P_e = 1).
+    """
+
+    kappa: float | None
+    units: int
+    raters_min: int
+    raters_max: int
+    observed: float | None
+    expected: float | None
 
 
 def value_counts(
@@ -109,19 +132,25 @@ def one_vs_rest(counts: Counts, column: int) -> IntArray:
 
 
 def alpha(
-    counts: Counts, level: Level, *, subsets: Sequence[frozenset[str]] | None = None
+    counts: Counts,
+    level: Level,
+    *,
+    subsets: Sequence[frozenset[str]] | None = None,
+    values: Sequence[float] | None = None,
 ) -> float | None:
     """Krippendorff's alpha of a units x V count matrix; None when undefined.
 
     Computed by the `krippendorff` package. Columns are in domain order; for
-    interval and ratio, column j stands for the value j + 1 (interval alpha is
-    unchanged by any equally spaced relabelling, ratio assumes the scale
-    starts at 1). For "masi", the distance between columns is the MASI
-    distance between their subsets. The package holds units x V x V floats;
-    on large data `figures` gets the same number without them. Raises
-    ValueError on malformed counts or subsets.
+    interval and ratio, column j stands for values[j], default j + 1. The
+    metric is the difference of those numbers (Krippendorff 2011), so a scale
+    0, 1, 2, 4 must pass its values: by position its last step would count
+    as 1, not 2. Ordinal alpha depends only on the order and the marginals.
+    For "masi", the distance between columns is the MASI distance between
+    their subsets. The package holds units x V x V floats; on large data
+    `figures` gets the same number without them. Raises ValueError on
+    malformed counts, subsets or values.
     """
-    checked = _checked(counts, level, subsets)
+    checked = _checked(counts, level, subsets, values)
     if not _defined(checked):
         return None
     metric: krippendorff.LevelOfMeasurement = (
@@ -130,7 +159,7 @@ def alpha(
     return float(
         krippendorff.alpha(
             value_counts=checked,
-            value_domain=np.arange(1, checked.shape[1] + 1),
+            value_domain=_column_values(checked.shape[1], values),
             level_of_measurement=metric,
         )
     )
@@ -156,18 +185,20 @@ def figures(
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
     checked = {
-        name: _checked(spec.counts, spec.level, spec.subsets)
+        name: _checked(spec.counts, spec.level, spec.subsets, spec.values)
         for name, spec in specs.items()
     }
     if len({counts.shape[0] for counts in checked.values()}) > 1:
         raise ValueError("every spec must have the same units (rows)")
 
     points = {name: coincidences(counts) for name, counts in checked.items()}
-    values = {
-        name: _alpha_from_coincidences(points[name], spec.level, subsets=spec.subsets)
+    alphas = {
+        name: _alpha_from_coincidences(
+            points[name], spec.level, subsets=spec.subsets, values=spec.values
+        )
         for name, spec in specs.items()
     }
-    defined = [name for name, value in values.items() if not np.isnan(value)]
+    defined = [name for name, value in alphas.items() if not np.isnan(value)]
     boot: dict[str, FloatArray] = {}
     if resamples and defined:
         rng = np.random.default_rng(seed)
@@ -181,8 +212,9 @@ def figures(
         low = high = None
         draws = np.empty(0)
         if name in boot:
+            # The same metric as the point estimate: the columns' values.
             draws = _alpha_from_coincidences(
-                boot[name], spec.level, subsets=spec.subsets
+                boot[name], spec.level, subsets=spec.subsets, values=spec.values
             )
             draws = draws[~np.isnan(draws)]
         if len(draws):
@@ -190,7 +222,7 @@ def figures(
             low, high = (float(q) for q in np.quantile(draws, [tail, 1 - tail]))
         result[name] = Figure(
             level=spec.level,
-            alpha=None if np.isnan(values[name]) else float(values[name]),
+            alpha=None if np.isnan(alphas[name]) else float(alphas[name]),
             ci_low=low,
             ci_high=high,
             units=int((m >= 2).sum()),
@@ -256,6 +288,46 @@ def fleiss_kappa(counts: Counts) -> float | None:
     return None if p_e == 1 else (p_bar - p_e) / (1 - p_e)
 
 
+def fleiss_figure(counts: Counts) -> FleissFigure:
+    """Fleiss' kappa of a units x V count matrix whose units may have any
+    number of values: Fleiss (1971) generalised as in Gwet (2014) "Handbook
+    of Inter-Rater Reliability", 4th ed. (irrCAC's fleiss.kappa.raw).
+
+    P_a is the mean over units with m_u >= 2 of
+    sum_k n_uk (n_uk - 1) / (m_u (m_u - 1)); pi_k the mean over units with
+    m_u >= 1 of n_uk / m_u; P_e = sum_k pi_k^2; kappa = (P_a - P_e) / (1 - P_e).
+    With the same number of values on every unit this is Fleiss (1971)
+    exactly, as `fleiss_kappa`. Units with one value count towards P_e only:
+    pass counts[counts.sum(axis=1) >= 2] to leave them out. Raises ValueError
+    on malformed counts.
+    """
+    checked = _checked(counts, "nominal", None, None)
+    m = checked.sum(axis=1)
+    pairable = m >= 2
+    units = int(pairable.sum())
+    if not units:
+        return FleissFigure(None, 0, 0, 0, None, None)
+    n = checked.astype(np.float64)
+    mp = m[pairable].astype(np.float64)
+    observed = float(
+        ((n[pairable] * (n[pairable] - 1)).sum(axis=1) / (mp * (mp - 1))).mean()
+    )
+    rated = m >= 1
+    shares = (n[rated] / m[rated, None]).mean(axis=0)
+    expected = float((shares**2).sum())
+    # One value throughout: P_e = 1 and kappa is 0 / 0. Decided on the counts,
+    # not on a float compared with 1.
+    one_value = np.count_nonzero(checked[rated].sum(axis=0)) < 2
+    return FleissFigure(
+        kappa=None if one_value else (observed - expected) / (1 - expected),
+        units=units,
+        raters_min=int(m[pairable].min()),
+        raters_max=int(m[pairable].max()),
+        observed=observed,
+        expected=expected,
+    )
+
+
 def normalised_entropy(counts: Counts) -> float:
     """One unit's value counts -> Shannon entropy / log(V): 0 when all agree, 1 uniform.
 
@@ -266,11 +338,15 @@ def normalised_entropy(counts: Counts) -> float:
     if total < 2 or len(counts) < 2:
         return 0.0
     p = counts[counts > 0] / total
-    return float(-(p * np.log(p)).sum() / math.log(len(counts)))
+    # Clamped: an even spread can come out a hair above 1 in floating point.
+    return min(1.0, float(-(p * np.log(p)).sum() / math.log(len(counts))))
 
 
 def _checked(
-    counts: Counts, level: str, subsets: Sequence[frozenset[str]] | None
+    counts: Counts,
+    level: str,
+    subsets: Sequence[frozenset[str]] | None,
+    values: Sequence[float] | None,
 ) -> IntArray:
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
@@ -285,7 +361,34 @@ def _checked(
             raise ValueError("each column must stand for a distinct subset")
     elif subsets is not None:
         raise ValueError("subsets apply to level 'masi' only")
+    if values is not None:
+        _checked_values(values, level, counts.shape[1])
     return counts.astype(np.int64, copy=False)
+
+
+def _checked_values(values: Sequence[float], level: str, v: int) -> None:
+    """Values must fit the columns: one each, increasing (the columns are in
+    domain order, and distinct values keep every distance between distinct
+    columns positive, which `_defined` relies on), and for ratio at least 0
+    (a ratio scale starts at its zero; (c - k) / (c + k) needs c + k > 0)."""
+    if level not in ("interval", "ratio"):
+        raise ValueError("values apply to levels 'interval' and 'ratio' only")
+    x = np.asarray(values, dtype=np.float64)
+    if x.shape != (v,):
+        raise ValueError("values need one value per column")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("values must be finite")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("values must increase, column by column")
+    if level == "ratio" and v and x[0] < 0:
+        raise ValueError("ratio values must be non-negative")
+
+
+def _column_values(v: int, values: Sequence[float] | None) -> FloatArray:
+    """The number each column stands for: values, else 1..V."""
+    if values is None:
+        return np.arange(1.0, v + 1)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _defined(counts: IntArray) -> bool:
@@ -372,7 +475,11 @@ def _resampled(
 
 
 def _alpha_from_coincidences(
-    o: FloatArray, level: Level, *, subsets: Sequence[frozenset[str]] | None = None
+    o: FloatArray,
+    level: Level,
+    *,
+    subsets: Sequence[frozenset[str]] | None = None,
+    values: Sequence[float] | None = None,
 ) -> FloatArray:
     """Alpha of coincidence matrices o (..., V, V), nan where undefined (D_e = 0).
 
@@ -381,7 +488,7 @@ def _alpha_from_coincidences(
     """
     n_c = o.sum(axis=-1)
     n = n_c.sum(axis=-1)
-    d = _distances(level, n_c, subsets)
+    d = _distances(level, n_c, subsets, values)
     d_o = (o * d).sum(axis=(-2, -1))
     d_e = np.einsum("...c,...ck,...k->...", n_c, d, n_c)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -389,20 +496,31 @@ def _alpha_from_coincidences(
 
 
 def _distances(
-    level: Level, n_c: FloatArray, subsets: Sequence[frozenset[str]] | None
+    level: Level,
+    n_c: FloatArray,
+    subsets: Sequence[frozenset[str]] | None,
+    values: Sequence[float] | None = None,
 ) -> FloatArray:
     """The level's difference d_ck (Krippendorff's delta squared) between columns.
 
     (V, V), except ordinal: (..., V, V), one matrix per set of marginals n_c.
     """
     v = n_c.shape[-1]
-    x = np.arange(1.0, v + 1)  # interval and ratio: column j is the value j + 1
+    # Interval and ratio (Krippendorff 2011): (c - k)^2 and ((c - k) / (c + k))^2
+    # on the values the columns stand for, not on their positions.
+    x = _column_values(v, values)
     if level == "nominal":
         return 1 - np.eye(v)
     if level == "interval":
         return np.subtract.outer(x, x) ** 2
     if level == "ratio":
-        return (np.subtract.outer(x, x) / np.add.outer(x, x)) ** 2
+        # 0 / 0 only on the diagonal when the scale starts at 0: distance 0,
+        # as the krippendorff package has it.
+        total = np.add.outer(x, x)
+        ratio = np.divide(
+            np.subtract.outer(x, x), total, out=np.zeros((v, v)), where=total != 0
+        )
+        return ratio**2
     if level == "masi":
         return _masi_distances(subsets or ())
     # Ordinal (Krippendorff 2011): d_ck = (sum_{g=c..k} n_g - (n_c + n_k) / 2)^2,

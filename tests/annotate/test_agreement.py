@@ -15,6 +15,7 @@ from annotate.stats.agreement import (
     alpha,
     cohen_kappa,
     figures,
+    fleiss_figure,
     fleiss_kappa,
     normalised_entropy,
     one_vs_rest,
@@ -85,9 +86,11 @@ def package_alpha(counts, level) -> float:
     )
 
 
-def own_alpha(counts, level, subsets=None) -> float:
+def own_alpha(counts, level, subsets=None, values=None) -> float:
     o = agreement.coincidences(counts)
-    return float(agreement._alpha_from_coincidences(o, level, subsets=subsets))
+    return float(
+        agreement._alpha_from_coincidences(o, level, subsets=subsets, values=values)
+    )
 
 
 # Published vectors ---------------------------------------------------------
@@ -490,3 +493,172 @@ def test_weighted_cohen_kappa_follows_the_label_order():
 
     assert in_order != pytest.approx(alphabetical)
     assert cohen_kappa(a, b) == cohen_kappa(a, b, labels=["low", "mid", "high"])
+
+
+# Interval and ratio alpha on the levels' values ---------------------------------
+
+# Hayes & Krippendorff's news tone (0-3) with 3 moved to 4: a scale whose
+# levels are not evenly spaced, as a label set's rating scale may be.
+UNEVEN = [0, 1, 2, 4]
+
+
+def uneven_tone() -> tuple[list[list[float]], np.ndarray]:
+    """The news-tone data on the scale 0, 1, 2, 4: (reliability data, counts)."""
+    v = next(
+        v for v in VECTORS if v["name"] == "hayes_krippendorff2007_news_tone_ordinal"
+    )
+    data = [
+        [math.nan if x is None else (4.0 if x == 3 else float(x)) for x in row]
+        for row in v["reliability_data"]
+    ]
+    column = {value: j for j, value in enumerate(UNEVEN)}
+    pairs = [(u, column[int(x)]) for row in data for u, x in enumerate(row) if x == x]
+    units, values = np.array(pairs).T
+    counts = value_counts(units, values, n_units=len(data[0]), n_values=len(UNEVEN))
+    return data, counts
+
+
+@pytest.mark.parametrize("level", ["interval", "ratio"])
+def test_interval_and_ratio_alpha_use_the_levels_values(level):
+    data, counts = uneven_tone()
+    expected = float(
+        krippendorff.alpha(
+            reliability_data=data, level_of_measurement=level, value_domain=UNEVEN
+        )
+    )
+    spec = Spec(counts, level, values=UNEVEN)
+
+    assert alpha(counts, level, values=UNEVEN) == pytest.approx(expected, abs=1e-12)
+    assert own_alpha(counts, level, values=UNEVEN) == pytest.approx(expected, abs=1e-12)
+    assert defined(figures({"f": spec}, resamples=0)["f"].alpha) == pytest.approx(
+        expected, abs=1e-12
+    )
+    # By position (0, 1, 2, 3) the figure is another: 0.7574 against 0.7180.
+    assert abs(defined(alpha(counts, level)) - expected) > 0.02
+
+
+def test_interval_alpha_is_unchanged_by_evenly_spaced_values():
+    counts = random_counts(8)
+
+    assert alpha(counts, "interval", values=[0, 2, 4, 6]) == pytest.approx(
+        alpha(counts, "interval"), abs=1e-12
+    )
+
+
+def test_ordinal_alpha_of_the_uneven_scale_is_the_published_one():
+    # Ordinal alpha depends on the order and the marginals only.
+    _, counts = uneven_tone()
+
+    assert alpha(counts, "ordinal") == pytest.approx(0.7598, abs=5e-4)
+
+
+def test_interval_bootstrap_uses_the_levels_values():
+    _, counts = uneven_tone()
+    resamples, seed = 200, 3
+
+    figure = figures(
+        {"f": Spec(counts, "interval", values=UNEVEN)}, resamples=resamples, seed=seed
+    )["f"]
+
+    # Replay the draws and ask the package for each resample's alpha.
+    rng = np.random.default_rng(seed)
+    n_units = len(counts)
+    draws = []
+    for _ in range(resamples):
+        drawn = counts[rng.integers(0, n_units, n_units)]
+        draws.append(
+            krippendorff.alpha(
+                value_counts=drawn,
+                value_domain=UNEVEN,
+                level_of_measurement="interval",
+            )
+        )
+    low, high = np.quantile([d for d in draws if not np.isnan(d)], [0.025, 0.975])
+    assert (figure.ci_low, figure.ci_high) == pytest.approx((low, high), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("level", "values", "message"),
+    [
+        ("nominal", [1, 2, 3, 4], "'interval' and 'ratio'"),
+        ("ordinal", [1, 2, 3, 4], "'interval' and 'ratio'"),
+        ("interval", [1, 2, 3], "one value per column"),
+        ("interval", [0, 2, 1, 4], "increase"),
+        ("interval", [0, 1, 1, 4], "increase"),
+        ("interval", [0, 1, 2, math.inf], "finite"),
+        ("ratio", [-1, 0, 1, 2], "non-negative"),
+    ],
+)
+def test_bad_values_are_rejected(level, values, message):
+    counts = random_counts(0)
+
+    with pytest.raises(ValueError, match=message):
+        figures({"f": Spec(counts, level, values=values)}, resamples=0)
+    with pytest.raises(ValueError, match=message):
+        alpha(counts, level, values=values)
+
+
+# Fleiss' kappa with varying numbers of raters -----------------------------------
+
+
+def test_generalised_fleiss_kappa_is_fleiss_with_equal_raters():
+    vector = next(v for v in VECTORS if v["statistic"] == "fleiss_kappa")
+    counts = counts_of(vector)
+
+    figure = fleiss_figure(counts)
+
+    assert figure.kappa == pytest.approx(defined(fleiss_kappa(counts)), abs=1e-12)
+    assert matches(figure.kappa, vector, "expected_kappa")
+    assert (figure.units, figure.raters_min, figure.raters_max) == (10, 14, 14)
+
+
+def test_generalised_fleiss_kappa_matches_gwet_with_missing_ratings():
+    # Gwet (2014) Handbook of Inter-Rater Reliability, 4th ed., p. 120: the
+    # Krippendorff 4 x 12 data. irrCAC (afergadis/irrCAC irrCAC/raw.py,
+    # CAC(raw_4raters()).fleiss()) prints kappa 0.76117, pa 0.81818, pe 0.23872.
+    vector = next(v for v in VECTORS if v["name"] == "krippendorff2011_4x12_nominal")
+
+    figure = fleiss_figure(counts_of(vector))
+
+    assert figure.kappa == pytest.approx(0.76117, abs=5e-6)
+    assert figure.observed == pytest.approx(0.81818, abs=5e-6)
+    assert figure.expected == pytest.approx(0.23872, abs=5e-6)
+    # Unit 12 has one value: it counts towards P_e only.
+    assert (figure.units, figure.raters_min, figure.raters_max) == (11, 2, 4)
+
+
+def test_generalised_fleiss_kappa_matches_gwet_on_five_observers():
+    # Gwet (2014), 5 observers x 15 units, scale 0-3, 3 to 5 ratings a unit
+    # (irrCAC raw_5observers; test/unit/irrCAC/raw/test_fleiss.py: kappa
+    # 0.458, pa 0.616, pe 0.291 to three places).
+    observers: list[list[int | None]] = [
+        [1, 1, 2, None, 0, 0, 1, 1, 2, 2, None, 0, 1, 3, 1],
+        [1, 1, 3, 0, 0, 0, 0, None, 2, 1, 1, 0, 2, 3, 1],
+        [2, 0, 3, 0, 0, 0, 2, 2, 2, 1, 0, 0, 2, 2, 1],
+        [None, 1, 3, None, None, None, None, 0, None, 1, 0, 0, 2, 2, None],
+        [2, None, None, 0, 0, 0, 1, None, 2, None, None, None, None, 3, 1],
+    ]
+    pairs = [(u, x) for row in observers for u, x in enumerate(row) if x is not None]
+    units, values = np.array(pairs).T
+
+    figure = fleiss_figure(value_counts(units, values, n_units=15, n_values=4))
+
+    assert figure.kappa == pytest.approx(0.458, abs=5e-4)
+    assert figure.observed == pytest.approx(0.616, abs=5e-4)
+    assert figure.expected == pytest.approx(0.291, abs=5e-4)
+    assert (figure.units, figure.raters_min, figure.raters_max) == (15, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("counts", "units"),
+    [
+        pytest.param([[3, 0], [2, 0]], 2, id="one_value_throughout"),
+        pytest.param([[1, 0], [0, 1]], 0, id="no_unit_with_two_values"),
+        pytest.param(np.zeros((0, 2), dtype=int), 0, id="no_units"),
+    ],
+)
+def test_generalised_fleiss_kappa_undefined(counts, units):
+    figure = fleiss_figure(np.array(counts))
+
+    assert figure.kappa is None
+    assert figure.units == units

@@ -4,14 +4,19 @@ counts -> alpha, checked against published worked examples."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import krippendorff
+import numpy as np
 import pytest
 from django.utils import timezone
 
 from annotate.models import Annotation, Item, Project
 from annotate.services.agreement import Filters, agreement_report
+from annotate.stats import agreement
+from annotate.stats.agreement import Spec
 from labelsets.services import labelset_load
 from tests.factories import (
     ItemFactory,
@@ -37,21 +42,31 @@ def _domain(v: dict[str, Any]) -> list[Any]:
     return v.get("value_domain") or sorted(values)
 
 
-def project_with(v: dict[str, Any], *, field_kind: str, **project_kw) -> Project:
+def project_with(
+    v: dict[str, Any],
+    *,
+    field_kind: str,
+    scale: Sequence[int] | None = None,
+    **project_kw,
+) -> Project:
     """A project whose label set has one field `f` holding the vector's data:
-    coders become annotators, units items, values annotations."""
+    coders become annotators, units items, values annotations. A rating
+    field's levels have the values `scale`, one per domain value in order
+    (default 1..k)."""
     domain = _domain(v)
     if field_kind == "single":
         field = {"name": "f", "kind": "single", "key": True}
         field["options"] = [{"value": str(x)} for x in domain]
         as_value: Any = str
-    else:  # rating: the domain's order as scale 1..k
+    else:  # rating: the domain's order as the scale's levels
+        levels = list(scale) if scale is not None else list(range(1, len(domain) + 1))
         field = {"name": "f", "kind": "rating"}
         field["scale"] = [
-            {"value": i + 1, "label": str(x)} for i, x in enumerate(domain)
+            {"value": level, "label": str(x)}
+            for level, x in zip(levels, domain, strict=True)
         ]
-        position = {x: i + 1 for i, x in enumerate(domain)}
-        as_value = position.__getitem__
+        level_of = dict(zip(domain, levels, strict=True))
+        as_value = level_of.__getitem__
     version, _ = labelset_load(
         now=timezone.now(),
         data={"name": f"vec-{uuid.uuid4().hex[:8]}", "fields": [field]},
@@ -173,15 +188,35 @@ def test_kappa_between_two_annotators_matches_the_textbook_table():
     assert report["kappa"]["f"]["shared"][0][1] == pairs
 
 
-def test_a_pair_with_fewer_than_20_shared_items_gets_no_kappa():
-    data = {"reliability_data": [[1, 2, 1] * 6, [1, 2, 2] * 6]}  # 18 shared
+def test_a_pair_with_fewer_than_20_shared_items_gets_a_kappa_marked_unreliable():
+    a, b = [1, 2, 1] * 6, [1, 2, 2] * 6  # 18 shared
+    data = {"reliability_data": [a, b]}
 
     report = agreement_report(
         project=project_with(data, field_kind="single"), resamples=0, now=NOW
     )
 
-    assert report["kappa"]["f"]["matrix"][0][1] is None
-    assert report["kappa"]["f"]["shared"][0][1] == 18
+    kappa = report["kappa"]["f"]
+    expected = agreement.cohen_kappa(a, b)
+    assert kappa["all_pairs"][0][1] == pytest.approx(expected, abs=1e-12)
+    assert kappa["all_pairs"][1][0] == kappa["all_pairs"][0][1]
+    assert kappa["shared"][0][1] == 18
+    assert kappa["min_shared"] == 20
+    # "matrix" keeps its meaning: only pairs with at least 20 shared items.
+    assert kappa["matrix"][0][1] is None
+
+
+def test_a_pair_sharing_one_item_gets_no_kappa():
+    data = {"reliability_data": [[1, 2, None], [None, 2, 1]]}  # 1 shared
+
+    report = agreement_report(
+        project=project_with(data, field_kind="single"), resamples=0, now=NOW
+    )
+
+    kappa = report["kappa"]["f"]
+    assert kappa["shared"][0][1] == 1
+    assert kappa["all_pairs"][0][1] is None
+    assert kappa["matrix"][0][1] is None
 
 
 def test_the_annotator_who_disagrees_drags_alpha_down_and_misses_the_majority():
@@ -258,3 +293,83 @@ def test_filters_pick_the_annotations_by_model_and_day():
         "2026-W49",
         "2026-W50",
     ]
+
+
+def test_interval_alpha_uses_the_rating_levels_values():
+    # The news-tone data (tone 0-3) on a scale whose last level is 4, not 3.
+    v = vector("hayes_krippendorff2007_news_tone_ordinal")
+    uneven = [0, 1, 2, 4]
+    level_of = {0: 0, 1: 1, 2: 2, 3: 4}
+    data = [
+        [np.nan if x is None else float(level_of[int(x)]) for x in row]
+        for row in v["reliability_data"]
+    ]
+    expected = float(
+        krippendorff.alpha(
+            reliability_data=data, level_of_measurement="interval", value_domain=uneven
+        )
+    )
+    project = project_with(v, field_kind="rating", scale=uneven)
+
+    report = agreement_report(project=project, resamples=100, seed=4, now=NOW)
+
+    interval = figure(report, "interval")
+    assert interval["alpha"] == pytest.approx(expected, abs=1e-9)  # 0.7180
+    # Ordinal alpha depends on the order only: still the published .7598.
+    assert figure(report, "ordinal")["alpha"] == pytest.approx(
+        v["expected_alpha"], abs=v["tolerance"]
+    )
+    (field,) = report["fields"]
+    assert field["scale_values"] == uneven
+    # The interval is the bootstrap of the same metric, on the same draws.
+    counts = np.array(
+        [
+            [sum(1 for row in data if row[u] == value) for value in uneven]
+            for u in range(len(data[0]))
+        ]
+    )
+    alone = agreement.figures(
+        {"f": Spec(counts, "interval", values=uneven)}, resamples=100, seed=4
+    )["f"]
+    assert interval["ci"] == pytest.approx([alone.ci_low, alone.ci_high], abs=1e-9)
+
+
+def test_single_fields_report_fleiss_kappa_beside_alpha():
+    # The Fleiss (1971) example, as annotations: 10 items, 14 raters each.
+    v = next(v for v in VECTORS if v["statistic"] == "fleiss_kappa")
+
+    report = agreement_report(
+        project=project_with(v, field_kind="single"), resamples=0, now=NOW
+    )
+
+    (field,) = report["fields"]
+    fleiss = field["fleiss"]
+    assert fleiss["kappa"] == pytest.approx(v["expected_kappa"], abs=v["tolerance"])
+    assert fleiss["items"] == 10
+    assert fleiss["labels_per_item"] == [14, 14]
+    assert field["figures"][0]["level"] == "nominal"  # alpha stays first
+
+
+def test_fleiss_kappa_counts_only_items_with_two_labels_or_more():
+    # The Krippendorff 4 x 12 data: item 12 has one label, so 11 items count,
+    # with 2 to 4 labels each; Gwet's generalisation over those 11 items.
+    v = vector("krippendorff2011_4x12_nominal")
+
+    report = agreement_report(
+        project=project_with(v, field_kind="single"), resamples=0, now=NOW
+    )
+
+    fleiss = report["fields"][0]["fleiss"]
+    assert (fleiss["items"], fleiss["labels_per_item"]) == (11, [2, 4])
+    counts = np.array(
+        [
+            [
+                sum(1 for row in v["reliability_data"] if row[u] == x)
+                for x in range(1, 6)
+            ]
+            for u in range(11)
+        ]
+    )
+    expected = agreement.fleiss_figure(counts)
+    assert fleiss["kappa"] == pytest.approx(expected.kappa, abs=1e-12)
+    assert fleiss["observed_agreement"] == pytest.approx(0.81818, abs=5e-6)
