@@ -3,11 +3,24 @@
 The database layer streams one row per item (shaped like `Row`) into a writer
 from `writer_for`. A writer holds at most one buffer (a megabyte of JSONL,
 the text wrapper's few kilobytes of CSV, one Parquet row group), so memory
-stays flat whatever the row count. A
-JSONL export re-imports as transcripts (`importers.iter_rows`); its extra keys
-(gold, split, ...) land in the transcripts' metadata. `Tally` counts the rows
-as they pass and `HashingStream` hashes the bytes as they are written, so
-`manifest` can describe the file without reading it again.
+stays flat whatever the row count. A JSONL export re-imports as transcripts
+(`importers.iter_rows`); its extra keys (gold, split, ...) are meant to stay
+out of the transcripts' metadata (`importers.EXPORT_KEYS`, which has to list
+each of them). `Tally` counts the rows as they pass and `HashingStream` hashes
+the bytes as they are written, so `manifest` can describe the file without
+reading it again.
+
+Every row says whether its item's key field has gold (`key_resolved`): the
+database layer leaves the unresolved out unless asked, and flags them when
+asked.
+
+CSV cells are for spreadsheets, which run a cell starting with =, +, -, @, a
+tab or a carriage return as a formula (CSV injection). So, as OWASP advises,
+the CSV writer prefixes such a text cell (ids, model, dataset, prompt group,
+gold values, JSON) with a single quote, which a spreadsheet shows as text.
+Numbers the writer formats itself (counts, disagreement, confidences,
+ratings) are left as they are, so a negative one still reads as a number.
+JSONL and Parquet are not read by spreadsheets and keep every value exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +32,7 @@ import hmac
 import io
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, BinaryIO, NotRequired, Protocol, Self, TypedDict
@@ -43,7 +56,9 @@ _LEADING_COLUMNS = (
     "split",
     "annotations_count",
     "disagreement",
+    "key_resolved",
 )
+_KEY_RESOLVED = _LEADING_COLUMNS.index("key_resolved")
 _NO_GOLD = {"value": None, "method": None, "confidence": None}
 
 
@@ -77,6 +92,7 @@ class Row(TypedDict):
     annotations_count: int
     disagreement: float | None
     split: str
+    key_resolved: bool  # the label set's key field has a gold value
     annotations: NotRequired[list[RawAnnotation]]  # only when asked for
 
 
@@ -235,6 +251,7 @@ class _JsonlWriter(_Writer):
             "prompt_group": transcript["prompt_group"],
             "metadata": transcript["metadata"],
             "gold": row["gold"],
+            "key_resolved": row["key_resolved"],
             "annotations_count": row["annotations_count"],
             "disagreement": row["disagreement"],
             "split": row["split"],
@@ -279,8 +296,12 @@ class _CsvWriter(_Writer):
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._check_open()
-        cells = _cells(row, self._fields)
-        cells += _json_cells(row, self._with_annotations)
+        cells = _cells(row, self._fields, text=_neutralised)
+        # As JSON spells it, where Python's csv would write True and False.
+        cells[_KEY_RESOLVED] = "true" if cells[_KEY_RESOLVED] else "false"
+        # JSON text starts with [ or {, so it never needs the quote; passed
+        # through anyway, so no text cell skips the rule.
+        cells += map(_neutralised, _json_cells(row, self._with_annotations))
         self._csv.writerow(cells)
 
     def _finish(self) -> None:
@@ -350,17 +371,19 @@ class _ParquetWriter(_Writer):
 _JSON_COLUMNS = frozenset({"messages", "metadata", "annotations"})
 _NOT_NULL = frozenset(
     {"id", "transcript_id", "model", "dataset", "prompt_group", "split"}
-    | {"annotations_count"}
+    | {"annotations_count", "key_resolved"}
     | _JSON_COLUMNS
 )
 
 
 def _parquet_schema(names: Sequence[str], fields: Sequence[str]) -> Any:
-    """Strings but for the counts (int64) and the scores (float64); JSON as text."""
+    """Strings but for the counts (int64), the scores (float64) and the key
+    flag (bool); JSON as text."""
     import pyarrow as pa
 
     types = dict.fromkeys(names, pa.string())
     types.update(transcript_id=pa.int64(), annotations_count=pa.int64())
+    types.update(key_resolved=pa.bool_())
     types.update(
         dict.fromkeys(
             ["disagreement", *(f"{f}_confidence" for f in fields)], pa.float64()
@@ -371,32 +394,61 @@ def _parquet_schema(names: Sequence[str], fields: Sequence[str]) -> Any:
     )
 
 
-def _export_id(transcript: Mapping[str, Any]) -> str:
-    return transcript["external_id"] or str(transcript["id"])
+type _Text = Callable[[str], str]
 
 
-def _cells(row: Mapping[str, Any], fields: Sequence[str]) -> list[object]:
-    """The leading columns and three per field (value, method, confidence)."""
+def _export_id(transcript: Mapping[str, Any], text: _Text = str) -> str:
+    # The transcript id is digits the writer formats: only an external id is text.
+    return text(transcript["external_id"]) or str(transcript["id"])
+
+
+# What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _neutralised(text: str) -> str:
+    """`text`, with a single quote before it if a spreadsheet would run it.
+
+    Only for cells that came as text: a number the writer formats (-0.5, a
+    rating of -1) must stay a number, so it never passes through here.
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _cells(
+    row: Mapping[str, Any], fields: Sequence[str], *, text: _Text = str
+) -> list[object]:
+    """The leading columns and three per field (value, method, confidence).
+
+    `text` is applied to every cell that came as text (ids, names, gold
+    values, methods), and to none of the numbers.
+    """
     transcript = row["transcript"]
     cells: list[object] = [
-        _export_id(transcript),
+        _export_id(transcript, text),
         transcript["id"],
-        transcript["source_model"],
-        transcript["dataset"],
-        transcript["prompt_group"],
-        row["split"],
+        text(transcript["source_model"]),
+        text(transcript["dataset"]),
+        text(transcript["prompt_group"]),
+        text(row["split"]),
         row["annotations_count"],
         row["disagreement"],
+        row["key_resolved"],
     ]
     gold = row["gold"]
     for field in fields:
         # No entry at all (an item with no gold yet) reads as empty cells.
         entry = gold.get(field) or _NO_GOLD
         value = entry["value"]
-        if value is not None and not isinstance(value, str):
-            # A multi field's options joined by "|", or a rating as its digits.
-            value = "|".join(map(str, value)) if isinstance(value, list) else str(value)
-        cells += (value, entry["method"], entry["confidence"])
+        if isinstance(value, str):
+            value = text(value)
+        elif isinstance(value, list):
+            # A multi field's options (text) joined by "|".
+            value = text("|".join(map(str, value)))
+        elif value is not None:
+            value = str(value)  # a rating: its digits, a number even if negative
+        method = entry["method"]
+        cells += (value, None if method is None else text(method), entry["confidence"])
     return cells
 
 
@@ -425,9 +477,15 @@ class Tally:
         self.by_split: dict[str, int] = dict.fromkeys(SPLITS, 0)
         # Per field, rows by gold method; "none" counts rows with no entry.
         self.by_method: dict[str, dict[str, int]] = {f: {} for f in self.fields}
+        self.key_resolved = 0
+        self.key_unresolved = 0  # rows written flagged key_resolved false
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
+        if row["key_resolved"]:
+            self.key_resolved += 1
+        else:
+            self.key_unresolved += 1
         split = row["split"]
         self.by_split[split] = self.by_split.get(split, 0) + 1
         gold = row["gold"]
@@ -491,6 +549,11 @@ class LabelSetInfo(TypedDict):
 
 class Counts(TypedDict):
     rows: int
+    key_resolved: int
+    key_unresolved: int  # exported, flagged key_resolved false
+    # Only when unresolved items were left out: how many the filters let
+    # through but for their key field.
+    left_out_unresolved: NotRequired[int]
     by_split: dict[str, int]
     by_method: dict[str, dict[str, int]]
 
@@ -518,16 +581,28 @@ def manifest(
     created_at: datetime,
     tally: Tally,
     data: HashingStream,
+    left_out_unresolved: int | None = None,
 ) -> Manifest:
     """The manifest written beside a data file, as a JSON-ready dict.
 
     `tally` and `data` must have seen every row and byte of the file, so the
-    writer is closed first. Raises ValueError for an unknown format.
+    writer is closed first. `left_out_unresolved`, the items left out because
+    their key field is unresolved, goes in the counts when given (an export
+    that left them out). Raises ValueError for an unknown format.
     """
     if fmt not in FORMATS:
         raise ValueError(
             f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}."
         )
+    counts: Counts = {
+        "rows": tally.rows,
+        "key_resolved": tally.key_resolved,
+        "key_unresolved": tally.key_unresolved,
+        "by_split": dict(tally.by_split),
+        "by_method": {f: dict(c) for f, c in tally.by_method.items()},
+    }
+    if left_out_unresolved is not None:
+        counts["left_out_unresolved"] = left_out_unresolved
     return {
         "format": fmt,
         "created_at": created_at.isoformat(),
@@ -538,11 +613,7 @@ def manifest(
         },
         "fields": list(tally.fields),
         "filters": dict(filters),
-        "counts": {
-            "rows": tally.rows,
-            "by_split": dict(tally.by_split),
-            "by_method": {f: dict(c) for f, c in tally.by_method.items()},
-        },
+        "counts": counts,
         "alpha": dict(alpha),
         "bytes": data.size,
         "sha256": data.hexdigest(),

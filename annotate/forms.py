@@ -31,7 +31,7 @@ class ImportForm(forms.Form):
 
 class AgreementForm(forms.Form):
     """Which annotations the agreement figures are computed on: the fields
-    the page shows; services.agreement.agreement_params_parse has the rules."""
+    the page shows; services.agreement.agreement_request_parse has the rules."""
 
     source_model = forms.CharField(required=False, max_length=200, label="Model")
     dataset = forms.CharField(required=False, max_length=200)
@@ -78,6 +78,11 @@ class ExportForm(forms.Form):
         help_text="Items whose labels agree at least this much (1 - disagreement).",
     )
     adjudicated_only = forms.BooleanField(required=False, label="Adjudicated only")
+    include_unresolved = forms.BooleanField(
+        required=False,
+        label="Include items whose key field is unresolved",
+        help_text='Each flagged "key_resolved": false; left out otherwise.',
+    )
     since = forms.DateField(
         required=False,
         help_text="Gold changed on or after.",

@@ -25,6 +25,14 @@ from django.db import connection, transaction
 from annotate import exporters
 from annotate.inputs import fields_parse
 from annotate.models import Job, JobKind, JobStatus, Project
+from annotate.stats.calibration import (
+    COMPLYING,
+    DEFAULT_BREAKDOWN,
+    HARMS,
+    REFUSING,
+    Calibration,
+)
+from labelsets.schema import Schema
 
 PROGRESS_EVERY = 10_000
 type Progress = Callable[[int], None]
@@ -43,6 +51,8 @@ class ExportOptions:
     until: date | None = None
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     with_annotations: bool = False
+    # A gold set is the items whose key field has gold; the rest, flagged, on request.
+    include_unresolved: bool = False
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -63,6 +73,7 @@ class ExportOptions:
             until=date.fromisoformat(data["until"]) if data.get("until") else None,
             ratios=tuple(data.get("ratios") or (0.8, 0.1, 0.1)),
             with_annotations=bool(data.get("with_annotations")),
+            include_unresolved=bool(data.get("include_unresolved")),
         )
 
 
@@ -78,6 +89,7 @@ _OPTION_FIELDS: dict[str, forms.Field] = {
     "since": forms.DateField(required=False),
     "until": forms.DateField(required=False),
     "annotations": forms.BooleanField(required=False),
+    "include_unresolved": forms.BooleanField(required=False),
 }
 _RATIO = forms.FloatField(min_value=0, max_value=1)
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -90,7 +102,8 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
     Keys, all optional: format (jsonl, csv, parquet), source_model, dataset,
     min_agreement (0..1), adjudicated_only, since and until (YYYY-MM-DD),
     ratios (train, validation, test: three numbers as a list or as
-    "0.8,0.1,0.1", adding up to 1), annotations. Other keys are ignored.
+    "0.8,0.1,0.1", adding up to 1), annotations, include_unresolved (items
+    whose key field has no gold too, flagged). Other keys are ignored.
     Raises ValidationError naming every bad key.
     """
     clean, errors = fields_parse(_OPTION_FIELDS, data)
@@ -110,6 +123,7 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
         until=clean["until"],
         ratios=ratios,
         with_annotations=clean["annotations"],
+        include_unresolved=clean["include_unresolved"],
     )
 
 
@@ -159,6 +173,8 @@ def export_to_files(
 
 
 def _where(project: Project, options: ExportOptions) -> tuple[str, list[Any]]:
+    """Every filter but the key field's: the export adds that one, and the
+    count of the unresolved items it leaves out adds its opposite."""
     clauses: list[str] = ["i.project_id = %s"]
     params: list[Any] = [project.pk]
     if options.source_model:
@@ -191,7 +207,7 @@ def _day_start(day: date, plus: int = 0) -> datetime:
 _ROWS = """
     SELECT t.id, t.external_id, t.messages_json, t.source_model, t.dataset,
         t.prompt_group, CAST(t.metadata AS TEXT), i.annotations_count,
-        i.disagreement, CAST(g."values" AS TEXT)
+        i.disagreement, CAST(g."values" AS TEXT), g.key_resolved
     FROM annotate_gold g
     JOIN annotate_item i ON i.transcript_id = g.item_id
     JOIN annotate_transcript t ON t.id = g.item_id
@@ -203,6 +219,12 @@ _ANNOTATIONS = """
     JOIN annotate_item i ON i.transcript_id = a.item_id
     JOIN annotate_transcript t ON t.id = a.item_id
     WHERE {where} AND a.is_human ORDER BY a.item_id, a.id"""
+_LEFT_OUT = """
+    SELECT COUNT(*)
+    FROM annotate_gold g
+    JOIN annotate_item i ON i.transcript_id = g.item_id
+    JOIN annotate_transcript t ON t.id = g.item_id
+    WHERE {where} AND NOT g.key_resolved"""
 
 
 def _stream(sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
@@ -298,16 +320,21 @@ def gold_export(
 ) -> exporters.Manifest:
     """Write the project's gold to `stream` in `options.fmt`; its manifest.
 
-    Every item with gold that passes the filters, in item order: transcript,
-    gold value per field with method and confidence, number of labels,
-    disagreement, a split by hash of the prompt group, and (with_annotations)
-    every label with its annotator pseudonymised. An export with no rows is
-    an empty data file and a manifest that says 0. Raises ValueError for an
+    Every item whose key field has gold (with include_unresolved, every item
+    with gold) that passes the filters, in item order: transcript, gold value
+    per field with method and confidence, whether the key field is resolved,
+    number of labels, disagreement, a split by hash of the prompt group, and
+    (with_annotations) every label with its annotator pseudonymised. The
+    manifest counts the rows with the key field resolved and unresolved and,
+    when those were left out, how many were. An export with no rows is an
+    empty data file and a manifest that says 0. Raises ValueError for an
     unknown format or bad ratios.
     """
     version = project.label_set_version
     fields = [f.name for f in version.schema.fields if f.kind != "text"]
-    where, params = _where(project, options)
+    filtered, params = _where(project, options)
+    where = filtered if options.include_unresolved else f"{filtered} AND g.key_resolved"
+    left_out: int | None = None
     data = exporters.HashingStream(stream)
     tally = exporters.Tally(fields)
     secret = settings.SECRET_KEY
@@ -316,11 +343,18 @@ def gold_export(
     with transaction.atomic():
         if own_transaction and connection.vendor == "postgresql":
             # The first statement of the transaction, so the snapshot is one
-            # moment for both cursors however long the export takes.
+            # moment for every query (the count, the rows, the labels) however
+            # long the export takes.
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
                 )
+        if not options.include_unresolved:
+            # In the transaction, so of the same snapshot as the rows. It reads
+            # a boolean column and no JSON, so it costs little beside the export.
+            with connection.cursor() as cursor:
+                cursor.execute(_LEFT_OUT.format(where=filtered), params)
+                (left_out,) = cursor.fetchone()
         labels = (
             _annotations_by_item(where, params, secret)
             if options.with_annotations
@@ -342,6 +376,7 @@ def gold_export(
                     count,
                     dis,
                     gold,
+                    resolved,
                 ) = row
                 out: dict[str, Any] = {
                     "transcript": {
@@ -355,6 +390,7 @@ def gold_export(
                         "metadata": orjson.loads(meta),
                     },
                     "gold": orjson.loads(gold),
+                    "key_resolved": bool(resolved),  # SQLite's is 0 or 1
                     "annotations_count": count,
                     "disagreement": dis,
                     "split": exporters.split_of(group, tid, ratios=options.ratios),
@@ -380,6 +416,7 @@ def gold_export(
         created_at=now,
         tally=tally,
         data=data,
+        left_out_unresolved=left_out,
     )
 
 
@@ -421,35 +458,75 @@ _CALIBRATION_ROWS = """
     WHERE i.project_id = %s ORDER BY g.item_id"""
 
 
-def calibration_report(
-    *, project: Project, now: datetime, progress: Progress | None = None
-) -> dict[str, Any]:
-    """The calibration report of the project's gold, per source model
-    (annotate/calibration.py), streamed from one snapshot.
+_BREAKDOWN = forms.CharField(required=False, max_length=100)
+MAX_METADATA_KEYS = 200  # listed for choosing a breakdown; the rest are left out
 
-    Raises ValidationError if the label set lacks refusal-v1's request_harm
-    and refusal_type, on which every figure rests.
-    """
-    from django.core.exceptions import ValidationError
 
-    from annotate.stats.calibration import Calibration
+def calibration_breakdown_parse(data: Mapping[str, Any]) -> str:
+    """The metadata key a calibration report breaks its figures down by, from
+    input (`breakdown`; the page, the API and manage.py calibration): the
+    default is "category". Raises ValidationError naming `breakdown`."""
+    try:
+        key = _BREAKDOWN.clean(data.get("breakdown"))
+    except ValidationError as e:
+        raise ValidationError({"breakdown": e.messages}) from e
+    return key.strip() or DEFAULT_BREAKDOWN
 
-    names = {f.name for f in project.label_set_version.schema.fields}
-    if not {"request_harm", "refusal_type"} <= names:
+
+def calibration_labels_check(schema: Schema) -> None:
+    """Refuse, saying what is missing, a label set the calibration report
+    cannot read: it needs refusal-v1's request_harm and refusal_type, with no
+    option it could not place (an extra refusal type would be neither a
+    refusal nor compliance). ValidationError, code `not_refusal_labels`."""
+    problems = []
+    needed = {"request_harm": HARMS, "refusal_type": REFUSING | {COMPLYING}}
+    for name, allowed in needed.items():
+        field = next((f for f in schema.fields if f.name == name), None)
+        if field is None or field.kind != "single":
+            problems.append(f"a one-of field {name}")
+        elif extra := [o.value for o in field.options if o.value not in allowed]:
+            problems.append(
+                f"{name} options among {', '.join(sorted(allowed))} only "
+                f"(this label set adds {', '.join(extra)})"
+            )
+    if problems:
         raise ValidationError(
-            "The calibration report needs the request_harm and refusal_type "
-            "fields of refusal-v1; this label set has neither or one of them.",
+            "The calibration report needs refusal-v1's labels: "
+            + "; ".join(problems)
+            + ".",
             code="not_refusal_labels",
         )
+
+
+def calibration_report(
+    *,
+    project: Project,
+    now: datetime,
+    breakdown: str = DEFAULT_BREAKDOWN,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """The calibration report of the project's gold, per source model and
+    per value of the transcripts' metadata key `breakdown` (stats/calibration.py),
+    streamed from one snapshot. It lists the metadata keys the transcripts
+    have (up to MAX_METADATA_KEYS, hidden ones left out), to choose another.
+
+    Raises ValidationError (calibration_labels_check) for a label set it
+    cannot read.
+    """
+    calibration_labels_check(project.label_set_version.schema)
     calibration = Calibration()
+    keys: set[str] = set()
     with transaction.atomic():
         for n, (model, group, meta, gold) in enumerate(
             _stream(_CALIBRATION_ROWS, [project.pk]), 1
         ):
-            category = orjson.loads(meta).get("category")
+            metadata = orjson.loads(meta)
+            if len(keys) < MAX_METADATA_KEYS:
+                keys.update(k for k in metadata if not k.startswith("_"))
+            value = metadata.get(breakdown)
             calibration.add(
                 model=model or "(no model)",
-                category=str(category) if category not in (None, "") else None,
+                category=_breakdown_value(value),
                 prompt_group=group,
                 gold=orjson.loads(gold),
             )
@@ -458,5 +535,15 @@ def calibration_report(
     return {
         "computed_at": now.isoformat(),
         "counts": {"project_annotations": project.annotations_total},
+        "breakdown": breakdown,
+        "metadata_keys": sorted(keys)[:MAX_METADATA_KEYS],
         **calibration.report(),
     }
+
+
+def _breakdown_value(value: object) -> str | None:
+    if value is None or value == "" or value == [] or value == {}:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import orjson
 import pytest
 from pytest_django.asserts import assertContains
@@ -43,6 +46,62 @@ def test_the_api_exports_and_serves_the_files(labelled_project, reviewer):
     assert all(len(r["annotations"]) == 3 for r in rows)
     assert orjson.loads(manifest.getvalue())["counts"]["rows"] == 2
     assert 'filename="' in data["Content-Disposition"]
+
+
+@pytest.fixture
+def tied_project(labelled_project, labelled):
+    """labelled_project and a third item its three labels split three ways."""
+    ItemFactory(project=labelled_project)
+    labelled(labelled_project, "policy", "scope", "capability")
+    return labelled_project
+
+
+def test_the_api_leaves_unresolved_items_out_unless_asked(tied_project, reviewer):
+    api = APIClient()
+    api.force_authenticate(reviewer)
+    url = f"/api/projects/{tied_project.pk}/exports/"
+
+    default = api.post(url, {}, format="json").json()["job"]
+    included = api.post(url, {"include_unresolved": True}, format="json").json()["job"]
+
+    assert default["result"]["rows"] == 2
+    assert default["result"]["left_out_unresolved"] == 1
+    assert default["result"]["key_unresolved"] == 0
+    assert included["result"]["rows"] == 3
+    assert included["result"]["key_unresolved"] == 1
+    assert included["result"]["left_out_unresolved"] is None
+    data = api.get(f"/api/jobs/{included['id']}/download/data/")
+    rows = [orjson.loads(line) for line in data.getvalue().splitlines()]
+    assert [r["key_resolved"] for r in rows] == [True, True, False]
+    manifest = api.get(f"/api/jobs/{default['id']}/download/manifest/")
+    assert orjson.loads(manifest.getvalue())["counts"]["left_out_unresolved"] == 1
+
+
+def test_the_page_has_the_include_unresolved_box_and_passes_it_on(
+    client, tied_project, reviewer
+):
+    client.force_login(reviewer)
+
+    page = client.get(f"/projects/{tied_project.pk}/export/")
+    client.post(
+        f"/projects/{tied_project.pk}/export/",
+        {
+            "format": "csv",
+            "train": "0.8",
+            "validation": "0.1",
+            "test": "0.1",
+            "include_unresolved": "on",
+        },
+    )
+    job = Job.objects.get(kind="export")
+    download = client.get(f"/jobs/{job.pk}/download/data/")
+
+    assertContains(page, "Include items whose key field is unresolved")
+    assertContains(page, 'name="include_unresolved"')
+    assert job.params["include_unresolved"] is True
+    assert job.result["rows"] == 3
+    rows = csv.DictReader(io.StringIO(download.getvalue().decode(), newline=""))
+    assert [r["key_resolved"] for r in rows] == ["true", "true", "false"]
 
 
 def test_bad_options_are_400_with_field_messages(labelled_project, reviewer):

@@ -67,6 +67,7 @@ def make_row(**changes: Any) -> dict[str, Any]:
         "annotations_count": 3,
         "disagreement": 0.4,
         "split": "train",
+        "key_resolved": True,
         "annotations": [
             {
                 "annotator": "a3f9c2d1e0b4",
@@ -144,6 +145,7 @@ def test_jsonl_line_is_the_row_with_the_transcript_flattened():
         "prompt_group",
         "metadata",
         "gold",
+        "key_resolved",
         "annotations_count",
         "disagreement",
         "split",
@@ -228,6 +230,7 @@ def test_csv_header_lists_the_columns_in_order():
         "split",
         "annotations_count",
         "disagreement",
+        "key_resolved",
         "refusal_type",
         "refusal_type_method",
         "refusal_type_confidence",
@@ -294,6 +297,102 @@ def test_field_missing_from_gold_writes_empty_cells():
     ]
     assert parquet["helpfulness_method"] is None
     assert tally.by_method["helpfulness"] == {"none": 1}
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_row(start: str) -> dict[str, Any]:
+    """Every text cell of a row starting with `start`, as a spreadsheet would run it."""
+    row = make_row(
+        external_id=f'{start}HYPERLINK("http://evil")',
+        source_model=f"{start}model",
+        dataset=f"{start}1+1",
+        prompt_group=f"{start}group",
+    )
+    row["gold"]["refusal_type"]["value"] = f"{start}cmd|' /C calc'!A0"
+    row["gold"]["failure_modes"]["value"] = [f"{start}leak", "moralising"]
+    return row
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_csv_quotes_text_cells_a_spreadsheet_would_run_as_formulas(start):
+    [record] = csv_records(export("csv", [formula_row(start)]))
+
+    assert record["id"] == f'\'{start}HYPERLINK("http://evil")'
+    assert record["model"] == f"'{start}model"
+    assert record["dataset"] == f"'{start}1+1"
+    assert record["prompt_group"] == f"'{start}group"
+    assert record["refusal_type"] == f"'{start}cmd|' /C calc'!A0"
+    assert record["failure_modes"] == f"'{start}leak|moralising"
+
+
+def test_csv_quotes_text_that_looks_like_a_sum_but_not_the_numbers():
+    row = make_row(dataset="-1+1", disagreement=-0.25)
+    row["gold"]["refusal_type"]["value"] = "-1+1"
+    # A rating the scale lets go below zero, and a score below zero: numbers
+    # the writer formats itself, which a spreadsheet must still read as numbers.
+    row["gold"]["helpfulness"] = {"value": -2, "method": "median", "confidence": -0.5}
+
+    [record] = csv_records(export("csv", [row]))
+
+    assert record["dataset"] == "'-1+1"
+    assert record["refusal_type"] == "'-1+1"
+    assert record["helpfulness"] == "-2"
+    assert record["helpfulness_confidence"] == "-0.5"
+    assert record["disagreement"] == "-0.25"
+    assert record["annotations_count"] == "3"
+    assert record["transcript_id"] == "17"
+
+
+def test_csv_leaves_text_that_only_holds_a_formula_character_later_alone():
+    [record] = csv_records(export("csv", [adversarial_row(), make_row(dataset="a=b")]))[
+        1:
+    ]
+
+    assert record["dataset"] == "a=b"
+    assert record["id"] == "rt-0412"
+    assert record["refusal_type_method"] == "majority"
+    assert json.loads(record["metadata"]) == {"category": "animal harm"}
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_jsonl_and_parquet_keep_formula_like_text_exactly(start):
+    row = formula_row(start)
+    transcript = row["transcript"]
+
+    data = export("jsonl", [row])
+    [record] = jsonl_records(data)
+    [parquet] = parquet_table(export("parquet", [row])).to_pylist()
+
+    assert data == orjson.dumps(
+        {
+            "id": transcript["external_id"],
+            "messages": transcript["messages"],
+            "model": transcript["source_model"],
+            "dataset": transcript["dataset"],
+            "prompt_group": transcript["prompt_group"],
+            "metadata": transcript["metadata"],
+            "gold": row["gold"],
+            "key_resolved": True,
+            "annotations_count": 3,
+            "disagreement": 0.4,
+            "split": "train",
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+    assert record["id"] == f'{start}HYPERLINK("http://evil")'
+    assert record["gold"]["refusal_type"]["value"] == f"{start}cmd|' /C calc'!A0"
+    assert parquet["id"] == record["id"]
+    assert parquet["model"] == f"{start}model"
+    assert parquet["refusal_type"] == f"{start}cmd|' /C calc'!A0"
+    assert parquet["failure_modes"] == f"{start}leak|moralising"
+
+
+def test_jsonl_keeps_an_id_that_starts_with_an_equals_sign():
+    [record] = jsonl_records(export("jsonl", [make_row(external_id="=cmd")]))
+
+    assert record["id"] == "=cmd"
 
 
 # Parquet.
@@ -380,6 +479,8 @@ def test_empty_export_is_a_valid_empty_file_and_its_manifest_says_zero(fmt):
     )
     assert info["counts"] == {
         "rows": 0,
+        "key_resolved": 0,
+        "key_unresolved": 0,
         "by_split": {"train": 0, "validation": 0, "test": 0},
         "by_method": {field: {} for field in FIELDS},
     }
@@ -398,6 +499,52 @@ def test_hashing_stream_hash_equals_hashlib_of_the_file(fmt, tmp_path):
 
     assert stream.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
     assert stream.size == path.stat().st_size
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_row_says_whether_its_key_field_is_resolved(fmt):
+    rows = [make_row(), make_row(id=18, external_id="rt-18", key_resolved=False)]
+
+    data = export(fmt, rows)
+
+    if fmt == "jsonl":
+        assert [r["key_resolved"] for r in jsonl_records(data)] == [True, False]
+    elif fmt == "csv":
+        assert [r["key_resolved"] for r in csv_records(data)] == ["true", "false"]
+    else:
+        table = parquet_table(data)
+        assert table.schema.field("key_resolved").type == pa.bool_()
+        assert table.column("key_resolved").to_pylist() == [True, False]
+
+
+def test_manifest_counts_rows_by_key_field_and_those_left_out():
+    rows = [make_row(), make_row(id=18, key_resolved=False), make_row(id=19)]
+    stream = HashingStream(io.BytesIO())
+    tally = Tally(FIELDS)
+    for row in rows:
+        tally.add(row)
+
+    def counts(**left_out: int) -> dict[str, Any]:
+        return dict(
+            manifest(
+                fmt="jsonl",
+                label_set="refusal",
+                label_set_version=1,
+                schema={},
+                filters={},
+                alpha={},
+                created_at=datetime(2026, 12, 1, 12, tzinfo=UTC),
+                tally=tally,
+                data=stream,
+                **left_out,
+            )["counts"]
+        )
+
+    included = counts()
+    assert (included["rows"], included["key_resolved"]) == (3, 2)
+    assert included["key_unresolved"] == 1
+    assert "left_out_unresolved" not in included
+    assert counts(left_out_unresolved=4)["left_out_unresolved"] == 4
 
 
 def test_manifest_describes_the_export():

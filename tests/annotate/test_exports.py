@@ -17,7 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotate.models import Annotation, Gold, Item, Project, Transcript
-from annotate.services.exports import ExportOptions, gold_export
+from annotate.services.exports import ExportOptions, export_options_parse, gold_export
 from annotate.services.gold import decision_record
 from annotate.services.imports import transcripts_import
 from annotate.services.judges import judgements_import
@@ -55,7 +55,7 @@ def gold_project(labelled):
 
 
 def test_rows_carry_the_transcript_gold_and_split(gold_project):
-    rows, manifest = export(gold_project)
+    rows, manifest = export(gold_project, include_unresolved=True)
 
     assert len(rows) == 3
     first = rows[0]
@@ -66,6 +66,7 @@ def test_rows_carry_the_transcript_gold_and_split(gold_project):
         "confidence": 1.0,
     }
     assert rows[1]["gold"]["refusal_type"]["method"] == "unresolved"
+    assert [r["key_resolved"] for r in rows] == [True, False, True]
     assert first["annotations_count"] == 2
     assert first["split"] in {"train", "validation", "test"}
     # Samples of one prompt share a split.
@@ -73,12 +74,98 @@ def test_rows_carry_the_transcript_gold_and_split(gold_project):
     assert "annotations" not in first
     assert manifest["counts"]["rows"] == 3
     assert manifest["counts"]["by_method"]["refusal_type"]["unresolved"] == 1
+    assert manifest["counts"]["key_resolved"] == 2
+    assert manifest["counts"]["key_unresolved"] == 1
+    assert "left_out_unresolved" not in manifest["counts"]
+    assert manifest["filters"]["include_unresolved"] is True
     assert manifest["alpha"] == {"refusal_type": 0.5}
     assert manifest["label_set"]["name"] == "refusal-v1"
 
 
+def test_items_whose_key_field_is_unresolved_are_left_out_and_counted(gold_project):
+    rows, manifest = export(gold_project)
+
+    tied = Item.objects.filter(project=gold_project).order_by("pk")[1]
+    assert len(rows) == 2
+    assert str(tied.transcript_id) not in {r["id"] for r in rows}
+    assert all(r["key_resolved"] is True for r in rows)
+    assert [r["gold"]["refusal_type"]["value"] for r in rows] == [
+        "policy",
+        "capability",
+    ]
+    counts = manifest["counts"]
+    assert (counts["rows"], counts["key_resolved"], counts["key_unresolved"]) == (
+        2,
+        2,
+        0,
+    )
+    assert counts["left_out_unresolved"] == 1
+    assert "unresolved" not in counts["by_method"]["refusal_type"]
+    assert manifest["filters"]["include_unresolved"] is False
+
+
+def test_the_count_left_out_follows_the_other_filters(gold_project):
+    _, none_of_the_model = export(gold_project, source_model="nobody")
+    _, all_of_it = export(gold_project, min_agreement=0)
+    _, agreed = export(gold_project, min_agreement=0.9)  # the tie disagrees
+
+    assert none_of_the_model["counts"]["left_out_unresolved"] == 0
+    assert all_of_it["counts"]["left_out_unresolved"] == 1
+    assert agreed["counts"]["left_out_unresolved"] == 0
+
+
+def test_a_tie_a_reviewer_decided_is_exported_and_not_counted_left_out(
+    gold_project, reviewer
+):
+    tied = Item.objects.filter(project=gold_project).order_by("pk")[1]
+    decision_record(
+        item=Item.objects.select_related("project__label_set_version").get(pk=tied.pk),
+        reviewer=reviewer,
+        values=labels("scope"),
+        reason="Scope.",
+        now=NOW,
+    )
+
+    rows, manifest = export(gold_project)
+
+    assert len(rows) == 3  # decided, so resolved
+    assert manifest["counts"]["left_out_unresolved"] == 0
+
+
+def test_export_options_keep_include_unresolved_through_a_job_and_parse_it():
+    options = ExportOptions(include_unresolved=True, fmt="csv")
+
+    assert ExportOptions.from_dict(options.as_dict()) == options
+    assert ExportOptions.from_dict({}).include_unresolved is False
+    assert export_options_parse({}).include_unresolved is False
+    assert export_options_parse({"include_unresolved": True}).include_unresolved
+    assert export_options_parse({"include_unresolved": "true"}).include_unresolved
+    assert not export_options_parse({"include_unresolved": "false"}).include_unresolved
+
+
+def test_the_command_leaves_unresolved_items_out_unless_asked(gold_project, tmp_path):
+    out = tmp_path / "gold.jsonl"
+    said = io.StringIO()
+
+    call_command("export_gold", gold_project.name, "--out", str(out), stdout=said)
+    default = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    call_command(
+        "export_gold",
+        gold_project.name,
+        "--out",
+        str(out),
+        "--include-unresolved",
+        stdout=io.StringIO(),
+    )
+    included = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+
+    assert [r["key_resolved"] for r in default] == [True, True]
+    assert [r["key_resolved"] for r in included] == [True, False, True]
+    assert "1 left out with the key field unresolved" in said.getvalue()
+
+
 def test_raw_labels_come_pseudonymised(gold_project):
-    rows, _ = export(gold_project, with_annotations=True)
+    rows, _ = export(gold_project, with_annotations=True, include_unresolved=True)
 
     names = {a["annotator"] for r in rows for a in r["annotations"]}
     assert len(names) == 6  # six annotators
@@ -108,11 +195,11 @@ def test_filters_pick_the_rows(gold_project, reviewer):
 
 
 def test_the_split_stays_when_new_labels_arrive(gold_project, labelled):
-    before, _ = export(gold_project)
+    before, _ = export(gold_project, include_unresolved=True)
     ItemFactory(project=gold_project, transcript__prompt_group="pg-a")
     labelled(gold_project, "scope", "scope")
 
-    after, _ = export(gold_project)
+    after, _ = export(gold_project, include_unresolved=True)
 
     old = {r["id"]: r["split"] for r in before}
     assert {r["id"]: r["split"] for r in after if r["id"] in old} == old
@@ -120,7 +207,7 @@ def test_the_split_stays_when_new_labels_arrive(gold_project, labelled):
 
 
 def test_the_jsonl_export_imports_back_into_a_new_project(gold_project):
-    rows, _ = export(gold_project)
+    rows, _ = export(gold_project, include_unresolved=True)
     target = ProjectFactory(name="Round trip")
 
     summary = transcripts_import(
@@ -183,12 +270,14 @@ def test_the_command_writes_every_format_with_a_manifest(gold_project, tmp_path,
         "--out",
         str(out),
         "--annotations",
+        "--include-unresolved",
         "--ratios",
         "0.5,0.25,0.25",
     )
 
     manifest = json.loads((tmp_path / f"gold.{fmt}.manifest.json").read_text())
     assert manifest["counts"]["rows"] == 3
+    assert manifest["counts"]["key_unresolved"] == 1
     assert manifest["format"] == fmt
     assert manifest["filters"]["ratios"] == [0.5, 0.25, 0.25]
     assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -286,7 +375,7 @@ def test_the_export_is_one_snapshot_while_labels_keep_arriving():
 
 
 def test_the_exported_gold_comes_into_a_new_project_as_a_judge(gold_project):
-    rows, _ = export(gold_project)
+    rows, _ = export(gold_project, include_unresolved=True)
     target = ProjectFactory(name="Round trip with gold")
     data = b"".join(orjson.dumps(r) + b"\n" for r in rows)
     transcripts_import(

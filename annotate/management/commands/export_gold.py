@@ -29,6 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", default="")
         parser.add_argument("--min-agreement", default=None)
         parser.add_argument("--adjudicated-only", action="store_true")
+        parser.add_argument(
+            "--include-unresolved",
+            action="store_true",
+            help="items whose key field is unresolved too, flagged key_resolved false",
+        )
         parser.add_argument("--since", help="gold changed on or after (YYYY-MM-DD)")
         parser.add_argument("--until", help="gold changed on or before (YYYY-MM-DD)")
         parser.add_argument(
@@ -53,10 +58,18 @@ class Command(BaseCommand):
             )
         except OSError as e:
             raise CommandError(f"--out: {e}") from e
-        splits = ", ".join(
-            f"{k} {v}" for k, v in manifest["counts"]["by_split"].items()
-        )
+        counts = manifest["counts"]
+        splits = ", ".join(f"{k} {v}" for k, v in counts["by_split"].items())
+        # Said either way, so nobody takes a gold set for every item by mistake.
+        if "left_out_unresolved" in counts:
+            unresolved = (
+                f"{counts['left_out_unresolved']} left out with the key field "
+                "unresolved: --include-unresolved adds them"
+            )
+        else:
+            unresolved = f"{counts['key_unresolved']} with the key field unresolved"
         self.stdout.write(
-            f"Exported {manifest['counts']['rows']} gold rows of {project.name!r} to "
-            f"{out} ({splits}); manifest {manifest_path} (sha256 {manifest['sha256'][:12]}...)."
+            f"Exported {counts['rows']} gold rows of {project.name!r} to "
+            f"{out} ({splits}; {unresolved}); manifest {manifest_path} "
+            f"(sha256 {manifest['sha256'][:12]}...)."
         )
