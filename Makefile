@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	@echo "Using $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=compat
+	@# The editable install's own UserWarning (folders named like the package
+	@# take precedence) is the point here: everything runs from this folder.
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
 run: $(VENV)/.installed

@@ -12,11 +12,14 @@ from annotate import rawsql
 from annotate.models import (
     Annotation,
     Assignment,
+    Item,
     Job,
     JobKind,
     Membership,
+    Project,
     Role,
 )
+from annotate.queries import seen_by
 
 
 def access_project(
@@ -91,3 +94,21 @@ def access_job(
     job = Job.objects.get(pk=job_id)
     job.project = membership.project
     return job
+
+
+def access_review_item(
+    user: AbstractBaseUser | AnonymousUser, project: Project, item_id: int
+) -> None:
+    """Refuse the review of an item the user labelled or holds a live claim
+    on (PermissionDenied, saying why): its other labels and gold would show
+    before their own label is in, and labelling is blind for every role."""
+    if (
+        user.pk is not None
+        and Item.objects.filter(project=project, pk=item_id)
+        .filter(seen_by(user.pk))
+        .exists()
+    ):
+        raise PermissionDenied(
+            "You labelled this item or hold a claim on it, so its review is for "
+            "someone else: nobody sees the other labels of an item they label."
+        )

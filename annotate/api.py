@@ -33,10 +33,14 @@ from annotate.models import (
 )
 from annotate.queries import agreement_job_for, job_for, job_live
 from annotate.services.agreement import agreement_request_parse
-from annotate.services.exports import export_options_parse
+from annotate.services.exports import (
+    calibration_breakdown_parse,
+    export_options_parse,
+)
 from annotate.services.jobs import (
     agreement_job_create,
     calibration_job_create,
+    calibration_params,
     export_job_create,
     import_job_create,
 )
@@ -288,20 +292,27 @@ class JobDownloadApi(APIView):
 
 
 class ProjectCalibrationApi(APIView):
-    """The calibration report of the gold, per source model: 200 with it once
-    computed (`refresh=true` recomputes), else 202 with the job to poll."""
+    """The calibration report of the gold, per source model and per value of
+    the metadata key `breakdown` (default category): 200 with it once computed
+    (`refresh=true` recomputes), else 202 with the job to poll."""
 
     def get(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.REVIEWER).project
         refresh = request.query_params.get("refresh", "").lower() in {"1", "true"}
+        breakdown = calibration_breakdown_parse(request.query_params)
         job = (
             None
             if refresh
-            else job_for(project=project, kind=JobKind.CALIBRATION, params={})
+            else job_for(
+                project=project,
+                kind=JobKind.CALIBRATION,
+                params=calibration_params(breakdown),
+            )
         )
         if job is None or job.status == JobStatus.FAILED:
             job = calibration_job_create(
                 project=project,
+                breakdown=breakdown,
                 created_by=authenticated_user(request),
                 now=timezone.now(),
             )

@@ -182,8 +182,10 @@ class Transcript(models.Model):
     @property
     def annotator_metadata(self) -> dict[str, object]:
         """Metadata shown while labelling: keys starting with "_" (expected
-        labels, judge outputs) stay hidden, so labelling stays blind."""
-        return {k: v for k, v in self.metadata.items() if not k.startswith("_")}
+        labels, judge outputs, import hints) stay hidden at every depth, so
+        labelling stays blind."""
+        shown = _without_hidden(self.metadata)
+        return shown if isinstance(shown, dict) else {}
 
     @cached_property
     def messages(self) -> list[dict[str, str]]:
@@ -215,6 +217,18 @@ class Item(models.Model):
     disagreement = models.FloatField(null=True, blank=True)
 
     class Meta:
+        # The database holds the queue's invariants too, so a bug that would
+        # over-fill an item (or mis-score one) fails loudly instead.
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slots_left__gte=0), name="item_slots_left_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(disagreement__isnull=True)
+                | (Q(disagreement__gte=0.0) & Q(disagreement__lte=1.0)),
+                name="item_disagreement_range",
+            ),
+        ]
         indexes = [
             # Serves the claim order without a sort, however many items are full.
             models.Index(
@@ -421,3 +435,18 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.is_finished else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+def _without_hidden(value: object) -> object:
+    """`value` with every mapping key starting with "_" dropped, however deep:
+    a judge's score nested under a visible key is as much a hint as one on
+    top. (Imports refuse metadata nested deeper than 64 levels.)"""
+    if isinstance(value, dict):
+        return {
+            k: _without_hidden(v)
+            for k, v in value.items()
+            if not str(k).startswith("_")
+        }
+    if isinstance(value, list):
+        return [_without_hidden(v) for v in value]
+    return value

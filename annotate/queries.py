@@ -127,17 +127,21 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
     )
 
 
-def adjudication_queue(project: Project) -> models.QuerySet[Item]:
+def adjudication_queue(
+    project: Project, *, reviewer_id: int | None = None
+) -> models.QuerySet[Item]:
     """Items for a reviewer to decide, most disagreeing first.
 
     Items with all their labels whose key field is unresolved (a tie, a
     split) or whose disagreement is above the project's threshold, and that
     no reviewer has decided yet. A decided item leaves the queue, so the
-    first item is always the next one to review.
+    first item is always the next one to review. With `reviewer_id`, the
+    items that reviewer labelled or holds a live claim on are left out:
+    labelling stays blind for every role (access.access_review_item).
     """
     from annotate.models import Item
 
-    return (
+    queue = (
         Item.objects.filter(
             project=project,
             annotations_count__gte=project.overlap,
@@ -148,6 +152,28 @@ def adjudication_queue(project: Project) -> models.QuerySet[Item]:
             | models.Q(disagreement__gt=project.disagreement_threshold)
         )
         .order_by(models.F("disagreement").desc(nulls_last=True), "transcript_id")
+    )
+    if reviewer_id is not None:
+        queue = queue.exclude(seen_by(reviewer_id))
+    return queue
+
+
+def seen_by(user_id: int) -> models.Q:
+    """An item the user labelled or holds a live claim on (a filter on Item)."""
+    from annotate.models import Annotation, Assignment, AssignmentStatus
+
+    return models.Q(
+        models.Exists(
+            Annotation.objects.filter(item=models.OuterRef("pk"), annotator_id=user_id)
+        )
+    ) | models.Q(
+        models.Exists(
+            Assignment.objects.filter(
+                item=models.OuterRef("pk"),
+                annotator_id=user_id,
+                status=AssignmentStatus.LIVE,
+            )
+        )
     )
 
 

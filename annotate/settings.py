@@ -199,6 +199,10 @@ if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(
         f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} must be a redis:// URL (or unset for eager tasks)."
     )
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if not CELERY_BROKER_URL:
+    # Eager tasks still pass their arguments through a producer: kombu's
+    # in-memory transport, so no broker is looked for (nor warned about).
+    CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

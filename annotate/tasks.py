@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 
-@shared_task(
-    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
-)
-def job_run(job_id: int) -> None:
-    """Run a background job (import, and later export, agreement, retrain)."""
+@shared_task(bind=True, max_retries=5)
+def job_run(self: Task[Any, Any], job_id: int) -> None:
+    """Run a background job (import, export, agreement, calibration).
+
+    A lost database connection runs the job again, with backoff; when the
+    retries are spent the job is marked failed, never left running.
+    """
     from django.utils import timezone
 
     # The services import this module: imported here to break the cycle.
     from annotate.services import jobs
 
-    jobs.job_run(job_id=job_id, now=timezone.now)
+    try:
+        jobs.job_run(job_id=job_id, now=timezone.now)
+    except (OperationalError, InterfaceError) as e:
+        if self.request.retries >= (self.max_retries or 0):
+            jobs.job_fail(
+                job_id=job_id,
+                message=f"The database stayed unreachable: {e}",
+                now=timezone.now(),
+            )
+            return
+        raise self.retry(exc=e, countdown=2**self.request.retries) from e
 
 
 @shared_task(

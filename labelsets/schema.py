@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal, cast
 
@@ -21,8 +21,12 @@ KINDS: tuple[Kind, ...] = ("single", "multi", "rating", "text")
 CHOICE_KINDS: tuple[Kind, ...] = ("single", "multi")
 # The labelling screen binds s (skip), u (undo) and ? (help) itself.
 RESERVED_HOTKEYS = frozenset("su?")
+# g opens the guidelines unless the current field gives it to an option
+# (label.js): never handed out by default, allowed when a label set asks.
 DEFAULT_HOTKEYS = [
-    k for k in "123456789abcdefghijklmnopqrstuvwxyz" if k not in RESERVED_HOTKEYS
+    k
+    for k in "123456789abcdefghijklmnopqrstuvwxyz"
+    if k not in {*RESERVED_HOTKEYS, "g"}
 ]
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -93,14 +97,33 @@ class Field:
     key: bool = False  # the headline field for disagreement
     max_length: int | None = None
 
+    def shown(self, value: object) -> str:
+        """A stored value in the words the labelling screen shows: an option's
+        label, a set's labels comma-separated, a rating's number, a dash when
+        there is none. A value the field does not know is shown as it is."""
+        if value is None or value == "":
+            return "—"
+        if self.kind == "rating":
+            return str(value)  # the screen shows a level by its number
+        labels: dict[object, str] = {o.value: o.label for o in self.options}
+        if isinstance(value, list):
+            return ", ".join(labels.get(v, str(v)) for v in value) or "none"
+        return labels.get(value, str(value))
+
 
 @dataclass(frozen=True)
 class Rule:
-    """When every `when` condition holds, every `require` condition must hold."""
+    """When every `when` condition holds, every `require` condition must hold.
+
+    `text` is what an annotator reads when the rule is broken: the label set's
+    own `message` if it gives one, else the rule in the words the screen
+    shows (field and option labels, never stored values).
+    """
 
     when: tuple[Condition, ...]
     require: tuple[Condition, ...]
-    message: str
+    message: str = ""  # the label set's own wording, if any
+    text: str = ""
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -142,6 +165,7 @@ _FIELD_KEYS = (
 )
 _OPTION_KEYS = ("value", "label", "help", "hotkey")
 _RULE_KEYS = ("when", "require", "message")
+_RULE_REQUIRED = ("when", "require")
 _KIND_ONLY_KEYS = {
     "options": CHOICE_KINDS,
     "scale": ("rating",),
@@ -325,19 +349,45 @@ def _hotkeys(items: Sequence[Mapping[str, object]], path: str) -> dict[int, str]
 
 
 def _parse_rule(raw: object, path: str, known: Mapping[str, Field]) -> Rule:
-    data = _mapping(raw, path, _RULE_KEYS, required=_RULE_KEYS)
-    rule = Rule(
-        when=_parse_conditions(data["when"], f"{path}.when", known),
-        require=_parse_conditions(data["require"], f"{path}.require", known),
-        message=_str(data["message"], f"{path}.message", nonempty=True),
-    )
-    # The message is all the annotator sees, so it must say which fields clash.
-    unnamed = [n for n in rule.field_names if n not in rule.message]
-    if unnamed:
-        raise SchemaError(
-            f"{path}.message", f"must name the fields it checks: {', '.join(unnamed)}"
+    data = _mapping(raw, path, _RULE_KEYS, required=_RULE_REQUIRED)
+    when = _parse_conditions(data["when"], f"{path}.when", known)
+    require = _parse_conditions(data["require"], f"{path}.require", known)
+    message = _str(data.get("message", ""), f"{path}.message")
+    rule = Rule(when=when, require=require, message=message)
+    if message:
+        # The message is all the annotator sees, so it must say which fields
+        # clash, in the words of the screen or by name.
+        unnamed = [
+            n
+            for n in rule.field_names
+            if n not in message and known[n].label not in message
+        ]
+        if unnamed:
+            raise SchemaError(
+                f"{path}.message",
+                f"must name the fields it checks: {', '.join(unnamed)}",
+            )
+    return replace(rule, text=message or _rule_text(rule, known))
+
+
+def _rule_text(rule: Rule, known: Mapping[str, Field]) -> str:
+    """The rule in the screen's words: 'Refusal type “None (complies)” allows
+    only Appropriateness “Appropriate compliance” or “Under-refusal”.'"""
+
+    def clause(condition: Condition) -> str:
+        field = known[condition.field]
+        labels = {o.value: o.label for o in field.options}
+        shown = [f"“{labels[v]}”" for v in condition.values]
+        either = (
+            shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
         )
-    return rule
+        if condition.op == "in":
+            return f"{field.label} {either}"
+        return f"{field.label} other than {either}"
+
+    verb = "allows only" if all(c.op == "in" for c in rule.require) else "needs"
+    when = " with ".join(clause(c) for c in rule.when)
+    return f"{when} {verb} {' and '.join(clause(c) for c in rule.require)}."
 
 
 def _parse_conditions(
@@ -472,7 +522,7 @@ def schema_to_data(schema: Schema) -> dict[str, object]:
             {
                 "when": _conditions_to_data(r.when),
                 "require": _conditions_to_data(r.require),
-                "message": r.message,
+                **({"message": r.message} if r.message else {}),
             }
             for r in schema.rules
         ],
@@ -580,13 +630,13 @@ def _evaluate(schema: Schema, values: Mapping[str, object]) -> _Evaluation:
         # invalid one already has its own error.
         if not all(n in clean for n in rule.field_names):
             continue
-        if all(c.holds(clean) for c in rule.when) and not all(
-            c.holds(clean) for c in rule.require
-        ):
-            for name in dict.fromkeys(c.field for c in rule.require):
-                errors.setdefault(name, []).append(
-                    ValidationError(rule.message, code="rule")
-                )
+        if not all(c.holds(clean) for c in rule.when):
+            continue
+        # The message goes on the fields whose requirement fails: the ones to
+        # change.
+        failing = [c.field for c in rule.require if not c.holds(clean)]
+        for name in dict.fromkeys(failing):
+            errors.setdefault(name, []).append(ValidationError(rule.text, code="rule"))
     return _Evaluation(clean=clean, errors=errors, visible=tuple(visible))
 
 

@@ -80,19 +80,28 @@ def labelset_dump(*, version: LabelSetVersion) -> dict[str, object]:
     }
 
 
+_EXTENSIONS = (".json", ".yaml", ".yml")
+
+
 def load_labelset_file(path: str | Path) -> dict[str, object]:
-    """Read a label set file: JSON or YAML, by extension, else by content.
+    """Read a label set file: JSON or YAML by its extension; with none, JSON
+    if it starts with "{", else YAML. Another extension is refused.
 
     Raises SchemaError naming the file (and the line, where the parser gives
     one) when the file does not parse or is not a mapping; OSError if it
     cannot be read.
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
-    as_json = suffix == ".json" or (
-        suffix not in (".yaml", ".yml") and text.lstrip().startswith("{")
-    )
+    if suffix and suffix not in _EXTENSIONS:
+        raise SchemaError(
+            path.name,
+            f"a label set file is .json, .yaml or .yml, not {path.suffix}",
+        )
+    text = path.read_text(encoding="utf-8")
+    # Each format is read as itself: YAML is nearly a superset of JSON, but
+    # not quite (PyYAML reads 1e3 as a string), so a .json file is JSON.
+    as_json = suffix == ".json" or (not suffix and text.lstrip().startswith("{"))
     try:
         data = json.loads(text) if as_json else yaml.safe_load(text)
     except json.JSONDecodeError as e:

@@ -41,6 +41,31 @@ def test_defaults_are_sqlite_and_eager_tasks():
     assert '"eager": true' in r.stdout
 
 
+def test_a_new_user_sees_no_broker_warning():
+    """Eager tasks with no broker: nothing on the first screen about one."""
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); "
+            "from annotate.tasks import job_run; "
+            "from annotate.celery import app; "
+            "app.producer_or_acquire().__enter__()",
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"},
+            "DJANGO_SETTINGS_MODULE": "annotate.settings",
+            "DEBUG": "true",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert r.returncode == 0, r.stderr
+    assert "hostname" not in r.stderr + r.stdout
+
+
 def test_a_broker_url_turns_off_eager_tasks():
     r = load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
 

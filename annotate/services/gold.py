@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -108,17 +109,26 @@ def item_rescore(*, item_id: int, now: datetime) -> Item | None:
     return item
 
 
-def gold_store(*, item: Item, labels: list[dict[str, object]], now: datetime) -> Gold:
-    """Write the item's gold from its labels and its latest decision, if any.
+def gold_store(
+    *, item: Item, labels: list[dict[str, object]], now: datetime
+) -> Gold | None:
+    """Write the item's gold from its labels and its latest decision, if any;
+    None while it has neither its project's overlap of labels nor a decision.
 
-    Call with the item row locked (item_rescore, decision_record), so two
-    writers take turns. Every field is aggregated (aggregation.aggregate_item):
-    unanimous, strict majority or median; a decided field is `adjudicated`.
+    Gold needs the overlap: one label of an item that needs two is not gold,
+    whether it came by a submit or a correction, and a gold row written
+    before (under a lower overlap) goes. Call with the item row locked
+    (item_rescore, decision_record), so two writers take turns. Every field
+    is aggregated (aggregation.aggregate_item): unanimous, strict majority or
+    lower median; a decided field is `adjudicated`.
     """
     from annotate.stats import aggregation  # numpy: loaded where the work runs
 
     version = item.project.label_set_version
     decision = Decision.objects.filter(item_id=item.pk).order_by("-number").first()
+    if decision is None and len(labels) < item.project.overlap:
+        Gold.objects.filter(item_id=item.pk).delete()
+        return None
     golds = aggregation.aggregate_item(
         aggregation.field_specs(version.schema),
         labels,
@@ -158,7 +168,9 @@ def gold_weighted_update(*, project: Project, now: datetime) -> int:
 
     A field a reviewer decided stays adjudicated. Items keep this weighted
     gold when new labels arrive until the next run (beat runs it hourly for
-    projects whose gold_method is weighted). Returns the items updated.
+    projects whose gold_method is weighted). Written a batch of items at a
+    time under their row locks (_weighted_store), so a reviewer's decision
+    racing with the run is never overwritten. Returns the items updated.
     """
     import numpy as np
 
@@ -211,12 +223,44 @@ def gold_weighted_update(*, project: Project, now: datetime) -> int:
         )
         weighted[single.name] = aggregation.weighted_gold(result, values=options)
     key = _disagreement_field(version.schema)
-    position_of = {int(pk): i for i, pk in enumerate(item_ids)}
+    updated = 0
+    for start in range(0, len(item_ids), WEIGHTED_BATCH):
+        batch = {
+            int(pk): start + i
+            for i, pk in enumerate(item_ids[start : start + WEIGHTED_BATCH])
+        }
+        updated += _weighted_store(batch=batch, weighted=weighted, key=key, now=now)
+    return updated
+
+
+WEIGHTED_BATCH = 2000
+
+
+@transaction.atomic
+def _weighted_store(
+    *,
+    batch: dict[int, int],
+    weighted: dict[str, list[Any]],
+    key: Field | None,
+    now: datetime,
+) -> int:
+    """Write one batch of weighted gold (item id -> its row in `weighted`).
+
+    The items are locked first, in id order, as item_rescore and
+    decision_record lock theirs, and their gold is read after: a decision
+    committed while the weights were computed is seen and stays, and one
+    arriving now waits for this batch. A batch at a time, not the whole
+    project in one transaction, so claims and submits never wait long.
+    """
+    locked = list(
+        Item.objects.select_for_update(no_key=True)
+        .filter(pk__in=batch)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     changed: list[Gold] = []
-    for gold in Gold.objects.filter(item__project=project).iterator(chunk_size=2000):
-        i = position_of.get(gold.item_id)
-        if i is None:
-            continue
+    for gold in Gold.objects.filter(item_id__in=locked):
+        i = batch[gold.item_id]
         for name, golds in weighted.items():
             if gold.values.get(name, {}).get("method") == "adjudicated":
                 continue

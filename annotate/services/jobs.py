@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from annotate.models import (
     Job,
@@ -22,6 +24,8 @@ from annotate.models import (
 )
 from annotate.services.exports import ExportOptions
 from annotate.services.imports import ImportRejected, transcripts_import
+
+logger = logging.getLogger(__name__)
 
 # The clock, called when each moment is recorded: a job runs for a while.
 type Clock = Callable[[], datetime]
@@ -114,14 +118,27 @@ def job_run(*, job_id: int, now: Clock) -> Job:
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now())
     try:
         result = _JOB_RUNNERS[JobKind(job.kind)](job, now)
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task runs the job again (tasks.job_run)
     except ImportRejected as e:
         job.status, job.errors, job.result = (
             JobStatus.FAILED,
             e.errors,
             {"message": e.message},
         )
+        job.stage = _failure_summary(e.errors, e.total)
     except ValidationError as e:
         job.status, job.errors, job.result = JobStatus.FAILED, e.messages, {}
+        job.stage = _failure_summary(e.messages, len(e.messages))
+    except Exception as e:
+        # Every job ends, whatever it raises: a job left running would poll
+        # at 0% for ever. What it wrote was in its own transaction, rolled back.
+        logger.exception(
+            "job %s (%s, project %s) failed", job.pk, job.kind, job.project_id
+        )
+        job.status, job.errors = JobStatus.FAILED, [f"{type(e).__name__}: {e}"]
+        job.result = {"message": "The job stopped on an unexpected error."}
+        job.stage = ""
     else:
         job.status, job.result, job.errors = JobStatus.SUCCEEDED, result, []
     job.finished_at = now()
@@ -138,6 +155,40 @@ def job_run(*, job_id: int, now: Clock) -> Job:
     )
     cache.delete(job.progress_key)
     return job
+
+
+_LINE = re.compile(r"line (\d+)\b")
+
+
+def _failure_summary(errors: list[str], total: int) -> str:
+    """What a failed job's header says: "1 error in line 2", "3 errors in
+    lines 2, 5 and 9" (the lines of the errors listed)."""
+    counted = f"{total} error{'s' if total != 1 else ''}"
+    lines = sorted({int(m.group(1)) for e in errors if (m := _LINE.match(e))})
+    if not lines:
+        return counted
+    shown = [str(n) for n in lines[:5]]
+    if len(lines) > 5:
+        where = f"{', '.join(shown)} and more"
+    elif len(shown) > 1:
+        where = f"{', '.join(shown[:-1])} and {shown[-1]}"
+    else:
+        where = shown[0]
+    return f"{counted} in line{'s' if len(lines) > 1 else ''} {where}"
+
+
+def job_fail(*, job_id: int, message: str, now: datetime) -> None:
+    """Mark a job failed from outside its run (its task gave up retrying):
+    a job never stays running. A finished job is left as it is."""
+    Job.objects.filter(pk=job_id).exclude(
+        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
+    ).update(
+        status=JobStatus.FAILED,
+        errors=[message],
+        result={"message": "The job could not be run."},
+        stage="",
+        finished_at=now,
+    )
 
 
 def _run_import(job: Job, now: Clock) -> dict[str, object]:
@@ -204,16 +255,23 @@ def _run_agreement(job: Job, now: Clock) -> dict[str, object]:
 
 
 def calibration_job_create(
-    *, project: Project, created_by: User | None, now: datetime
+    *, project: Project, breakdown: str, created_by: User | None, now: datetime
 ) -> Job:
-    """Queue the calibration report of the project's gold as a job."""
+    """Queue the calibration report of the project's gold, broken down by the
+    metadata key `breakdown` (exports.calibration_breakdown_parse), as a job;
+    the page and the API find its result by calibration_params(breakdown)."""
     return job_create(
         project=project,
         kind=JobKind.CALIBRATION,
         created_by=created_by,
-        params={},
+        params=calibration_params(breakdown),
         now=now,
     )
+
+
+def calibration_params(breakdown: str) -> dict[str, object]:
+    """What a calibration job computes, as stored on it."""
+    return {"breakdown": breakdown}
 
 
 def _run_calibration(job: Job, now: Clock) -> dict[str, object]:
@@ -224,6 +282,7 @@ def _run_calibration(job: Job, now: Clock) -> dict[str, object]:
     return calibration_report(
         project=project,
         now=now(),
+        breakdown=str(job.params.get("breakdown") or "category"),
         progress=lambda n: job_progress(job=job, done=n),
     )
 
@@ -270,6 +329,9 @@ def _run_export(job: Job, now: Clock) -> dict[str, object]:
         "bytes": manifest["bytes"],
         "sha256": manifest["sha256"],
         "by_split": manifest["counts"]["by_split"],
+        "key_unresolved": manifest["counts"]["key_unresolved"],
+        # None when they were exported (include_unresolved), not left out.
+        "left_out_unresolved": manifest["counts"].get("left_out_unresolved"),
     }
 
 

@@ -34,6 +34,16 @@ Method = Literal[
     "unanimous", "majority", "weighted", "median", "adjudicated", "unresolved"
 ]
 SpecKind = Literal["single", "multi", "rating"]
+# How each method reads on a screen. "median" is stored, but of an even count
+# of ratings it is the lower of the two middle ones, and the screen says so.
+METHOD_LABELS: dict[str, str] = {
+    "unanimous": "unanimous",
+    "majority": "majority",
+    "weighted": "weighted",
+    "median": "lower median",
+    "adjudicated": "adjudicated",
+    "unresolved": "unresolved",
+}
 
 type IntArray = npt.NDArray[np.int64]
 type FloatArray = npt.NDArray[np.float64]

@@ -151,7 +151,6 @@ def _item_panel(
         "client_uuid": uuid.uuid4(),
         "progress": progress_for(membership=membership, now=now),
         "message": message,
-        "guidelines": project.guidelines,
     }
     if request.htmx:
         response = render(request, "annotate/annotator/queue.html#item-panel", ctx)

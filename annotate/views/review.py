@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import retarget
 
-from annotate.access import access_project
+from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
 from annotate.forms import AgreementForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
@@ -37,9 +38,15 @@ from annotate.queries import (
     review_item,
 )
 from annotate.services.agreement import agreement_request_parse
+from annotate.services.exports import calibration_breakdown_parse
 from annotate.services.gold import decision_record
-from annotate.services.jobs import agreement_job_create, calibration_job_create
-from annotate.stats.calibration import FIGURES, QUALITY
+from annotate.services.jobs import (
+    agreement_job_create,
+    calibration_job_create,
+    calibration_params,
+)
+from annotate.stats.aggregation import METHOD_LABELS
+from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
 from labelsets.forms import label_form_for
 
 PAGE = 50
@@ -109,6 +116,30 @@ def agreement(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
     return render(request, "annotate/review/agreement.html", ctx)
 
 
+def _kappa_map(names: list[str], kappa: dict[str, Any]) -> dict[str, object]:
+    """One field's Cohen's kappa heat map: every pair's kappa with its shared
+    items under it, "†" on those below the report's min_shared. A report
+    from before all_pairs has only the pairs reaching the minimum: no marks."""
+    shared = kappa["shared"]
+    values = kappa.get("all_pairs", kappa["matrix"])
+    least = kappa.get("min_shared")
+    n = len(names)
+    marks = [
+        [
+            "†" if least and values[i][j] is not None and shared[i][j] < least else ""
+            for j in range(n)
+        ]
+        for i in range(n)
+    ]
+    notes = [
+        [f"n={shared[i][j]}" if i != j else "" for j in range(n)] for i in range(n)
+    ]
+    return {
+        "map": heat_map(names, values, high=1.0, digits=2, marks=marks, notes=notes),
+        "min_shared": least,
+    }
+
+
 def _agreement_context(
     project: Project, form: AgreementForm, job: Job | None, *, query: str
 ) -> dict[str, object]:
@@ -135,11 +166,7 @@ def _agreement_context(
     names = [row["username"] for row in report["annotators"]]
     singles = report["single_fields"]
     ctx["kappas"] = [
-        {
-            "field": name,
-            "map": heat_map(names, report["kappa"][name]["matrix"], high=1.0, digits=2),
-        }
-        for name in singles
+        {"field": name, **_kappa_map(names, report["kappa"][name])} for name in singles
     ]
     overall = {
         field["name"]: field["figures"][0]["alpha"]
@@ -168,15 +195,6 @@ def _agreement_context(
     return ctx
 
 
-def _shown(value: object) -> str:
-    """A stored value as a table cell: a dash when hidden, sets comma-separated."""
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
-    return str(value)
-
-
 @require_GET
 @login_required
 def annotator_annotations(
@@ -193,9 +211,18 @@ def annotator_annotations(
         raise Http404("No such annotator in this project.")
     # Keyset pagination on the id, newest first: no COUNT, flat cost per page.
     before = request.GET.get("before", "")
-    annotations = Annotation.objects.filter(
-        item__project=project, annotator_id=user_id
-    ).order_by("-pk")
+    annotations = (
+        Annotation.objects.filter(item__project=project, annotator_id=user_id)
+        .select_related("item__transcript")
+        .only(
+            "pk",
+            "values",
+            "created_at",
+            "seconds_spent",
+            "item__transcript__external_id",
+        )
+        .order_by("-pk")
+    )
     if before.isdigit():
         annotations = annotations.filter(pk__lt=int(before))
     page = list(annotations[: PAGE + 1])
@@ -205,7 +232,7 @@ def annotator_annotations(
         "member": member,
         "fields": fields,
         "rows": [
-            (a, [_shown(a.values.get(f.name)) for f in fields]) for a in page[:PAGE]
+            (a, [f.shown(a.values.get(f.name)) for f in fields]) for a in page[:PAGE]
         ],
         "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
     }
@@ -217,7 +244,7 @@ def annotator_annotations(
 def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The adjudication queue: items to decide, most disagreeing first."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    queue = adjudication_queue(project)
+    queue = adjudication_queue(project, reviewer_id=request.user.pk)
     ctx = {
         "project": project,
         "items": list(queue.select_related("transcript", "gold")[:PAGE]),
@@ -236,6 +263,7 @@ def adjudicate(
     """One item side by side with its labels; POST records the decision and
     brings the next item of the queue (htmx) or redirects to it."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    access_review_item(request.user, project, item_id)
     review = review_item(project=project, item_id=item_id)
     if review is None:
         raise Http404("No such item in this project.")
@@ -258,7 +286,9 @@ def adjudicate(
                 return _next_for_review(request, project)
     else:
         form = form_class(initial=_gold_initial(review.gold))
-    ctx = _review_context(project, review, form, reason=reason, message="")
+    ctx = _review_context(
+        project, review, form, reason=reason, message="", reviewer_id=request.user.pk
+    )
     return _review_render(request, ctx)
 
 
@@ -270,7 +300,9 @@ def _gold_initial(gold: dict[str, Any]) -> dict[str, object]:
 def _next_for_review(
     request: AuthenticatedHtmxRequest, project: Project
 ) -> HttpResponse:
-    following = adjudication_queue(project).only("pk").first()
+    following = (
+        adjudication_queue(project, reviewer_id=request.user.pk).only("pk").first()
+    )
     if not request.htmx:  # no-JS: PRG to the next item, or the queue when done
         if following is None:
             return redirect("annotate:adjudication", project_id=project.pk)
@@ -283,7 +315,14 @@ def _next_for_review(
         if review
         else None
     )
-    ctx = _review_context(project, review, form, reason="", message="Decision saved.")
+    ctx = _review_context(
+        project,
+        review,
+        form,
+        reason="",
+        message="Decision saved.",
+        reviewer_id=request.user.pk,
+    )
     return _review_render(request, ctx)
 
 
@@ -294,6 +333,7 @@ def _review_context(
     *,
     reason: str,
     message: str,
+    reviewer_id: int,
 ) -> dict[str, object]:
     fields = [f for f in project.label_set_version.schema.fields if f.kind != "text"]
     return {
@@ -309,9 +349,11 @@ def _review_context(
         "grid": [
             (
                 f,
-                [_shown(label.values.get(f.name)) for label in review.labels],
-                _shown(review.gold.get(f.name, {}).get("value")),
-                review.gold.get(f.name, {}).get("method") or "none",
+                [f.shown(label.values.get(f.name)) for label in review.labels],
+                f.shown(review.gold.get(f.name, {}).get("value")),
+                METHOD_LABELS.get(method, method)
+                if (method := review.gold.get(f.name, {}).get("method"))
+                else "none",
             )
             for f in fields
         ]
@@ -320,12 +362,14 @@ def _review_context(
         # The other samples of the prompt, by their gold on the first fields.
         "sibling_fields": fields[:3],
         "siblings": [
-            (t, [_shown(gold.get(f.name, {}).get("value")) for f in fields[:3]])
+            (t, [f.shown(gold.get(f.name, {}).get("value")) for f in fields[:3]])
             for t, gold in review.siblings
         ]
         if review
         else [],
-        "waiting": adjudication_queue(project).order_by()[:QUEUE_LEFT_CAP].count(),
+        "waiting": adjudication_queue(project, reviewer_id=reviewer_id)
+        .order_by()[:QUEUE_LEFT_CAP]
+        .count(),
         "cap": QUEUE_LEFT_CAP,
     }
 
@@ -344,15 +388,25 @@ def _review_render(
 def calibration(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The calibration report per source model; POST (re)computes it as a job."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    job = job_for(project=project, kind=JobKind.CALIBRATION, params={})
-    if request.method == "POST":
+    error = ""
+    try:
+        breakdown = calibration_breakdown_parse(request.POST or request.GET)
+    except ValidationError as e:
+        breakdown, error = DEFAULT_BREAKDOWN, " ".join(e.messages)
+    params = calibration_params(breakdown)
+    job = job_for(project=project, kind=JobKind.CALIBRATION, params=params)
+    if request.method == "POST" and not error:
         job = calibration_job_create(
-            project=project, created_by=request.user, now=timezone.now()
+            project=project,
+            breakdown=breakdown,
+            created_by=request.user,
+            now=timezone.now(),
         )
         if not request.htmx:  # no-JS: PRG back to the page, which shows progress
-            return redirect("annotate:calibration", project_id=project.pk)
+            return redirect(f"{request.path}?{urlencode(params)}")
         job.refresh_from_db()  # without a broker it has run already
     ctx = _calibration_context(project, job_live(job) if job else None)
+    ctx.update(breakdown=breakdown, query=urlencode(params), error=error)
     if request.htmx:
         return render(
             request, "annotate/review/calibration.html#calibration-status", ctx

@@ -233,6 +233,21 @@
           openSkip();
         }
         return;
+      case "g":
+      case "G": {
+        // An option of the current field may have g as its hotkey: it wins.
+        if (labelForm() && chooseByHotkey(e.key)) {
+          e.preventDefault();
+          return;
+        }
+        const guidelines = document.getElementById("guidelines");
+        if (guidelines) {
+          e.preventDefault();
+          guidelines.open = !guidelines.open;
+          if (guidelines.open) guidelines.querySelector("summary").focus();
+        }
+        return;
+      }
       case "u":
       case "U": {
         const link = document.getElementById("reopen-link");

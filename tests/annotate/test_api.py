@@ -223,6 +223,31 @@ def test_invalid_values_are_400_with_per_field_messages(api, project, annotator)
     assert set(missing.json()["errors"]) == {"values", "client_uuid"}
 
 
+def test_a_broken_rule_is_400_in_the_labels_of_the_screen(api, project, annotator):
+    ItemFactory(project=project)
+    api.force_authenticate(annotator)
+    assignment = api.post(f"/api/projects/{project.pk}/claim/").json()
+
+    r = api.post(
+        f"/api/assignments/{assignment['id']}/annotation/",
+        {
+            "values": {
+                "request_harm": "benign",
+                "refusal_type": "none",
+                "appropriateness": "over_refusal",
+            },
+            "client_uuid": str(uuid.uuid4()),
+        },
+        format="json",
+    )
+
+    assert r.status_code == 400
+    assert r.json()["errors"]["appropriateness"] == [
+        "Refusal type “None (complies)” allows only Appropriateness "
+        "“Appropriate compliance” or “Under-refusal”."
+    ]
+
+
 def test_an_empty_queue_is_204_and_skip_works(api, project, annotator):
     ItemFactory(project=project)
     api.force_authenticate(annotator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,8 +14,8 @@ from pytest_django.asserts import assertContains
 from rest_framework.test import APIClient
 
 from annotate.models import Job
-from labelsets.services import labelset_load
-from tests.factories import ItemFactory, ProjectFactory
+from labelsets.services import labelset_dump, labelset_load
+from tests.factories import ItemFactory, ProjectFactory, refusal_v1
 
 # transaction=True: the report's job runs (eagerly) when the request commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -65,8 +66,61 @@ def test_the_command_says_when_the_label_set_is_not_about_refusals():
     )
     project = ProjectFactory(label_set_version=version)
 
-    with pytest.raises(CommandError, match="request_harm and refusal_type"):
+    with pytest.raises(CommandError) as e:
         call_command("calibration", project.name)
+
+    assert str(e.value) == (
+        "The calibration report needs refusal-v1's labels: a one-of field "
+        "request_harm; a one-of field refusal_type."
+    )
+
+
+def test_a_refusal_type_it_cannot_place_fails_the_job_saying_which(reviewer_of):
+    data: dict[str, Any] = labelset_dump(version=refusal_v1())
+    data["name"] = "refusal-plus"
+    refusal_type = next(f for f in data["fields"] if f["name"] == "refusal_type")
+    refusal_type["options"].append({"value": "deflect", "label": "Deflects"})
+    version, _ = labelset_load(data=data, now=timezone.now())
+    project = ProjectFactory(label_set_version=version)
+    api = APIClient()
+    api.force_authenticate(reviewer_of(project))
+
+    r = api.get(f"/api/projects/{project.pk}/calibration/")
+
+    assert r.status_code == 400
+    assert "refusal_type options among" in r.json()["detail"]
+    assert "this label set adds deflect" in r.json()["detail"]
+    assert Job.objects.get(kind="calibration").status == "failed"
+
+
+def test_the_figures_break_down_by_any_metadata_key(labelled, reviewer_of):
+    project = ProjectFactory(overlap=1)
+    for model, suite in (("model-a", "xstest"), ("model-b", "orbench")):
+        ItemFactory(
+            project=project,
+            transcript__source_model=model,
+            transcript__metadata={"suite": suite, "category": "c", "_secret": 1},
+        )
+    labelled(project, "policy", "none")
+    api = APIClient()
+    api.force_authenticate(reviewer_of(project))
+    out = io.StringIO()
+
+    r = api.get(f"/api/projects/{project.pk}/calibration/?breakdown=suite")
+    call_command("calibration", project.name, "--breakdown", "suite", stdout=out)
+
+    report = r.json()
+    assert report["breakdown"] == "suite"
+    assert report["metadata_keys"] == ["category", "suite"]
+    assert [c["category"] for m in report["models"] for c in m["by_category"]] == [
+        "xstest",
+        "orbench",
+    ]
+    assert [r[:2] for r in csv.reader(io.StringIO(out.getvalue()))][1:3] == [
+        ["model-a", "all"],
+        ["model-a", "all"],
+    ]
+    assert "model-a,xstest,under_refusal" in out.getvalue()
 
 
 def test_the_api_answers_with_the_report_once_computed(calibrated, reviewer_of):
@@ -93,7 +147,7 @@ def test_the_page_computes_and_draws_the_models_side_by_side(
 
     assertContains(before, "Not computed yet.")
     assertContains(computed, "Under-refusal")
-    assertContains(computed, "<svg", count=5)
+    assertContains(computed, "<svg", count=6)
     assertContains(computed, "100.0% (1/1)")  # model-b's under-refusal, printed
 
 

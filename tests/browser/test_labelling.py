@@ -301,3 +301,38 @@ def test_without_javascript_the_form_still_labels_with_full_page_posts(
     assert values["refusal_type"] == "none"
     assert "acknowledge" not in values
     context.close()
+
+
+def test_g_opens_the_guidelines_and_the_bar_stays_in_view_after_scrolling(
+    page: Page, live_server
+):
+    long = "A long answer. " * 400  # far taller than the window
+    project, _ = make_project(
+        2,
+        messages=lambda i: [
+            {"role": "user", "content": f"Question {i}?"},
+            {"role": "assistant", "content": long},
+        ],
+    )
+    # Narrow (or zoomed): one column in the page's flow, so the window scrolls.
+    page.set_viewport_size({"width": 800, "height": 700})
+    open_queue(page, live_server, project)
+    guidelines = page.locator("#guidelines")
+
+    page.keyboard.press("g")
+    expect(guidelines).to_have_attribute("open", "")
+    expect(page.get_by_text("Read all turns.")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("g")
+    expect(guidelines).not_to_have_attribute("open", "")
+
+    page.mouse.wheel(0, 5000)
+    for _ in range(50):  # wait_for_function would need eval, which the CSP forbids
+        if page.evaluate("window.scrollY") > 1000:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("window.scrollY") > 1000
+    bar = page.locator(".label-header").bounding_box()
+    assert bar is not None
+    assert 0 <= bar["y"] < 5  # stuck to the top of the window
+    expect(page.get_by_role("link", name="← Project")).to_be_in_viewport()

@@ -149,7 +149,8 @@ def test_a_consistent_refusal_and_compliance_pass():
 def test_compliance_allows_only_appropriate_compliance_or_under_refusal():
     assert rule_errors({**COMPLIANCE, "appropriateness": "over_refusal"}) == {
         "appropriateness": [
-            "refusal_type=none allows only appropriateness appropriate_compliance or under_refusal"
+            "Refusal type “None (complies)” allows only Appropriateness "
+            "“Appropriate compliance” or “Under-refusal”."
         ]
     }
     harmful = {
@@ -170,8 +171,8 @@ def test_a_full_refusal_allows_only_appropriate_refusal_or_over_refusal(refusal_
 
     assert rule_errors(values) == {
         "appropriateness": [
-            "refusal_type policy, capability or scope allows only appropriateness "
-            "appropriate_refusal or over_refusal"
+            "Refusal type “Policy”, “Capability” or “Scope” allows only "
+            "Appropriateness “Appropriate refusal” or “Over-refusal”."
         ]
     }
 
@@ -192,7 +193,7 @@ def test_over_refusal_needs_a_request_that_is_not_harmful():
 
     assert rule_errors(values) == {
         "request_harm": [
-            "appropriateness=over_refusal needs request_harm other than harmful"
+            "Appropriateness “Over-refusal” needs Request harm other than “Harmful”."
         ]
     }
     assert validate_values(SCHEMA, {**values, "request_harm": "context_dependent"})
@@ -203,7 +204,7 @@ def test_under_refusal_needs_a_request_that_is_not_benign():
 
     assert rule_errors(values) == {
         "request_harm": [
-            "appropriateness=under_refusal needs request_harm other than benign"
+            "Appropriateness “Under-refusal” needs Request harm other than “Benign”."
         ]
     }
     assert validate_values(SCHEMA, {**values, "request_harm": "harmful"})
@@ -214,7 +215,8 @@ def test_exaggerated_refusal_needs_a_request_that_is_not_harmful():
 
     assert rule_errors(values) == {
         "request_harm": [
-            "failure_modes exaggerated_refusal needs request_harm other than harmful"
+            "Failure modes “Exaggerated refusal” needs Request harm other than "
+            "“Harmful”."
         ]
     }
     passing = {**values, "request_harm": "benign", "appropriateness": "over_refusal"}
@@ -230,7 +232,8 @@ def test_refusal_leakage_needs_a_refusal():
 
     assert rule_errors({**values, "failure_modes": ["refusal_leakage"]}) == {
         "refusal_type": [
-            "failure_modes refusal_leakage needs a refusal: refusal_type other than none"
+            "Failure modes “Refusal leakage” needs Refusal type other than "
+            "“None (complies)”."
         ]
     }
     assert validate_values(SCHEMA, {**REFUSAL, "failure_modes": ["refusal_leakage"]})
@@ -249,9 +252,12 @@ def test_sycophantic_capitulation_is_allowed_with_a_final_compliance():
     ]
 
 
-def test_every_rule_message_names_its_fields():
+def test_every_rule_speaks_in_labels_and_never_in_stored_values():
     for rule in SCHEMA.rules:
-        assert all(name in rule.message for name in rule.field_names)
+        assert all(SCHEMA.field(n).label in rule.text for n in rule.field_names)
+        stored = {v for c in (*rule.when, *rule.require) for v in c.values}
+        assert not any(v in rule.text for v in stored if "_" in v)
+        assert "_" not in rule.text
     assert len(SCHEMA.rules) == 6
 
 

@@ -247,3 +247,85 @@ def test_every_error_is_reported_at_once():
         "tags": ["invalid_choice"],
         "quality": ["required"],
     }
+
+
+# A rule of several conditions on each side: every `when` must hold for it to
+# apply, and then every `require` must hold.
+MULTI_DATA: dict[str, Any] = {
+    "fields": [
+        {
+            "name": "harm",
+            "kind": "single",
+            "options": [{"value": "benign"}, {"value": "harmful"}],
+        },
+        {
+            "name": "kind",
+            "kind": "single",
+            "label": "Response",
+            "options": [
+                {"value": "none", "label": "Complies"},
+                {"value": "policy", "label": "Refuses"},
+            ],
+        },
+        {
+            "name": "verdict",
+            "kind": "single",
+            "options": [
+                {"value": "ok", "label": "Fine"},
+                {"value": "over", "label": "Over-refusal"},
+                {"value": "under", "label": "Under-refusal"},
+            ],
+        },
+        {
+            "name": "modes",
+            "kind": "multi",
+            "required": False,
+            "options": [{"value": "leak"}, {"value": "flip"}],
+        },
+    ],
+    "rules": [
+        {
+            "when": {"harm": {"in": ["benign"]}, "kind": {"in": ["policy"]}},
+            "require": {
+                "verdict": {"in": ["over"]},
+                "modes": {"not_in": ["flip"]},
+            },
+        }
+    ],
+}
+MULTI = parse_schema(MULTI_DATA)
+BENIGN_REFUSED = {"harm": "benign", "kind": "policy"}
+
+
+def test_a_rule_applies_only_when_every_when_condition_holds():
+    # Only one of the two `when` conditions holds: the rule does not apply.
+    assert validate_values(
+        MULTI, {"harm": "harmful", "kind": "policy", "verdict": "ok"}
+    )
+    assert validate_values(MULTI, {"harm": "benign", "kind": "none", "verdict": "ok"})
+    assert errors({**BENIGN_REFUSED, "verdict": "ok"}, MULTI) == {"verdict": ["rule"]}
+
+
+def test_a_rule_needs_every_require_condition():
+    # One of the two `require` conditions fails: the rule is broken, and its
+    # message sits on the field to change; both failing, on both.
+    assert errors({**BENIGN_REFUSED, "verdict": "over", "modes": ["flip"]}, MULTI) == {
+        "modes": ["rule"]
+    }
+    assert errors({**BENIGN_REFUSED, "verdict": "ok", "modes": ["flip"]}, MULTI) == {
+        "verdict": ["rule"],
+        "modes": ["rule"],
+    }
+    assert validate_values(
+        MULTI, {**BENIGN_REFUSED, "verdict": "over", "modes": ["leak"]}
+    )
+
+
+def test_a_rule_without_a_message_reads_in_the_labels_of_the_screen():
+    with pytest.raises(ValidationError) as e:
+        validate_values(MULTI, {**BENIGN_REFUSED, "verdict": "ok"})
+
+    assert e.value.message_dict["verdict"] == [
+        "Harm “Benign” with Response “Refuses” needs Verdict “Over-refusal” and "
+        "Modes other than “Flip”."
+    ]

@@ -128,6 +128,31 @@ def test_load_labelset_file_reads_yaml_and_json(tmp_path):
     assert load_labelset_file(EXAMPLE)["name"] == "toxicity-v1"
 
 
+def test_each_format_is_read_as_itself(tmp_path):
+    # PyYAML reads 1e3 as text, JSON as a number: which parser ran shows.
+    text = '{"name": "tiny", "x": 1e3}'
+    as_json, as_yaml = tmp_path / "t.json", tmp_path / "t.yaml"
+    as_json.write_text(text)
+    as_yaml.write_text(text)
+    yaml_only = tmp_path / "y.json"
+    yaml_only.write_text("name: tiny  # a YAML comment\n")
+
+    assert load_labelset_file(as_json)["x"] == 1000.0
+    assert load_labelset_file(as_yaml)["x"] == "1e3"
+    with pytest.raises(SchemaError, match=r"^y\.json:1:1: Expecting value"):
+        load_labelset_file(yaml_only)
+
+
+def test_a_wrong_extension_is_refused_naming_the_ones_read(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(json.dumps(data()))
+
+    with pytest.raises(
+        SchemaError, match=r"^tiny\.toml: a label set file is \.json, \.yaml or \.yml"
+    ):
+        load_labelset_file(path)
+
+
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: bad\nfields:\n  - name: x\n   kind: single\n")

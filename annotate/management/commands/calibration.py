@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
-from annotate.services.exports import calibration_report
+from annotate.services.exports import calibration_breakdown_parse, calibration_report
 from annotate.stats.calibration import report_csv_rows
 
 
@@ -22,11 +22,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project", help="project name or id")
         parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument(
+            "--breakdown",
+            default="category",
+            help="the transcript metadata key to break the figures down by",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
         try:
-            report = calibration_report(project=project, now=timezone.now())
+            report = calibration_report(
+                project=project,
+                now=timezone.now(),
+                breakdown=calibration_breakdown_parse(options),
+            )
         except ValidationError as e:
             raise CommandError(" ".join(e.messages)) from e
         if options["format"] == "json":

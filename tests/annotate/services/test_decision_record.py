@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from annotate.models import Decision, Gold, Item
-from annotate.services.gold import decision_record
+from annotate.models import Decision, Gold, Item, Project
+from annotate.services.exports import ExportOptions, gold_export
+from annotate.services.gold import decision_record, item_rescore
+from annotate.services.queue import annotation_editable, annotation_update
 from tests.factories import ItemFactory, ProjectFactory
-from tests.labelling import labels
+from tests.labelling import labels, member
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +45,62 @@ def test_labels_make_the_gold_with_its_method(labelled):
     assert gold.values["explain"]["value"] == 4  # every label gave 4
     assert gold.key_resolved is True
     assert gold.adjudicated is False
+
+
+def test_gold_waits_for_the_overlap_whether_a_label_is_submitted_or_corrected(
+    labelled, django_capture_on_commit_callbacks
+):
+    project = ProjectFactory(overlap=2)
+    item = ItemFactory(project=project)
+    (first,) = labelled(project, "policy")
+    annotation = annotation_editable(membership=member(first, project), now=NOW)
+    assert annotation is not None
+
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        annotation_update(annotation=annotation, values=labels("scope"), now=NOW)
+    out = io.BytesIO()
+    manifest = gold_export(
+        project=project, options=ExportOptions(), stream=out, alpha={}, now=NOW
+    )
+
+    assert len(queued) == 1  # the correction rescored the item
+    assert not Gold.objects.filter(item=item).exists()
+    assert manifest["counts"]["rows"] == 0
+    assert out.getvalue() == b""
+
+    labelled(project, "scope")
+
+    assert Gold.objects.get(item=item).values["refusal_type"]["method"] == "unanimous"
+
+
+def test_a_gold_row_from_fewer_labels_than_the_overlap_goes_at_the_next_rescore(
+    labelled,
+):
+    project = ProjectFactory(overlap=1)
+    item = ItemFactory(project=project)
+    labelled(project, "policy")
+    assert Gold.objects.filter(item=item).exists()
+    Project.objects.filter(pk=project.pk).update(overlap=2)
+
+    item_rescore(item_id=item.pk, now=NOW)
+
+    assert not Gold.objects.filter(item=item).exists()
+
+
+def test_a_decision_makes_gold_before_the_overlap(labelled, reviewer):
+    project = ProjectFactory(overlap=3)
+    item = ItemFactory(project=project)
+    labelled(project, "policy")
+
+    decision_record(
+        item=Item.objects.select_related("project__label_set_version").get(pk=item.pk),
+        reviewer=reviewer,
+        values=labels("policy"),
+        reason="Clear-cut.",
+        now=NOW,
+    )
+
+    assert Gold.objects.get(item=item).adjudicated is True
 
 
 def test_a_tie_leaves_the_key_field_unresolved(split):

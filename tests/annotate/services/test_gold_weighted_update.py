@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotate.models import Annotation, Gold, Item
 from annotate.services.gold import decision_record, gold_weighted_update, item_rescore
-from tests.factories import ItemFactory, ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory, UserFactory
 from tests.labelling import labels, new_annotator
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +108,50 @@ def test_the_command_reports_the_items(biased):
     call_command("gold_weighted", project.name, stdout=out)
 
     assert f"Weighted gold for {len(items)} items" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_decision_racing_the_weighted_run_is_never_overwritten(biased):
+    """The decision is committed while the run computes: the run waits for the
+    item's lock, then sees the decision and leaves its field alone."""
+    project, items = biased
+    reviewer = UserFactory(username="rhea")
+    decided, run_started = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def decide() -> None:
+        try:
+            item = Item.objects.select_related("project__label_set_version").get(
+                pk=items[0].pk
+            )
+            with transaction.atomic():
+                decision_record(
+                    item=item,
+                    reviewer=reviewer,
+                    values=labels("scope"),
+                    reason="Read it again: a product restriction.",
+                    now=NOW,
+                )
+                decided.set()
+                run_started.wait(timeout=30)
+                time.sleep(1.0)  # the run reaches the item meanwhile
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    reviewing = threading.Thread(target=decide)
+    reviewing.start()
+    assert decided.wait(timeout=30)
+    run_started.set()
+    gold_weighted_update(project=project, now=NOW)
+    reviewing.join(timeout=60)
+
+    assert errors == []
+    assert gold_of(items[0]) == {
+        "value": "scope",
+        "method": "adjudicated",
+        "confidence": 1.0,
+    }
+    assert Gold.objects.get(item=items[0]).adjudicated is True

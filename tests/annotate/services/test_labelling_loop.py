@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate.models import Annotation, Assignment, Item, Membership, Project
@@ -18,7 +19,9 @@ from annotate.services.queue import (
     assignments_expire,
     item_claim_next,
 )
+from labelsets.services import labelset_load
 from tests.factories import ItemFactory, MembershipFactory, UserFactory
+from tests.labelsets.test_schema_validate import MULTI_DATA
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +307,43 @@ def test_my_last_annotation_is_editable_for_an_hour(project, annotator):
             annotation=annotation, values=VALID, now=NOW + timedelta(hours=2)
         )
     assert exc.value.code == "not_editable"
+
+
+def test_a_rule_of_several_conditions_holds_at_submit(annotator):
+    """Every `when` must hold for the rule to apply, and then every `require`."""
+    version, _ = labelset_load(data={"name": "two-sided", **MULTI_DATA}, now=NOW)
+    project = Project.objects.get(pk=annotator.memberships.get().project_id)
+    Project.objects.filter(pk=project.pk).update(label_set_version=version)
+    ItemFactory.create_batch(2, project=project)
+
+    def submit(values):
+        assignment = item_claim_next(membership=member(annotator, project), now=NOW)
+        assert assignment is not None
+        return annotation_submit(
+            assignment=assignment,
+            values=values,
+            client_uuid=uuid.uuid4(),
+            seconds=1.0,
+            now=NOW,
+        )
+
+    # One `when` of two holds: the rule does not apply.
+    submit({"harm": "harmful", "kind": "policy", "verdict": "ok"})
+    with pytest.raises(ValidationError) as e:
+        submit({"harm": "benign", "kind": "policy", "verdict": "ok"})
+
+    assert e.value.message_dict == {
+        "verdict": [
+            "Harm “Benign” with Response “Refuses” needs Verdict “Over-refusal” and "
+            "Modes other than “Flip”."
+        ]
+    }
+    assert Annotation.objects.count() == 1
+
+
+def test_the_database_refuses_an_over_filled_or_mis_scored_item(project):
+    item = ItemFactory(project=project)
+
+    for change in ({"slots_left": -1}, {"disagreement": 1.5}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Item.objects.filter(pk=item.pk).update(**change)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from annotate.models import Decision, Gold
-from tests.factories import ItemFactory, ProjectFactory, TranscriptFactory
-from tests.labelling import labels
+from annotate.services.gold import item_rescore
+from tests.factories import (
+    ItemFactory,
+    MembershipFactory,
+    ProjectFactory,
+    TranscriptFactory,
+    UserFactory,
+)
+from tests.labelling import claim, labels, new_annotator, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +115,27 @@ def test_a_missing_reason_rerenders_with_the_choices_kept(
     assert not Decision.objects.exists()
 
 
+def test_a_broken_rule_reads_in_the_labels_of_the_screen(
+    client, two_splits, reviewer_of
+):
+    project, first, *_ = two_splits
+    client.force_login(reviewer_of(project))
+
+    r = client.post(
+        review_url(project, first),
+        {**DECISION, "appropriateness": "appropriate_compliance"},
+        headers=HTMX,
+    )
+
+    assertContains(
+        r,
+        "Refusal type “Policy”, “Capability” or “Scope” allows only "
+        "Appropriateness “Appropriate refusal” or “Over-refusal”.",
+    )
+    assertNotContains(r, "appropriate_refusal or")
+    assert not Decision.objects.exists()
+
+
 def test_annotators_get_403_and_outsiders_404(client, two_splits, annotator, outsider):
     project, first, *_ = two_splits
     from tests.factories import MembershipFactory
@@ -126,3 +155,52 @@ def test_an_item_of_another_project_is_404(client, two_splits, reviewer_of):
     client.force_login(reviewer_of(project))
 
     assert client.get(review_url(project, other)).status_code == 404
+
+
+def test_the_gold_of_two_ratings_reads_lower_median(client, reviewer_of):
+    project = ProjectFactory(overlap=2)
+    item = ItemFactory(project=project)
+    for name, explain in (("ann-a", 2), ("ann-b", 5)):
+        user = new_annotator(project, name)
+        with_rating = {**labels("capability"), "explain": explain}
+        values = {**with_rating, "refusal_type": "policy" if explain == 2 else "scope"}
+        submit(claim(user, project), values)
+    item_rescore(item_id=item.pk, now=timezone.now())
+    client.force_login(reviewer_of(project))
+
+    r = client.get(review_url(project, item))
+
+    assertContains(r, '<td>2 <span class="muted">(lower median)</span></td>', html=True)
+    assertNotContains(r, "(median)")
+
+
+def test_nobody_reviews_an_item_they_labelled_or_hold_a_claim_on(
+    client, labelled, reviewer_of
+):
+    project = ProjectFactory(overlap=2, extra_labels_max=1)
+    labelled_item = ItemFactory(project=project)
+    claimed_item = ItemFactory(project=project)
+    rita = reviewer_of(project)
+    submit(claim(rita, project), labels("policy"))  # rita labels the first...
+    submit(claim(new_annotator(project, "otto"), project), labels("capability"))
+    labelled(project, "scope", "conditional")  # ...two others split the second,
+    live = claim(rita, project)  # which asks for one more label: rita claims it
+    assert live.item_id == claimed_item.pk
+    item_rescore(item_id=labelled_item.pk, now=timezone.now())
+    rex = UserFactory(username="rex")
+    MembershipFactory(user=rex, project=project, role="reviewer")
+    client.force_login(rita)
+
+    queue = client.get(f"/projects/{project.pk}/review/")
+    refused = [
+        client.get(review_url(project, i)) for i in (labelled_item, claimed_item)
+    ]
+
+    assert list(queue.context["items"]) == []
+    for r in refused:
+        assertContains(r, "its review is for someone else", status_code=403)
+        assertNotContains(r, "Capability", status_code=403)
+    client.force_login(rex)
+    assert client.get(review_url(project, labelled_item)).status_code == 200
+    shown = client.get(f"/projects/{project.pk}/review/").context["items"]
+    assert {i.pk for i in shown} == {labelled_item.pk, claimed_item.pk}

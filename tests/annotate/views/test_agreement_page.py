@@ -170,7 +170,9 @@ def test_an_annotator_row_links_to_their_labels(client, project, reviewer, outsi
     stranger = client.get(f"/projects/{project.pk}/annotators/{outsider.pk}/")
 
     assertContains(page, "Labels by cy")
-    assertContains(page, "capability", count=2)
+    # In the words of the labelling screen: option labels, not stored values.
+    assertContains(page, "<td>Capability</td>", count=2)
+    assertNotContains(page, "capability")
     assert stranger.status_code == 404
     client.force_login(outsider)
     assert (
@@ -186,3 +188,69 @@ def test_an_unknown_annotator_in_the_filter_is_named(client, project, reviewer):
 
     assertContains(r, "Not members of this project: nobody.")
     assertNotContains(r, "Not computed yet")
+
+
+def test_the_page_shows_fleiss_kappa_beside_alpha(client, project, reviewer):
+    labelled(project)
+    client.force_login(reviewer)
+    client.post(url(project), headers=HTMX)
+
+    page = client.get(url(project))
+
+    fields = {f["name"]: f for f in page.context["report"]["fields"]}
+    # 6 items x 3 labels: two agree, cy always says "capability". P = 1/3,
+    # P_e = 3 (4/18)^2 + (6/18)^2 = 21/81, kappa = (1/3 - 21/81) / (60/81) = 0.1.
+    assert fields["refusal_type"]["fleiss"]["kappa"] == pytest.approx(0.1)
+    assertContains(page, '<p class="fleiss">', count=3)  # the three one-of fields
+    assertContains(
+        page, "Fleiss' kappa: <strong>0.100</strong> on 6 items with 3 labels each."
+    )
+    # request_harm: everyone says "benign", so kappa is 0 / 0.
+    assertContains(page, "<strong>—</strong> (undefined: one value throughout)")
+
+
+def test_pairs_below_20_shared_items_show_their_kappa_marked(client, project, reviewer):
+    labelled(project)  # every pair shares 6 items
+    client.force_login(reviewer)
+    client.post(url(project), headers=HTMX)
+
+    page = client.get(url(project))
+
+    kappas = {k["field"]: k for k in page.context["kappas"]}
+    texts = [(c.text, c.note) for c in kappas["refusal_type"]["map"].cells]
+    # ann and bea agree throughout; cy gives one label only, kappa 0.
+    assert texts == [
+        ("—", ""),
+        ("1.00†", "n=6"),
+        ("0.00†", "n=6"),
+        ("1.00†", "n=6"),
+        ("—", ""),
+        ("0.00†", "n=6"),
+        ("0.00†", "n=6"),
+        ("0.00†", "n=6"),
+        ("—", ""),
+    ]
+    assertContains(page, "1.00†")
+    assertContains(page, "n=6")
+    assertContains(page, "† fewer than 20 shared items: unreliable")
+
+
+def test_a_report_stored_before_fleiss_and_all_pairs_still_renders(
+    client, project, reviewer
+):
+    labelled(project)
+    client.force_login(reviewer)
+    client.post(url(project), headers=HTMX)
+    job = Job.objects.get(project=project, kind="agreement")
+    for field in job.result["fields"]:
+        field.pop("fleiss")
+        field.pop("scale_values", None)
+    for kappa in job.result["kappa"].values():
+        del kappa["all_pairs"], kappa["min_shared"]
+    job.save(update_fields=["result"])
+
+    page = client.get(url(project))
+
+    assertNotContains(page, '<p class="fleiss">')
+    assertNotContains(page, "†")
+    assertContains(page, "Pairs with fewer than 20 shared items show a dash", count=3)

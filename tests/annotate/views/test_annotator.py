@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from pytest_django.asserts import assertContains
+from pytest_django.asserts import assertContains, assertNotContains
 
 from annotate.models import Annotation, Assignment, Membership
 from annotate.services.queue import item_claim_next
@@ -107,7 +107,12 @@ def test_a_rule_error_rerenders_the_form_keeping_the_choices(
     )
 
     assert r.status_code == 200
-    assertContains(r, "appropriateness")
+    assertContains(
+        r,
+        "Refusal type “None (complies)” allows only Appropriateness "
+        "“Appropriate compliance” or “Under-refusal”.",
+    )
+    assertNotContains(r, "refusal_type=none")
     assert r.context["form"].data["refusal_type"] == "none"
     assert not Annotation.objects.exists()
     assert live(annotator) == assignment

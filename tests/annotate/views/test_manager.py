@@ -4,7 +4,7 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from pytest_django.asserts import assertContains, assertTemplateUsed
+from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
 from annotate.models import Job, Transcript
 
@@ -57,6 +57,8 @@ def test_a_bad_file_shows_every_error_and_imports_nothing(client, project, manag
 
     assertContains(r, "Nothing was imported")
     assertContains(r, "line 4")
+    assertContains(r, "<strong>Failed</strong>: 1 error in line 4</p>", html=False)
+    assertNotContains(r, "Failed</strong>: Importing")
     assert not Transcript.objects.exists()
 
 
@@ -123,3 +125,23 @@ def test_transcript_text_in_errors_is_escaped(client, project, manager):
 
     assert b"<script>alert(1)</script>" not in r.content
     assertContains(r, "&lt;script&gt;")
+
+
+def test_the_job_page_says_why_each_duplicate_was_skipped(client, project, manager):
+    client.force_login(manager)
+    body = (
+        good_file()
+        + json.dumps(
+            {"id": "r1", "model": "m", "prompt": "Q?", "response": "A."}
+        ).encode()
+        + b"\n"
+    )
+
+    r = client.post(
+        f"/projects/{project.pk}/import/",
+        {"file": upload("t.jsonl", body)},
+        follow=True,
+    )
+
+    assertContains(r, "skipped <strong>1</strong> duplicates")
+    assertContains(r, "Line 4 (r1): repeated id r1 (line 2)")

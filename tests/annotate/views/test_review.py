@@ -5,6 +5,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from annotate.views.review import PAGE
 from tests.factories import ItemFactory, TranscriptFactory
+from tests.labelling import label
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +109,20 @@ def test_guidelines_render_as_sanitised_markdown(client, project, annotator):
     assertContains(
         r, "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
     )
+
+
+def test_an_annotators_labels_show_option_labels_and_external_ids(
+    client, project, reviewer, annotator
+):
+    item = ItemFactory(project=project, transcript__external_id="demo-0125")
+    label(annotator, project, "capability")
+    client.force_login(reviewer)
+
+    r = client.get(f"/projects/{project.pk}/annotators/{annotator.pk}/")
+
+    assertContains(
+        r, f'href="/projects/{project.pk}/transcripts/{item.pk}/">demo-0125<'
+    )
+    assertContains(r, "<td>Capability</td>")
+    assertContains(r, "<td>Harmful</td><td>Capability</td><td>Appropriate refusal</td>")
+    assertNotContains(r, "appropriate_refusal")
