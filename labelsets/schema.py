@@ -350,8 +350,15 @@ def _hotkeys(items: Sequence[Mapping[str, object]], path: str) -> dict[int, str]
 
 def _parse_rule(raw: object, path: str, known: Mapping[str, Field]) -> Rule:
     data = _mapping(raw, path, _RULE_KEYS, required=_RULE_REQUIRED)
-    when = _parse_conditions(data["when"], f"{path}.when", known)
-    require = _parse_conditions(data["require"], f"{path}.require", known)
+    # In the fields' order, not the mapping's: PostgreSQL's jsonb keeps no key
+    # order, and the rule must read (and compare) the same wherever it is stored.
+    order = {name: i for i, name in enumerate(known)}
+    when = _in_field_order(
+        _parse_conditions(data["when"], f"{path}.when", known), order
+    )
+    require = _in_field_order(
+        _parse_conditions(data["require"], f"{path}.require", known), order
+    )
     message = _str(data.get("message", ""), f"{path}.message")
     rule = Rule(when=when, require=require, message=message)
     if message:
@@ -368,6 +375,12 @@ def _parse_rule(raw: object, path: str, known: Mapping[str, Field]) -> Rule:
                 f"must name the fields it checks: {', '.join(unnamed)}",
             )
     return replace(rule, text=message or _rule_text(rule, known))
+
+
+def _in_field_order(
+    conditions: tuple[Condition, ...], order: Mapping[str, int]
+) -> tuple[Condition, ...]:
+    return tuple(sorted(conditions, key=lambda c: order[c.field]))
 
 
 def _rule_text(rule: Rule, known: Mapping[str, Field]) -> str:

@@ -248,7 +248,9 @@ def test_a_rule_error_is_shown_inline_and_keeps_the_choices(page: Page, live_ser
 
     summary = page.locator("#error-summary")
     expect(summary).to_contain_text("Appropriateness")
-    expect(page.locator("#err-appropriateness")).to_contain_text("refusal_type=none")
+    expect(page.locator("#err-appropriateness")).to_contain_text(
+        "Refusal type “None (complies)” allows only Appropriateness"
+    )
     expect(page.locator("#id_appropriateness_1")).to_be_checked()
     expect(page.locator("#id_refusal_type_0")).to_be_checked()
     expect(page.locator("#id_appropriateness_1")).to_be_focused()
