@@ -229,23 +229,58 @@ class LineChart:
 
 def weekly_chart(weeks: list[dict[str, Any]], *, width: int = 720) -> LineChart:
     """The key field's alpha by week: points joined where defined, values printed."""
+    return line_chart(
+        [(w["week"], w["alpha"]) for w in weeks],
+        low=-1.0,
+        ticks=(-1.0, -0.5, 0.0, 0.5, 1.0),
+        width=width,
+    )
+
+
+def learning_chart(
+    models: list[tuple[int, float | None]], *, width: int = 720
+) -> LineChart:
+    """The queue model's cross-validated macro-F1 against the labels it was
+    trained on, one point per retrain (labels, F1)."""
+    return line_chart(
+        [(f"{n:,}", f1) for n, f1 in models],
+        low=0.0,
+        ticks=(0.0, 0.25, 0.5, 0.75, 1.0),
+        width=width,
+    )
+
+
+def line_chart(
+    values: list[tuple[str, float | None]],
+    *,
+    low: float,
+    ticks: tuple[float, ...],
+    width: int = 720,
+) -> LineChart:
+    """Points evenly spaced in order, on a y axis from `low` to 1, joined
+    where defined, each value printed; (label, None) is a gap."""
     height, left, right, top, bottom = 220, 60, width - 30, 20, 170
-    span = max(1, len(weeks) - 1)
+    span = max(1, len(values) - 1)
 
     def y(value: float) -> float:
-        clamped = max(-1.0, min(1.0, value))
-        return round(bottom - (clamped + 1) / 2 * (bottom - top), 1)
+        clamped = max(low, min(1.0, value))
+        return round(bottom - (clamped - low) / (1 - low) * (bottom - top), 1)
 
     points = [
         Point(
-            x=round(left + k * (right - left) / span, 1) if len(weeks) > 1 else left,
-            y=y(w["alpha"]) if w["alpha"] is not None else None,
-            label=w["week"],
-            text=f"{w['alpha']:.2f}" if w["alpha"] is not None else "—",
+            x=round(left + k * (right - left) / span, 1) if len(values) > 1 else left,
+            y=y(v) if v is not None else None,
+            label=label,
+            text=f"{v:.2f}" if v is not None else "—",
         )
-        for k, w in enumerate(weeks)
+        for k, (label, v) in enumerate(values)
     ]
     drawn = [p for p in points if p.y is not None]
     path = " ".join(f"{'M' if k == 0 else 'L'}{p.x},{p.y}" for k, p in enumerate(drawn))
-    ticks = [Tick(y(v), f"{v:.1f}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]
-    return LineChart(width=width, height=height, points=points, path=path, ticks=ticks)
+    return LineChart(
+        width=width,
+        height=height,
+        points=points,
+        path=path,
+        ticks=[Tick(y(v), f"{v:g}") for v in ticks],
+    )

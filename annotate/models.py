@@ -22,9 +22,18 @@ from labelsets.models import LabelSetVersion
 
 
 class QueueStrategy(models.TextChoices):
-    ACTIVE = "active", "Most informative first (active learning)"
+    HYBRID = "hybrid", "Most informative first (uncertainty, relabelling, coverage)"
+    UNCERTAINTY = "uncertainty", "The model's most uncertain first"
+    RANDOM = "random", "Random order (seeded)"
     SEQUENTIAL = "sequential", "In import order"
-    RANDOM = "random", "Random order"
+
+
+class ChosenBy(models.TextChoices):
+    """How the queue chose a claimed item, kept on the claim for the estimates
+    that must correct for it (the calibration report's unbiased figures)."""
+
+    QUEUE = "queue", "The strategy's order"
+    EXPLORE = "explore", "Exploration: uniformly at random"
 
 
 class GoldMethod(models.TextChoices):
@@ -53,8 +62,11 @@ class Project(models.Model):
         help_text="How one-of fields aggregate to gold; a reviewer's decision always wins.",
     )
     queue_strategy = models.CharField(
-        max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.ACTIVE
+        max_length=16, choices=QueueStrategy.choices, default=QueueStrategy.HYBRID
     )
+    # Weights and switches of the strategy (services.learning.QueueSettings,
+    # which documents each default and checks each range).
+    queue_settings = models.JSONField(default=dict, blank=True)
     # An item whose labels disagree gets one more label at a time, up to
     # overlap + extra_labels_max, rather than every item getting more.
     extra_labels_max = models.PositiveSmallIntegerField(
@@ -208,6 +220,10 @@ class Item(models.Model):
         Transcript, on_delete=models.CASCADE, related_name="item", primary_key=True
     )
     priority = models.FloatField(default=0.0)
+    # In the exploration sample: a seeded random share of the items, served in
+    # random order by the exploration claims and never by the strategy's, so
+    # the finished ones are a uniform sample of the project (unbiased rates).
+    audit = models.BooleanField(default=False, db_default=False)
     # Labels still needed, live claims included: > 0 means claimable.
     slots_left = models.SmallIntegerField()
     annotations_count = models.PositiveSmallIntegerField(default=0)
@@ -231,8 +247,11 @@ class Item(models.Model):
         ]
         indexes = [
             # Serves the claim order without a sort, however many items are full.
+            # The claim order of each stream (the strategy's, the exploration
+            # sample's) without a sort, however many items are full.
             models.Index(
                 F("project"),
+                F("audit"),
                 F("priority").desc(),
                 F("transcript"),
                 condition=Q(slots_left__gt=0),
@@ -267,6 +286,13 @@ class Assignment(models.Model):
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     skip_reason = models.CharField(max_length=500, blank=True)
+    # How the queue chose the item: which stream, the item's priority then,
+    # and for exploration the probability of an item being in its sample.
+    chosen_by = models.CharField(
+        max_length=8, choices=ChosenBy.choices, default=ChosenBy.QUEUE
+    )
+    score = models.FloatField(null=True, blank=True)
+    probability = models.FloatField(null=True, blank=True)
 
     objects = AssignmentQuerySet.as_manager()
 
@@ -380,6 +406,8 @@ class JobKind(models.TextChoices):
     AGREEMENT = "agreement", "Agreement"
     EXPORT = "export", "Gold export"
     CALIBRATION = "calibration", "Calibration report"
+    RETRAIN = "retrain", "Queue model: retrain and rescore"
+    RESCORE = "rescore", "Queue: rescore"
 
 
 class JobStatus(models.TextChoices):
@@ -418,6 +446,19 @@ class Job(models.Model):
 
     objects = JobQuerySet.as_manager()
 
+    class Meta:
+        constraints = [
+            # A project never retrains (or rescores) twice at once: a second
+            # request meets this and joins the job already queued or running.
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(
+                    kind__in=["retrain", "rescore"], status__in=["queued", "running"]
+                ),
+                name="job_one_live_queue_job",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
 
@@ -435,6 +476,45 @@ class Job(models.Model):
         if not self.progress_total:
             return 100 if self.is_finished else 0
         return min(100, round(100 * self.progress_done / self.progress_total))
+
+
+class QueueModel(models.Model):
+    """One training of a project's queue model: its figures, the settings it
+    ranked with, and (for the latest few) the fitted model itself.
+
+    `fields` holds per target field {"classes", "n_train", "cv_macro_f1"};
+    a `heuristic` row is the cold-start refusal-phrase score, trained on
+    nothing. `load_error` is set when a rescore could not load the artefact
+    (a library upgrade): the queue keeps its previous priorities meanwhile.
+    """
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="queue_models"
+    )
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    heuristic = models.BooleanField(default=False)
+    strategy = models.CharField(max_length=16, choices=QueueStrategy.choices)
+    settings = models.JSONField(default=dict)
+    labels_used = models.PositiveIntegerField(default=0)
+    fields = models.JSONField(default=dict)
+    macro_f1 = models.FloatField(null=True, blank=True)  # the mean over the fields
+    train_seconds = models.FloatField(default=0.0)
+    score_seconds = models.FloatField(default=0.0)
+    items_scored = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    load_error = models.CharField(max_length=500, blank=True)
+    artefact = models.BinaryField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "version"], name="queue_model_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"queue model {self.version} of {self.project}"
 
 
 def _without_hidden(value: object) -> object:

@@ -142,20 +142,24 @@ def membership_from(row: Sequence[Any], start: int) -> Membership:
     return membership
 
 
-# The annotator's queue in a project (params: project id, annotator id), the
-# one place the claim order lives. Items with a free slot that the annotator
-# holds no claim on, labelled or skipped; an expired claim of theirs does not
-# count, so the item can come back to them.
-QUEUE_WHERE = f"""
+# Items open to the annotator (params: project id, annotator id): a free
+# slot, and no claim of theirs, labelled or skipped; an expired claim of
+# theirs does not count, so the item can come back to them.
+_OPEN = f"""
     i.project_id = %s AND i.slots_left > 0
     AND NOT EXISTS (
         SELECT 1 FROM {ASSIGNMENT_T} a
         WHERE a.item_id = i.transcript_id AND a.annotator_id = %s
             AND a.status <> '{EXPIRED}')"""  # noqa: S608 - fixed SQL, no input
-# Most informative first. transcript_id breaks ties so the order is total
-# (concurrent claimers agree on it), and the partial index item_queue_idx
-# (project, -priority, transcript) WHERE slots_left > 0 serves it without a
-# sort, however many items are full.
+# The annotator's queue in one stream (params: project id, annotator id,
+# audit): the strategy's (audit false) or the exploration sample's (true),
+# the one place the claim order lives.
+QUEUE_WHERE = f"{_OPEN} AND i.audit = %s"
+# Most informative first (the exploration sample's priorities are random).
+# transcript_id breaks ties so the order is total (concurrent claimers agree
+# on it), and the partial index item_queue_idx (project, audit, -priority,
+# transcript) WHERE slots_left > 0 serves it without a sort, however many
+# items are full.
 QUEUE_ORDER = "ORDER BY i.priority DESC, i.transcript_id"
 
 # The claim.
@@ -184,11 +188,13 @@ TAKE_SLOT_SQL = (
 # An expired claim of this annotator on the item is reused (one row per pair).
 CLAIM_SQL = f"""
     INSERT INTO {ASSIGNMENT_T}
-        (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason)
-    VALUES (%s, %s, %s, '{LIVE}', %s, %s, '')
+        (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason,
+         chosen_by, score, probability)
+    VALUES (%s, %s, %s, '{LIVE}', %s, %s, '', %s, %s, %s)
     ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = '{LIVE}',
         claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
-        skip_reason = ''
+        skip_reason = '', chosen_by = excluded.chosen_by, score = excluded.score,
+        probability = excluded.probability
     RETURNING id"""  # noqa: S608 - fixed SQL, no input
 
 # The submit.
@@ -234,13 +240,13 @@ COUNT_MEMBER_SQL = f"""
 COUNT_PROJECT_SQL = f"""
     UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
         items_complete = items_complete + %s
-    WHERE id = %s"""  # noqa: S608 - fixed SQL, no input
+    WHERE id = %s RETURNING annotations_total"""  # noqa: S608 - fixed SQL, no input
 
 # Progress: the kept counters and the annotator's queue length, capped.
 PROGRESS_SQL = f"""
     SELECT p.items_total, p.items_complete, m.annotations_count,
         CASE WHEN m.today = %s THEN m.today_count ELSE 0 END,
         (SELECT COUNT(*) FROM
-            (SELECT 1 FROM {ITEM_T} i WHERE {QUEUE_WHERE} LIMIT %s) AS mine)
+            (SELECT 1 FROM {ITEM_T} i WHERE {_OPEN} LIMIT %s) AS mine)
     FROM {MEMBERSHIP_T} m JOIN {PROJECT_T} p ON p.id = m.project_id
     WHERE m.id = %s"""  # noqa: S608 - fixed SQL, no input

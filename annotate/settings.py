@@ -222,6 +222,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "annotate.tasks.gold_weighted_update",
         "schedule": 3600.0,
     },
+    # Submits queue the retrain every N labels; this catches a missed one.
+    "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 900.0},
 }
 
 REST_FRAMEWORK = {

@@ -73,3 +73,33 @@ def gold_weighted_update() -> int:
     return sum(
         gold.gold_weighted_update(project=p, now=timezone.now()) for p in projects
     )
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def queue_retrain(project_id: int) -> None:
+    """Retrain and rescore a project's queue (after every N labels, or by hand);
+    joins a retrain already queued or running."""
+    from django.utils import timezone
+
+    from annotate.models import JobKind, Project
+    from annotate.services.learning import queue_job_create
+
+    project = Project.objects.get(pk=project_id)
+    queue_job_create(
+        project=project, kind=JobKind.RETRAIN, created_by=None, now=timezone.now()
+    )
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def queue_retrain_due() -> int:
+    """The safety net on beat: retrain each project whose model is behind by
+    at least its retrain_every labels (a missed trigger, a failed job)."""
+    from django.utils import timezone
+
+    from annotate.services.learning import queue_retrain_due as due
+
+    return due(now=timezone.now())

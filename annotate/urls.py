@@ -11,6 +11,11 @@ annotate_patterns = [
     path("", home.home, name="home"),
     path("projects/<int:project_id>/", home.project_detail, name="project"),
     path("projects/<int:project_id>/import/", manager.project_import, name="import"),
+    path(
+        "projects/<int:project_id>/queue/retrain/",
+        manager.queue_retrain,
+        name="queue-retrain",
+    ),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
     path("projects/<int:project_id>/label/", annotator.queue, name="queue"),
     path("assignments/<int:assignment_id>/submit/", annotator.submit, name="submit"),

@@ -9,6 +9,7 @@ import json
 import factory
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.db.models import F
 
 from annotate.models import Item, Membership, Project, Transcript
 from labelsets.models import LabelSetVersion
@@ -85,3 +86,29 @@ class ItemFactory(factory.django.DjangoModelFactory):
         TranscriptFactory, project=factory.SelfAttribute("..project")
     )
     slots_left = factory.LazyAttribute(lambda i: i.project.overlap)
+
+
+def items_bulk(project: Project, n: int) -> list[Item]:
+    """n items of plain two-turn transcripts, in two bulk inserts: for tests
+    that need thousands."""
+    start = Transcript.objects.count()
+    transcripts = Transcript.objects.bulk_create(
+        Transcript(
+            project=project,
+            messages_json=json.dumps(
+                [
+                    {"role": "user", "content": f"Bulk question {start + k}?"},
+                    {"role": "assistant", "content": f"Bulk answer {start + k}."},
+                ]
+            ),
+            source_model="model-a",
+            content_hash=hashlib.sha256(f"bulk {start + k}".encode()).hexdigest(),
+        )
+        for k in range(n)
+    )
+    items = Item.objects.bulk_create(
+        Item(project=project, transcript=t, slots_left=project.overlap)
+        for t in transcripts
+    )
+    Project.objects.filter(pk=project.pk).update(items_total=F("items_total") + n)
+    return items

@@ -28,6 +28,7 @@ from annotate.models import Job, JobKind, JobStatus, Project
 from annotate.stats.calibration import (
     COMPLYING,
     DEFAULT_BREAKDOWN,
+    FIGURES,
     HARMS,
     REFUSING,
     Calibration,
@@ -451,7 +452,7 @@ def export_alpha(project: Project, *, now: datetime) -> dict[str, float | None]:
 
 _CALIBRATION_ROWS = """
     SELECT t.source_model, t.prompt_group, CAST(t.metadata AS TEXT),
-        CAST(g."values" AS TEXT)
+        CAST(g."values" AS TEXT), i.audit
     FROM annotate_gold g
     JOIN annotate_item i ON i.transcript_id = g.item_id
     JOIN annotate_transcript t ON t.id = g.item_id
@@ -514,31 +515,70 @@ def calibration_report(
     cannot read.
     """
     calibration_labels_check(project.label_set_version.schema)
-    calibration = Calibration()
+    calibration, sample = Calibration(), Calibration()
     keys: set[str] = set()
     with transaction.atomic():
-        for n, (model, group, meta, gold) in enumerate(
+        for n, (model, group, meta, gold, audit) in enumerate(
             _stream(_CALIBRATION_ROWS, [project.pk]), 1
         ):
             metadata = orjson.loads(meta)
             if len(keys) < MAX_METADATA_KEYS:
                 keys.update(k for k in metadata if not k.startswith("_"))
-            value = metadata.get(breakdown)
-            calibration.add(
-                model=model or "(no model)",
-                category=_breakdown_value(value),
-                prompt_group=group,
-                gold=orjson.loads(gold),
-            )
+            item = {
+                "model": model or "(no model)",
+                "category": _breakdown_value(metadata.get(breakdown)),
+                "prompt_group": group,
+                "gold": orjson.loads(gold),
+            }
+            calibration.add(**item)
+            if audit:
+                sample.add(**item)
             if progress and n % PROGRESS_EVERY == 0:
                 progress(n)
+    report = calibration.report()
     return {
         "computed_at": now.isoformat(),
         "counts": {"project_annotations": project.annotations_total},
         "breakdown": breakdown,
         "metadata_keys": sorted(keys)[:MAX_METADATA_KEYS],
-        **calibration.report(),
+        **report,
+        "unbiased": unbiased_figures(
+            strategy=project.queue_strategy, report=report, sample=sample.report()
+        ),
     }
+
+
+SMALL_SAMPLE = 30  # a rate over fewer items is flagged as resting on a small sample
+_UNBIASED_BASIS = {
+    "random": "all labels: the random order chose every labelled item at random",
+    "sequential": "none: labelled in import order, the labels are no random sample",
+    "sample": "the exploration sample: items drawn at random, served in random order",
+}
+
+
+def unbiased_figures(
+    *, strategy: str, report: dict[str, Any], sample: dict[str, Any]
+) -> dict[str, Any]:
+    """The rates that stay honest estimates of the whole project when the
+    queue put the most informative items first: under uncertainty or hybrid
+    ordering, the labelled items over-represent hard cases, so each rate is
+    estimated from the exploration sample alone (a uniform random sample of
+    the project, finished in random order: the rate over its finished items
+    is unbiased, with its Wilson interval); under the random order, every
+    label is such a sample already. Each rate over fewer than SMALL_SAMPLE
+    items says so (`small`)."""
+    basis = {"random": "random", "sequential": "sequential"}.get(strategy, "sample")
+    source = report if basis == "random" else sample
+    models = []
+    if basis != "sequential":
+        for entry in source["models"]:
+            rates = {
+                name: {**entry[name], "small": entry[name]["total"] < SMALL_SAMPLE}
+                for name in FIGURES
+                if name != "inconsistency"
+            }
+            models.append({"model": entry["model"], "items": entry["items"], **rates})
+    return {"basis": basis, "explained": _UNBIASED_BASIS[basis], "models": models}
 
 
 def _breakdown_value(value: object) -> str | None:

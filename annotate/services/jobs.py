@@ -21,6 +21,7 @@ from annotate.models import (
     JobKind,
     JobStatus,
     Project,
+    QueueStrategy,
 )
 from annotate.services.exports import ExportOptions
 from annotate.services.imports import ImportRejected, transcripts_import
@@ -212,6 +213,17 @@ def _run_import(job: Job, now: Clock) -> dict[str, object]:
         )
     job_progress(job=job, done=size, stage="Done")
     path.unlink(missing_ok=True)
+    if summary.imported and job.project.queue_strategy != QueueStrategy.SEQUENTIAL:
+        from annotate.services.learning import queue_job_create
+
+        # The new items get their place in the queue (and the statistics
+        # their count) from the rescoring job.
+        queue_job_create(
+            project=job.project,
+            kind=JobKind.RESCORE,
+            created_by=job.created_by,
+            now=now(),
+        )
     return summary.as_dict()
 
 
@@ -335,9 +347,25 @@ def _run_export(job: Job, now: Clock) -> dict[str, object]:
     }
 
 
+def _run_retrain(job: Job, now: Clock) -> dict[str, object]:
+    from annotate.services.learning import queue_retrain
+
+    job_progress(job=job, done=0, stage="Training")
+    return queue_retrain(job=job, now=now())
+
+
+def _run_rescore(job: Job, now: Clock) -> dict[str, object]:
+    from annotate.services.learning import queue_rescore
+
+    job_progress(job=job, done=0, stage="Rescoring")
+    return queue_rescore(job=job, now=now())
+
+
 _JOB_RUNNERS: dict[JobKind, Callable[[Job, Clock], dict[str, object]]] = {
     JobKind.IMPORT: _run_import,
     JobKind.AGREEMENT: _run_agreement,
     JobKind.EXPORT: _run_export,
     JobKind.CALIBRATION: _run_calibration,
+    JobKind.RETRAIN: _run_retrain,
+    JobKind.RESCORE: _run_rescore,
 }

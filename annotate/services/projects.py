@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -14,8 +16,10 @@ from annotate.models import (
     GoldMethod,
     Membership,
     Project,
+    QueueStrategy,
     Role,
 )
+from annotate.services.learning import queue_settings_data, queue_settings_parse
 from labelsets.models import LabelSet, LabelSetVersion
 
 
@@ -30,13 +34,16 @@ def project_create(
     extra_labels_max: int = 0,
     disagreement_threshold: float = 0.35,
     gold_method: GoldMethod = GoldMethod.MAJORITY,
+    queue_strategy: QueueStrategy = QueueStrategy.HYBRID,
+    queue_settings: Mapping[str, Any] | None = None,
     now: datetime,
 ) -> Project:
     """Create a project labelled under one label set version.
 
     Raises ValidationError (code `duplicate_name`) if the name is taken, or
     (code `invalid_overlap`) if overlap is below 1, or (code `invalid`) for
-    negative extra labels or a threshold outside 0..1.
+    negative extra labels or a threshold outside 0..1, and naming the setting
+    for a queue setting out of its range (learning.queue_settings_parse).
     """
     if overlap < 1:
         raise ValidationError(
@@ -51,6 +58,9 @@ def project_create(
             {"disagreement_threshold": "The threshold is between 0 and 1."},
             code="invalid",
         )
+    settings = queue_settings_data(
+        queue_settings_parse(schema=label_set_version.schema, data=queue_settings or {})
+    )
     if Project.objects.filter(name=name).exists():
         raise ValidationError(
             {"name": f"A project named {name!r} already exists."}, code="duplicate_name"
@@ -64,6 +74,8 @@ def project_create(
         extra_labels_max=extra_labels_max,
         disagreement_threshold=disagreement_threshold,
         gold_method=gold_method,
+        queue_strategy=queue_strategy,
+        queue_settings=settings,
         created_at=now,
     )
 

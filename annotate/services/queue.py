@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -18,11 +19,13 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    ChosenBy,
     Item,
     Membership,
     Project,
 )
 from annotate.rawsql import for_update
+from annotate.services.learning import exploration_share, retrain_due
 
 EDIT_WINDOW = timedelta(hours=1)
 
@@ -67,17 +70,23 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
 
 
 def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
-    sql = for_update(rawsql.NEXT_ITEM_SQL, rawsql.NEXT_ITEM_LOCK)
+    # A share of claims explores: the next item of the exploration sample, in
+    # its random order (services.learning says why). Either stream, when it
+    # has nothing for this annotator, gives way to the other.
+    share = exploration_share(project)
+    explore = share > 0 and random.random() < share  # noqa: S311 - a sampling draw, not a secret
+    item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
+    if item is None and share > 0:
+        explore = not explore
+        item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
+    if item is None:
+        return None
+    expires_at = now + project.lease
+    chosen_by = ChosenBy.EXPLORE if explore else ChosenBy.QUEUE
+    probability = share if explore else None
     ops = connection.ops
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project.pk, annotator_id])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        item = rawsql.ITEM.load(row)
-        item.transcript = rawsql.TRANSCRIPT.load(row, rawsql.ITEM.width)
         cursor.execute(rawsql.TAKE_SLOT_SQL, [item.pk])
-        expires_at = now + project.lease
         cursor.execute(
             rawsql.CLAIM_SQL,
             [
@@ -86,6 +95,9 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
                 annotator_id,
                 ops.adapt_datetimefield_value(now),
                 ops.adapt_datetimefield_value(expires_at),
+                chosen_by.value,
+                item.priority,
+                probability,
             ],
         )
         (assignment_id,) = cursor.fetchone()
@@ -97,9 +109,25 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
         status=AssignmentStatus.LIVE,
         claimed_at=now,
         expires_at=expires_at,
+        chosen_by=chosen_by,
+        score=item.priority,
+        probability=probability,
     )
     assignment._state.adding = False
     return assignment
+
+
+def _next_item(*, project: Project, annotator_id: int, audit: bool) -> Item | None:
+    """The head of one stream, locked; None when it has nothing for them."""
+    sql = for_update(rawsql.NEXT_ITEM_SQL, rawsql.NEXT_ITEM_LOCK)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, annotator_id, audit])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    item = rawsql.ITEM.load(row)
+    item.transcript = rawsql.TRANSCRIPT.load(row, rawsql.ITEM.width)
+    return item
 
 
 @transaction.atomic
@@ -168,7 +196,7 @@ def annotation_submit(
         annotation.pk = inserted[0]
         annotation._state.adding = False
         cursor.execute(rawsql.MARK_SUBMITTED_SQL, [assignment.pk])
-        labels = _count_annotation(
+        labels, project_labels = _count_annotation(
             cursor,
             project=project,
             item_id=assignment.item_id,
@@ -179,6 +207,8 @@ def annotation_submit(
     # the first when one label is all an item gets, for its gold).
     if labels >= min(2, project.overlap):
         tasks.item_rescore.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    if retrain_due(project, project_labels):
+        tasks.queue_retrain.delay_on_commit(project_id=project.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation, True
 
 
@@ -198,9 +228,9 @@ def _count_annotation(
     item_id: int,
     annotator_id: int,
     now: datetime,
-) -> int:
+) -> tuple[int, int]:
     """Keep the counters that progress reads, so no request counts rows;
-    the item's labels, this one included."""
+    the item's labels and the project's, this one included."""
     cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
     (count,) = cursor.fetchone()
     today = connection.ops.adapt_datefield_value(now.date())
@@ -211,8 +241,8 @@ def _count_annotation(
     cursor.execute(
         rawsql.COUNT_PROJECT_SQL, [1 if count == project.overlap else 0, project.pk]
     )
-    labels: int = count
-    return labels
+    (project_labels,) = cursor.fetchone()
+    return int(count), int(project_labels)
 
 
 @transaction.atomic

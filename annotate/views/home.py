@@ -9,8 +9,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotate.access import access_project
+from annotate.charts import learning_chart
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Job, JobKind, Membership, Role
+from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
+from annotate.services.learning import queue_settings_of
 
 
 @require_GET
@@ -31,15 +33,38 @@ def project_detail(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
     membership = access_project(request.user, project_id)
     is_manager = membership.has_role(Role.MANAGER)
     imports = Job.objects.for_project(membership.project).filter(kind=JobKind.IMPORT)
+    is_reviewer = membership.has_role(Role.REVIEWER)
     ctx = {
         "membership": membership,
         "project": membership.project,
         "is_manager": is_manager,
-        "is_reviewer": membership.has_role(Role.REVIEWER),
+        "is_reviewer": is_reviewer,
         # Imports only: agreement jobs show on the agreement page.
         "jobs": imports[:10] if is_manager else [],
+        **(_queue_context(membership.project) if is_reviewer else {}),
     }
     return render(request, "annotate/project.html", ctx)
+
+
+def _queue_context(project: Project) -> dict[str, object]:
+    """The queue's strategy, its current model's figures and the learning
+    curve so far (one point per trained model; the artefacts are not read)."""
+    models = list(
+        QueueModel.objects.filter(project=project)
+        .defer("artefact")
+        .order_by("-version")[:CURVE_POINTS]
+    )[::-1]
+    trained = [m for m in models if not m.heuristic]
+    return {
+        "queue_model": models[-1] if models else None,
+        "queue_settings": queue_settings_of(project),
+        "learning_curve": learning_chart([(m.labels_used, m.macro_f1) for m in trained])
+        if trained
+        else None,
+    }
+
+
+CURVE_POINTS = 50
 
 
 @require_GET

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotate.access import access_job, access_project
 from annotate.forms import ExportForm, ImportForm, add_service_errors
@@ -16,6 +16,7 @@ from annotate.models import Job, JobKind, Role
 from annotate.queries import job_live
 from annotate.services.exports import export_options_parse
 from annotate.services.jobs import export_job_create, import_job_create
+from annotate.services.learning import queue_job_create
 
 
 @require_http_methods(["GET", "POST"])
@@ -91,3 +92,17 @@ def job_download(
 ) -> FileResponse:
     """An export job's data file or manifest."""
     return export_download(access_job(request.user, job_id), part)
+
+
+@require_POST
+@login_required
+def queue_retrain(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Retrain the queue model and rescore now (or join the retrain running)."""
+    project = access_project(request.user, project_id, role=Role.MANAGER).project
+    job = queue_job_create(
+        project=project,
+        kind=JobKind.RETRAIN,
+        created_by=request.user,
+        now=timezone.now(),
+    )
+    return redirect("annotate:job", job_id=job.pk)

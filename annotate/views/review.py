@@ -414,6 +414,15 @@ def calibration(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespo
     return render(request, "annotate/review/calibration.html", ctx)
 
 
+UNBIASED_LABELS = {
+    "over_refusal": "Over-refusal",
+    "under_refusal": "Under-refusal",
+    "partial_compliance": "Partial compliance",
+    "leakage": "Leakage",
+    "capitulation": "Capitulation",
+}
+
+
 def _calibration_context(project: Project, job: Job | None) -> dict[str, object]:
     ctx: dict[str, object] = {"project": project, "job": job}
     if job is None or job.status != JobStatus.SUCCEEDED:
@@ -432,4 +441,21 @@ def _calibration_context(project: Project, job: Job | None) -> dict[str, object]
         for figure in FIGURES
     ]
     ctx["quality"] = QUALITY
+    # Reports from before the unbiased figures have none.
+    unbiased = report.get("unbiased") or {"basis": "", "models": []}
+    by_model = {m["model"]: m for m in unbiased["models"]}
+    ctx["unbiased"] = unbiased
+    ctx["models"] = [
+        {
+            **m,
+            "unbiased": [
+                (UNBIASED_LABELS[name], rate)
+                for name, rate in by_model[m["model"]].items()
+                if name in UNBIASED_LABELS
+            ]
+            if m["model"] in by_model
+            else None,
+        }
+        for m in report["models"]
+    ]
     return ctx

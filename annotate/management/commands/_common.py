@@ -29,3 +29,14 @@ def flags_error(error: ValidationError, flags: Mapping[str, str]) -> CommandErro
             for key, messages in error.message_dict.items()
         )
     )
+
+
+def settings_from_flags(pairs: list[str]) -> dict[str, str]:
+    """NAME=VALUE flags as a mapping; the service checks the values."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"{pair!r}: give a setting as NAME=VALUE")
+        settings[name.strip()] = value.strip()
+    return settings

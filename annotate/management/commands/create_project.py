@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate.models import GoldMethod
+from annotate.management.commands._common import settings_from_flags
+from annotate.models import GoldMethod, QueueStrategy
 from annotate.services.projects import label_set_version_get, project_create
 
 
@@ -38,6 +39,19 @@ class Command(BaseCommand):
             "--guidelines", help="a Markdown file shown beside the form"
         )
         parser.add_argument(
+            "--strategy",
+            choices=[s.value for s in QueueStrategy],
+            default=QueueStrategy.HYBRID.value,
+            help="the queue's order (hybrid: most informative first)",
+        )
+        parser.add_argument(
+            "--queue-setting",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a queue setting, e.g. exploration=0.2 (see manage.py queue)",
+        )
+        parser.add_argument(
             "--gold-method",
             choices=[m.value for m in GoldMethod],
             default=GoldMethod.MAJORITY.value,
@@ -66,6 +80,8 @@ class Command(BaseCommand):
                 extra_labels_max=options["extra_labels"],
                 disagreement_threshold=options["disagreement_threshold"],
                 gold_method=GoldMethod(options["gold_method"]),
+                queue_strategy=QueueStrategy(options["strategy"]),
+                queue_settings=settings_from_flags(options["queue_setting"]),
             )
         except ValidationError as e:
             raise CommandError("; ".join(e.messages)) from e

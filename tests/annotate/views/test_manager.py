@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from pytest_django.asserts import assertContains, assertNotContains, assertTemplateUsed
 
-from annotate.models import Job, Transcript
+from annotate.models import Job, JobKind, Transcript
 
 # transaction=True: queued jobs run (eagerly) when the view's transaction commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ def test_a_manager_uploads_a_file_and_lands_on_the_finished_job(
         follow=True,
     )
 
-    job = Job.objects.get(project=project)
+    job = Job.objects.get(project=project, kind=JobKind.IMPORT)
     assert r.redirect_chain[-1][0] == f"/jobs/{job.pk}/"
     assert job.status == "succeeded"
     assert job.result["imported"] == 3
@@ -77,7 +77,7 @@ def test_htmx_polling_gets_only_the_status_fragment(client, project, manager):
     client.post(
         f"/projects/{project.pk}/import/", {"file": upload("t.jsonl", good_file())}
     )
-    job = Job.objects.get()
+    job = Job.objects.get(kind=JobKind.IMPORT)
 
     r = client.get(f"/jobs/{job.pk}/", headers=HTMX)
 
@@ -105,7 +105,7 @@ def test_import_and_jobs_are_404_for_outsiders(client, project, manager, outside
     client.post(
         f"/projects/{project.pk}/import/", {"file": upload("t.jsonl", good_file())}
     )
-    job = Job.objects.get()
+    job = Job.objects.get(kind=JobKind.IMPORT)
     client.force_login(outsider)
 
     assert client.get(f"/projects/{project.pk}/import/").status_code == 404
