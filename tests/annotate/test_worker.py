@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from annotate import tasks
-from annotate.models import Assignment, Item, Job, Membership, Transcript
+from annotate.models import Assignment, Item, Job, JobKind, Membership, Transcript
 from annotate.services.queue import item_claim_next
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
 
@@ -45,7 +45,7 @@ def test_an_uploaded_import_runs_in_the_worker(client, celery_worker):
         f"/projects/{project.pk}/import/", {"file": SimpleUploadedFile("t.jsonl", body)}
     )
 
-    job = Job.objects.get(project=project)
+    job = Job.objects.get(project=project, kind=JobKind.IMPORT)
     assert r.status_code == 302
     job = wait_for(job)
     assert job.status == "succeeded", job.errors
