@@ -53,6 +53,16 @@ class AgreementForm(forms.Form):
         max_length=2000,
         help_text="Usernames, comma-separated; empty for everyone.",
     )
+    prelabels = forms.ChoiceField(
+        required=False,
+        label="Pre-labels",
+        choices=[
+            ("", "Everyone"),
+            ("seen", "Labelled with the model's pre-labels shown"),
+            ("unseen", "Labelled without pre-labels"),
+        ],
+        help_text="Compare the agreement of those who saw pre-labels with those who did not.",
+    )
     resamples = forms.IntegerField(
         required=False,
         min_value=0,

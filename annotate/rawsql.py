@@ -189,12 +189,12 @@ TAKE_SLOT_SQL = (
 CLAIM_SQL = f"""
     INSERT INTO {ASSIGNMENT_T}
         (item_id, project_id, annotator_id, status, claimed_at, expires_at, skip_reason,
-         chosen_by, score, probability)
-    VALUES (%s, %s, %s, '{LIVE}', %s, %s, '', %s, %s, %s)
+         chosen_by, score, probability, prelabels)
+    VALUES (%s, %s, %s, '{LIVE}', %s, %s, '', %s, %s, %s, %s)
     ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = '{LIVE}',
         claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
         skip_reason = '', chosen_by = excluded.chosen_by, score = excluded.score,
-        probability = excluded.probability
+        probability = excluded.probability, prelabels = excluded.prelabels
     RETURNING id"""  # noqa: S608 - fixed SQL, no input
 
 # The submit.
@@ -215,6 +215,7 @@ ANNOTATION_INSERT = [
         "label_set_version_id",
         "values",
         "seconds_spent",
+        "prelabels",
         "client_uuid",
         "created_at",
         "updated_at",

@@ -11,6 +11,7 @@ annotation, so it is missing there, never a zero.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -50,12 +51,19 @@ class Filters:
     since: date | None = None  # annotation day, inclusive
     until: date | None = None
     annotators: tuple[int, ...] = ()
+    # "seen": only annotations made with the model's pre-labels on screen;
+    # "unseen": only those made without; "": all.
+    prelabels: str = ""
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["since"] = self.since.isoformat() if self.since else None
         data["until"] = self.until.isoformat() if self.until else None
         data["annotators"] = list(self.annotators)
+        # Only when set: a job's params are how a report is found again, and
+        # those stored before this filter existed say nothing of it.
+        if not self.prelabels:
+            del data["prelabels"]
         return data
 
     @classmethod
@@ -67,6 +75,7 @@ class Filters:
             since=date.fromisoformat(data["since"]) if data.get("since") else None,
             until=date.fromisoformat(data["until"]) if data.get("until") else None,
             annotators=tuple(int(a) for a in data.get("annotators") or ()),
+            prelabels=str(data.get("prelabels") or ""),
         )
 
 
@@ -104,6 +113,9 @@ _INPUT_FIELDS: dict[str, forms.Field] = {
     "since": forms.DateField(required=False),
     "until": forms.DateField(required=False),
     "annotators": forms.CharField(required=False, max_length=2000),
+    "prelabels": forms.ChoiceField(
+        required=False, choices=[("", "all"), ("seen", "seen"), ("unseen", "unseen")]
+    ),
     "resamples": forms.IntegerField(required=False, min_value=0, max_value=10_000),
     "seed": forms.IntegerField(required=False, min_value=0),
 }
@@ -157,6 +169,7 @@ def agreement_request_parse(
             since=since,
             until=until,
             annotators=annotators,
+            prelabels=clean["prelabels"],
         ),
         resamples=1000 if resamples is None else resamples,
         seed=clean["seed"] or 0,
@@ -207,6 +220,8 @@ def _annotations(
         qs = qs.filter(created_at__date__lte=filters.until)
     if filters.annotators:
         qs = qs.filter(annotator_id__in=filters.annotators)
+    if filters.prelabels:
+        qs = qs.filter(prelabels__isnull=filters.prelabels == "unseen")
     return qs
 
 
@@ -416,6 +431,7 @@ def agreement_report(
     report("Agreement over time", 3, 4)
     weekly = _weekly(data, coded[key.name]) if key and key.name in coded else []
     judges = _judges(project, schema, filters)
+    prelabels = _prelabels(project, schema, filters)
     report("Done", 4, 4)
     return {
         "computed_at": now.isoformat(),
@@ -440,10 +456,48 @@ def agreement_report(
         "single_fields": annotators["fields"],
         "weekly": weekly,
         "judges": judges,
+        "prelabels": prelabels,
         "timings": {
             "fetch_seconds": round(data.fetch_seconds, 3),
             "compute_seconds": round(time.perf_counter() - started, 3),
         },
+    }
+
+
+def _prelabels(
+    project: Project, schema: Schema, filters: Filters
+) -> dict[str, Any] | None:
+    """How annotators who saw the model's pre-labels used them: per target
+    field, how many saw a suggestion and the share who chose it. None when
+    nobody saw any (the filter `prelabels` gives each group's agreement)."""
+    seen = Counter[str]()
+    chosen = Counter[str]()
+    annotations = 0
+    for values, shown in (
+        _annotations(project, filters)
+        .filter(prelabels__isnull=False)
+        .values_list("values", "prelabels")
+        .iterator(chunk_size=5000)
+    ):
+        annotations += 1
+        for name, suggestion in (shown or {}).items():
+            if isinstance(suggestion, dict) and name in values:
+                seen[name] += 1
+                chosen[name] += values[name] == suggestion.get("value")
+    if not seen:
+        return None
+    labels = {f.name: f.label for f in schema.fields}
+    return {
+        "annotations": annotations,
+        "fields": [
+            {
+                "field": name,
+                "label": labels.get(name, name),
+                "seen": seen[name],
+                "chose_suggestion": chosen[name] / seen[name],
+            }
+            for name in seen
+        ],
     }
 
 

@@ -80,6 +80,10 @@ class QueueSettings:
     retrain_every: int = 50  # new labels between automatic retrains
     min_labels: int = 30  # labels before a model replaces the heuristic
     seed: int = 0  # the random order and the exploration sample's draw
+    # Show annotators the model's suggestion, marked as such; only where the
+    # project is not blind (blind: nothing on screen may anchor a label).
+    prelabels: bool = False
+    blind: bool = True
 
 
 # (low, high) of each number, inclusive.
@@ -96,6 +100,21 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+BOOLEANS = ("prelabels", "blind")
+
+
+def _boolean(value: object) -> bool | None:
+    """A flag from JSON, a form or a command line; None when it is none."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    return None
+
+
 def queue_settings_parse(*, schema: Schema, data: Mapping[str, Any]) -> QueueSettings:
     """Settings from input (a command's flags, a form, the API), the rest at
     their defaults. Raises ValidationError naming each bad setting: a number
@@ -106,8 +125,7 @@ def queue_settings_parse(*, schema: Schema, data: Mapping[str, Any]) -> QueueSet
     for name in data:
         if name not in known:
             errors[name] = [
-                f"No such queue setting {name!r} "
-                f"(known: {', '.join(sorted(known))})."
+                f"No such queue setting {name!r} (known: {', '.join(sorted(known))})."
             ]
     values: dict[str, Any] = {}
     defaults = QueueSettings()
@@ -127,6 +145,16 @@ def queue_settings_parse(*, schema: Schema, data: Mapping[str, Any]) -> QueueSet
         if data["uncertainty"] not in ("margin", "entropy"):
             errors["uncertainty"] = ["uncertainty is margin or entropy."]
         values["uncertainty"] = data["uncertainty"]
+    for name in BOOLEANS:
+        if name in data:
+            flag = _boolean(data[name])
+            if flag is None:
+                errors[name] = [f"{name} must be true or false."]
+            values[name] = flag
+    if values.get("prelabels") and values.get("blind", QueueSettings.blind):
+        errors["prelabels"] = [
+            "A blind project shows no pre-labels: set blind=false to show them."
+        ]
     if "target_fields" in data:
         raw = data["target_fields"]
         names = raw.split(",") if isinstance(raw, str) else list(raw or ())
@@ -176,10 +204,17 @@ def target_fields(project: Project, settings: QueueSettings) -> list[str]:
 def exploration_share(project: Project) -> float:
     """The share of claims served from the exploration sample (the claim's
     one read of the settings: no query)."""
-    if project.queue_strategy not in MODEL_STRATEGIES:
+    if project.queue_strategy not in MODEL_STRATEGIES or not project.audit_open:
         return 0.0
     share = (project.queue_settings or {}).get("exploration", QueueSettings.exploration)
     return float(share)
+
+
+def prelabels_shown(project: Project) -> bool:
+    """Whether annotators see the model's pre-labels (no query: the claim
+    reads it). Never in a blind project, whatever is stored."""
+    stored = project.queue_settings or {}
+    return bool(stored.get("prelabels")) and not stored.get("blind", True)
 
 
 def retrain_due(project: Project, labels: int) -> bool:
@@ -564,19 +599,21 @@ def _rescore(
     reliability = _reliabilities(project) if strategy == QueueStrategy.HYBRID else {}
     coverage = _coverage(project) if strategy == QueueStrategy.HYBRID else {}
     share = settings.exploration if strategy in MODEL_STRATEGIES else 0.0
+    show = prelabels_shown(project)
     started = time.perf_counter()
-    scored = 0
+    scored = sampled = 0
     for rows in _open_batches(project):
         ids = [r[0] for r in rows]
         id_array = np.asarray(ids, dtype=np.int64)
         audit_draw = ranking.random_priority(settings.seed ^ AUDIT_SALT, id_array)
         order_draw = ranking.random_priority(settings.seed, id_array)
+        probas: dict[str, tuple[list[str], Any]] = {}
         if strategy == QueueStrategy.SEQUENTIAL:
             priorities = [0.0] * len(rows)
         elif strategy == QueueStrategy.RANDOM:
             priorities = order_draw.tolist()
         else:
-            priorities = _model_priorities(
+            priorities, probas = _model_priorities(
                 rows=rows,
                 fitted=fitted,
                 targets=targets,
@@ -595,10 +632,17 @@ def _rescore(
                 audit = bool(audit_draw[n] < share)
             # The exploration sample is served in its own random order.
             updates.append(
-                (item_id, float(order_draw[n]) if audit else float(priority), audit)
+                (
+                    item_id,
+                    float(order_draw[n]) if audit else float(priority),
+                    audit,
+                    _suggestion(probas, n) if show else None,
+                )
             )
         _priorities_write(updates)
         scored += len(rows)
+        sampled += sum(1 for u in updates if u[2])
+    Project.objects.filter(pk=project.pk).update(audit_open=sampled)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE annotate_item")
@@ -625,7 +669,8 @@ def _model_priorities(
     model_weight: float,
     reliability: Mapping[int, float],
     coverage: Mapping[tuple[str, str], float],
-) -> list[float]:
+) -> tuple[list[float], dict[str, tuple[list[str], Any]]]:
+    """The rows' priorities, and each fitted field's (classes, probabilities)."""
     import numpy as np
 
     from annotate.stats import ranking
@@ -642,7 +687,7 @@ def _model_priorities(
     else:
         unsure = np.asarray([ranking.heuristic_uncertainty(d) for d in docs])
     if strategy == QueueStrategy.UNCERTAINTY:
-        return [float(u) for u in unsure]
+        return [float(u) for u in unsure], probas
     labelled = [r[0] for r in rows if r[1] > 0]
     labels = _labels_of(labelled, targets) if labelled else {}
     priorities = []
@@ -664,7 +709,19 @@ def _model_priorities(
                 value += settings.started_bonus
         value += settings.weight_coverage * _coverage_bonus(row, coverage, settings)
         priorities.append(value)
-    return priorities
+    return priorities, probas
+
+
+def _suggestion(probas: Mapping[str, tuple[list[str], Any]], row: int) -> str | None:
+    """The pre-label of a row as stored (JSON text): each field's most likely
+    class and its probability; None without a model."""
+    if not probas:
+        return None
+    found = {}
+    for name, (classes, proba) in probas.items():
+        best = int(proba[row].argmax())
+        found[name] = {"value": classes[best], "p": round(float(proba[row][best]), 3)}
+    return orjson.dumps(found).decode()
 
 
 def _consensus_quality(
@@ -721,16 +778,21 @@ def _coverage_bonus(
     return max(max(0.0, floor - coverage.get(g, 0.0)) / floor for g in groups)
 
 
-def _priorities_write(updates: list[tuple[int, float, bool]]) -> None:
+def _priorities_write(updates: list[tuple[int, float, bool, str | None]]) -> None:
     """One UPDATE ... FROM (VALUES ...) for a batch: no per-row statement.
-    (SQLite has UPDATE FROM since 3.33.)"""
+    (SQLite has UPDATE FROM since 3.33.) A suggestion is JSON text."""
     if not updates:
         return
-    placeholders = ", ".join(["(%s, %s, %s)"] * len(updates))
+    row = (
+        "(%s, %s, %s, CAST(%s AS jsonb))"
+        if connection.vendor == "postgresql"
+        else "(%s, %s, %s, %s)"
+    )
+    placeholders = ", ".join([row] * len(updates))
     sql = (
-        f"WITH v(id, priority, audit) AS (VALUES {placeholders}) "  # noqa: S608 - fixed SQL, values as parameters
-        "UPDATE annotate_item SET priority = v.priority, audit = v.audit "
-        "FROM v WHERE annotate_item.transcript_id = v.id"
+        f"WITH v(id, priority, audit, suggestion) AS (VALUES {placeholders}) "  # noqa: S608 - fixed SQL, values as parameters
+        "UPDATE annotate_item SET priority = v.priority, audit = v.audit, "
+        "suggestion = v.suggestion FROM v WHERE annotate_item.transcript_id = v.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [x for u in updates for x in u])

@@ -25,9 +25,11 @@ from annotate.models import (
     Project,
 )
 from annotate.rawsql import for_update
-from annotate.services.learning import exploration_share, retrain_due
+from annotate.services.learning import exploration_share, prelabels_shown, retrain_due
 
 EDIT_WINDOW = timedelta(hours=1)
+
+PRELABELS = Assignment._meta.get_field("prelabels")  # its JSON adaptation for raw SQL
 
 
 def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
@@ -72,11 +74,14 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
 def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
     # A share of claims explores: the next item of the exploration sample, in
     # its random order (services.learning says why). Either stream, when it
-    # has nothing for this annotator, gives way to the other.
+    # has nothing for this annotator, gives way to the other, whatever the
+    # share: items drawn into the sample stay there when exploration is
+    # turned off (or this project row predates the draw), and must still be
+    # served.
     share = exploration_share(project)
     explore = share > 0 and random.random() < share  # noqa: S311 - a sampling draw, not a secret
     item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
-    if item is None and share > 0:
+    if item is None:
         explore = not explore
         item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
     if item is None:
@@ -84,6 +89,7 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
     expires_at = now + project.lease
     chosen_by = ChosenBy.EXPLORE if explore else ChosenBy.QUEUE
     probability = share if explore else None
+    prelabels = item.suggestion if prelabels_shown(project) else None
     ops = connection.ops
     with connection.cursor() as cursor:
         cursor.execute(rawsql.TAKE_SLOT_SQL, [item.pk])
@@ -98,6 +104,7 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
                 chosen_by.value,
                 item.priority,
                 probability,
+                PRELABELS.get_db_prep_save(prelabels, connection),
             ],
         )
         (assignment_id,) = cursor.fetchone()
@@ -112,6 +119,7 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
         chosen_by=chosen_by,
         score=item.priority,
         probability=probability,
+        prelabels=prelabels,
     )
     assignment._state.adding = False
     return assignment
@@ -180,6 +188,7 @@ def annotation_submit(
         label_set_version=version,
         values=clean,
         seconds_spent=max(0.0, min(seconds, 24 * 3600.0)),
+        prelabels=assignment.prelabels,
         client_uuid=client_uuid,
         created_at=now,
         updated_at=now,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -142,12 +143,15 @@ def _item_panel(
         assignment = Assignment.objects.select_related("item__transcript").get(
             pk=assignment.pk
         )
+    form = form or label_form_for(project.label_set_version)()
+    if assignment is not None and assignment.prelabels:
+        _mark_prelabels(form, assignment.prelabels)
     ctx = {
         "project": project,
         "assignment": assignment,
         "editing": editing,
         "transcript": editing.item.transcript if editing else None,
-        "form": form or label_form_for(project.label_set_version)(),
+        "form": form,
         "client_uuid": uuid.uuid4(),
         "progress": progress_for(membership=membership, now=now),
         "message": message,
@@ -156,3 +160,21 @@ def _item_panel(
         response = render(request, "annotate/annotator/queue.html#item-panel", ctx)
         return retarget(response, "#item-panel")
     return render(request, "annotate/annotator/queue.html", ctx)
+
+
+def _mark_prelabels(form: forms.Form, prelabels: dict[str, Any]) -> None:
+    """Put the model's suggestion on each target field of the form, as the
+    option's label and a percentage, for the template to mark (never to
+    choose: the annotator still picks)."""
+    for name, suggestion in prelabels.items():
+        field = form.fields.get(name)
+        if field is None or not isinstance(suggestion, dict):
+            continue
+        options = {o.value: o.label for o in field.schema_field.options}  # type: ignore[attr-defined]
+        value = suggestion.get("value")
+        if value in options:
+            field.prelabel = {  # type: ignore[attr-defined]
+                "value": value,
+                "label": options[value],
+                "percent": round(100 * float(suggestion.get("p", 0))),
+            }

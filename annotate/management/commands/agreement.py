@@ -38,6 +38,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--annotators", default="", help="usernames, comma-separated"
         )
+        parser.add_argument(
+            "--prelabels",
+            choices=["seen", "unseen"],
+            help="only annotations made with (seen) or without the model's pre-labels",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])

@@ -17,6 +17,7 @@ from annotate.models import (
     Job,
     JobKind,
     JobStatus,
+    Project,
     QueueModel,
     QueueStrategy,
 )
@@ -280,3 +281,15 @@ def test_rescoring_ten_thousand_items_takes_a_bounded_number_of_queries(
         rescore(project)
 
     assert Item.objects.filter(project=project, priority=0).count() < 5
+
+
+def test_the_sample_is_served_even_when_no_claim_explores():
+    project = ProjectFactory(overlap=1)
+    items_bulk(project, 40)
+    configure(project, "hybrid", exploration=0.5)
+    assert Item.objects.filter(project=project, audit=True).exists()
+    # As a project row read before the sample was drawn: its claims never
+    # explore, and the sample's items must still come when the rest is done.
+    Project.objects.filter(pk=project.pk).update(audit_open=0)
+
+    assert len(order_served(project, 50)) == 40
