@@ -185,13 +185,17 @@ class Command(BaseCommand):
             writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
             writer.writeheader()
             writer.writerows(curve)
-        _plot(
-            curve,
-            stem.with_suffix(".png"),
-            title=f"{options['strategy']}, seed {options['seed']}",
-        )
+        try:
+            _plot(
+                curve,
+                stem.with_suffix(".png"),
+                title=f"{options['strategy']}, seed {options['seed']}",
+            )
+            plotted = f" and {stem}.png"
+        except ImportError:  # matplotlib is a development dependency
+            plotted = " (no PNG: pip install matplotlib)"
         self.stdout.write(
-            f"{labels} labels in project {project.name!r}; curve in {stem}.csv and {stem}.png"
+            f"{labels} labels in project {project.name!r}; curve in {stem}.csv{plotted}"
         )
 
 
