@@ -12,7 +12,7 @@ from annotate.access import access_project
 from annotate.charts import learning_chart
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
-from annotate.services.learning import queue_settings_of
+from annotate.services.learning import prelabels_shown, queue_settings_of
 
 
 @require_GET
@@ -55,9 +55,17 @@ def _queue_context(project: Project) -> dict[str, object]:
         .order_by("-version")[:CURVE_POINTS]
     )[::-1]
     trained = [m for m in models if not m.heuristic]
+    current = models[-1] if models else None
+    labels = {f.name: f.label for f in project.label_set_version.schema.fields}
     return {
-        "queue_model": models[-1] if models else None,
+        "queue_model": current,
+        # Each target field in the screen's words, with its figures.
+        "queue_fields": [
+            {"label": labels.get(name, name), **figures}
+            for name, figures in (current.fields if current else {}).items()
+        ],
         "queue_settings": queue_settings_of(project),
+        "prelabels_shown": prelabels_shown(project),
         "learning_curve": learning_chart([(m.labels_used, m.macro_f1) for m in trained])
         if trained
         else None,
