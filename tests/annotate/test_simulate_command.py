@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parents[2] / "annotate" / "demo" / "simulation.j
 
 
 @pytest.fixture
-def small(tmp_path) -> Path:
+def small(tmp_path: Path) -> Path:
     """The shipped data set's first 240 rows (and the label set it is labelled
     in, which an earlier transactional test's flush may have removed)."""
     refusal_v1()
