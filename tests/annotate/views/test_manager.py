@@ -145,3 +145,23 @@ def test_the_job_page_says_why_each_duplicate_was_skipped(client, project, manag
 
     assertContains(r, "skipped <strong>1</strong> duplicates")
     assertContains(r, "Line 4 (r1): repeated id r1 (line 2)")
+
+
+def test_a_retrain_on_demand_is_for_managers(
+    client, project, manager, reviewer, annotator, outsider
+):
+    url = f"/projects/{project.pk}/queue/retrain/"
+    client.force_login(outsider)
+    assert client.post(url).status_code == 404
+    for member in (annotator, reviewer):
+        client.force_login(member)
+        assertContains(client.post(url), "needs the manager role", status_code=403)
+    assert not Job.objects.filter(kind=JobKind.RETRAIN).exists()
+    client.force_login(manager)
+
+    r = client.post(url)
+
+    job = Job.objects.get(kind=JobKind.RETRAIN)
+    assert r.status_code == 302
+    assert r["Location"] == f"/jobs/{job.pk}/"
+    assert client.get(url).status_code == 405
