@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from annotate.models import (
     Job,
@@ -109,13 +110,49 @@ def job_progress(
 def job_run(*, job_id: int, now: Clock) -> Job:
     """Run a queued job to its end, recording the result or the errors.
 
-    Idempotent: a finished job is returned as it is. A job found running (its
-    worker died and the broker redelivered it) starts over, which is safe
-    because each job writes its data in one transaction.
+    Idempotent: a finished job is returned as it is, and so is a job another
+    worker is running now (a redelivery while the first run goes on). A job
+    found running with no worker on it (its worker died and the broker
+    redelivered it) starts over, which is safe because each job writes its
+    data in one transaction.
     """
-    job = Job.objects.select_related("project").get(pk=job_id)
-    if job.is_finished:
-        return job
+    with _run_lock(job_id) as mine:
+        job = Job.objects.select_related("project").get(pk=job_id)
+        if job.is_finished or not mine:
+            return job
+        return _job_run(job, now)
+
+
+# pg_try_advisory_lock's first key: this application's job runs.
+JOB_RUN_LOCK = 0x4A0B
+
+
+@contextmanager
+def _run_lock(job_id: int) -> Iterator[bool]:
+    """Whether this process may run the job: a session-level advisory lock
+    on PostgreSQL, held through the run and released with the session, so a
+    dead worker's lock goes with its connection and a redelivery may start
+    over. SQLite runs jobs in one process (eager, or one worker): always."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_RUN_LOCK, job_id])
+        (locked,) = cursor.fetchone()
+    try:
+        yield bool(locked)
+    finally:
+        if locked:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)", [JOB_RUN_LOCK, job_id]
+                    )
+            except (OperationalError, InterfaceError):
+                pass  # the connection is gone, and its lock with it
+
+
+def _job_run(job: Job, now: Clock) -> Job:
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=now())
     try:
         result = _JOB_RUNNERS[JobKind(job.kind)](job, now)
