@@ -34,6 +34,7 @@ class ChosenBy(models.TextChoices):
 
     QUEUE = "queue", "The strategy's order"
     EXPLORE = "explore", "Exploration: uniformly at random"
+    ASSIGNED = "assigned", "Assigned by a manager"
 
 
 class GoldMethod(models.TextChoices):
@@ -135,6 +136,13 @@ class Membership(models.Model):
     skips_count = models.PositiveIntegerField(default=0)
     today = models.DateField(null=True, blank=True)
     today_count = models.PositiveIntegerField(default=0)
+    # Quotas: no claim past them (None: no limit). The claim reads them and
+    # the counters above, so checking costs no query.
+    quota_day = models.PositiveIntegerField(null=True, blank=True)
+    quota_total = models.PositiveIntegerField(null=True, blank=True)
+    # Kept: the member's allocations not yet claimed. While 0 the claim skips
+    # the assigned stream (one query fewer for everyone never assigned work).
+    assigned_open = models.PositiveIntegerField(default=0)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -233,6 +241,9 @@ class Item(models.Model):
     suggestion = models.JSONField(null=True, blank=True)
     # Labels still needed, live claims included: > 0 means claimable.
     slots_left = models.SmallIntegerField()
+    # Of slots_left, those held for the annotators it is allocated to (not
+    # yet claimed): the pool serves only slots beyond them.
+    reserved = models.PositiveSmallIntegerField(default=0, db_default=0)
     annotations_count = models.PositiveSmallIntegerField(default=0)
     skips_count = models.PositiveSmallIntegerField(default=0)
     # Kept by item_rescore at each new or corrected label; None
@@ -250,6 +261,10 @@ class Item(models.Model):
                 condition=Q(disagreement__isnull=True)
                 | (Q(disagreement__gte=0.0) & Q(disagreement__lte=1.0)),
                 name="item_disagreement_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("slots_left")),
+                name="item_reserved_within_slots",
             ),
         ]
         indexes = [
@@ -329,6 +344,74 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item}"
+
+
+class Batch(models.Model):
+    """Items a manager assigned to chosen annotators at once, by a filter."""
+
+    class Mode(models.TextChoices):
+        EACH = "each", "Each annotator labels every item"
+        SPLIT = "split", "The items are shared out among the annotators"
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="batches"
+    )
+    name = models.CharField(max_length=200)
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.EACH)
+    # What selected the items, as the form took it: shown with the batch.
+    selection = models.JSONField(default=dict)
+    items_count = models.PositiveIntegerField(default=0)
+    allocations_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AllocationState(models.TextChoices):
+    PENDING = "pending", "Not started"
+    CLAIMED = "claimed", "Started"
+    SKIPPED = "skipped", "Skipped"
+    MOVED = "moved", "Moved to another annotator"
+
+
+class Allocation(models.Model):
+    """One item assigned to one annotator. While pending it holds one of the
+    item's slots (Item.reserved); the claim turns it into an Assignment."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.CASCADE, related_name="allocations"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="allocations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="allocations"
+    )
+    state = models.CharField(
+        max_length=8, choices=AllocationState.choices, default=AllocationState.PENDING
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "annotator"], name="allocation_unique"
+            ),
+        ]
+        indexes = [
+            # The claim's assigned stream: an annotator's pending allocations.
+            models.Index(
+                fields=["annotator", "project"],
+                condition=Q(state="pending"),
+                name="allocation_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} for user {self.annotator_id} ({self.state})"
 
 
 class Annotation(models.Model):

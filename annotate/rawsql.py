@@ -22,6 +22,8 @@ from django.db import connection, models
 from rest_framework.authtoken.models import Token
 
 from annotate.models import (
+    Allocation,
+    AllocationState,
     Annotation,
     Assignment,
     AssignmentStatus,
@@ -142,15 +144,21 @@ def membership_from(row: Sequence[Any], start: int) -> Membership:
     return membership
 
 
-# Items open to the annotator (params: project id, annotator id): a free
-# slot, and no claim of theirs, labelled or skipped; an expired claim of
-# theirs does not count, so the item can come back to them.
-_OPEN = f"""
-    i.project_id = %s AND i.slots_left > 0
-    AND NOT EXISTS (
+# No claim of the annotator (param: annotator id) on the item, labelled or
+# skipped; an expired claim of theirs does not count, so the item can come
+# back to them.
+_UNCLAIMED = f"""
+    NOT EXISTS (
         SELECT 1 FROM {ASSIGNMENT_T} a
         WHERE a.item_id = i.transcript_id AND a.annotator_id = %s
             AND a.status <> '{EXPIRED}')"""  # noqa: S608 - fixed SQL, no input
+# Items open to the annotator in the pool (params: project id, annotator
+# id): a free slot beyond those reserved for the annotators the item is
+# allocated to, and unclaimed by them. `slots_left > 0` stays for the
+# planner: it is the partial index's condition.
+_OPEN = f"""
+    i.project_id = %s AND i.slots_left > 0 AND i.slots_left > i.reserved
+    AND {_UNCLAIMED}"""
 # The annotator's queue in one stream (params: project id, annotator id,
 # audit): the strategy's (audit false) or the exploration sample's (true),
 # the one place the claim order lives.
@@ -182,6 +190,38 @@ NEXT_ITEM_SQL = f"""
 # claims), whose foreign-key checks would otherwise wait on it and close
 # deadlock cycles. OF i: the transcript row is not locked.
 NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
+# The assigned stream (params: project id, annotator id, annotator id): the
+# annotator's pending allocations, most informative first, each holding a
+# reserved slot of its item; locked as the pool's head is, so a manager's
+# move and the claim take turns.
+ALLOCATION_T = Allocation._meta.db_table
+PENDING = AllocationState.PENDING.value
+ASSIGNED_ITEM_SQL = f"""
+    SELECT {ITEM.sql}, {TRANSCRIPT.sql}, al.id
+    FROM {ALLOCATION_T} al
+    JOIN {ITEM_T} i ON i.transcript_id = al.item_id
+    JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
+    WHERE al.project_id = %s AND al.annotator_id = %s AND al.state = '{PENDING}'
+        AND i.reserved > 0 AND {_UNCLAIMED}
+    {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
+ASSIGNED_ITEM_LOCK = "FOR NO KEY UPDATE OF i, al SKIP LOCKED"
+# Claiming an allocation: its reserved slot becomes the claim's.
+TAKE_RESERVED_SLOT_SQL = f"""
+    UPDATE {ITEM_T} SET slots_left = slots_left - 1, reserved = reserved - 1
+    WHERE transcript_id = %s"""  # noqa: S608 - fixed SQL, no input
+ALLOCATION_CLAIMED_SQL = f"""
+    UPDATE {ALLOCATION_T} SET state = '{AllocationState.CLAIMED.value}'
+    WHERE id = %s"""  # noqa: S608 - fixed SQL, no input
+ASSIGNED_OPEN_SQL = f"""
+    UPDATE {MEMBERSHIP_T} SET assigned_open = assigned_open + %s
+    WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
+# When the stream finds nothing although the counter says otherwise (its
+# items filled up or were moved meanwhile): the true number.
+ASSIGNED_RECOUNT_SQL = f"""
+    UPDATE {MEMBERSHIP_T} SET assigned_open = (
+        SELECT COUNT(*) FROM {ALLOCATION_T} al
+        WHERE al.project_id = %s AND al.annotator_id = %s AND al.state = '{PENDING}')
+    WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
 TAKE_SLOT_SQL = (
     f"UPDATE {ITEM_T} SET slots_left = slots_left - 1 WHERE transcript_id = %s"  # noqa: S608 - fixed SQL, no input
 )

@@ -16,6 +16,8 @@ from django.db.models import F
 
 from annotate import rawsql, tasks
 from annotate.models import (
+    Allocation,
+    AllocationState,
     Annotation,
     Assignment,
     AssignmentStatus,
@@ -65,10 +67,59 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
             )
             return current
         _assignments_release([current], status=AssignmentStatus.EXPIRED)
+    if quota_reached(membership=membership, now=now):
+        return None
+    # What a manager assigned them comes before the pool.
+    if membership.assigned_open:
+        claimed = _claim_assigned(membership=membership, now=now)
+        if claimed is not None:
+            return claimed
     claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
     if claimed is None and assignments_expire(now=now, project=project):
         claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
     return claimed
+
+
+def quota_reached(*, membership: Membership, now: datetime) -> str:
+    """Why the member may claim nothing more now ("" when they may): their
+    quota for today or in all, from the kept counters (no query)."""
+    total = membership.quota_total
+    if total is not None and membership.annotations_count >= total:
+        return f"You have labelled your quota of {total} items in this project."
+    day = membership.quota_day
+    today = membership.today_count if membership.today == now.date() else 0
+    if day is not None and today >= day:
+        return f"You have labelled today's quota of {day} items. Thank you: see you tomorrow."
+    return ""
+
+
+def _claim_assigned(*, membership: Membership, now: datetime) -> Assignment | None:
+    """The head of the member's assigned stream, claimed with its reserved
+    slot; None (and the kept counter corrected) when it has nothing."""
+    project, annotator_id = membership.project, membership.user_id
+    sql = for_update(rawsql.ASSIGNED_ITEM_SQL, rawsql.ASSIGNED_ITEM_LOCK)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, annotator_id, annotator_id])
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(
+                rawsql.ASSIGNED_RECOUNT_SQL,
+                [project.pk, annotator_id, project.pk, annotator_id],
+            )
+            return None
+        cursor.execute(rawsql.ALLOCATION_CLAIMED_SQL, [row[-1]])
+        cursor.execute(rawsql.ASSIGNED_OPEN_SQL, [-1, project.pk, annotator_id])
+    item = rawsql.ITEM.load(row)
+    item.transcript = rawsql.TRANSCRIPT.load(row, rawsql.ITEM.width)
+    return _claim_insert(
+        item=item,
+        project=project,
+        annotator_id=annotator_id,
+        now=now,
+        chosen_by=ChosenBy.ASSIGNED,
+        probability=None,
+        take=rawsql.TAKE_RESERVED_SLOT_SQL,
+    )
 
 
 def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
@@ -86,13 +137,34 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
         item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
     if item is None:
         return None
+    return _claim_insert(
+        item=item,
+        project=project,
+        annotator_id=annotator_id,
+        now=now,
+        chosen_by=ChosenBy.EXPLORE if explore else ChosenBy.QUEUE,
+        probability=share if explore else None,
+        take=rawsql.TAKE_SLOT_SQL,
+    )
+
+
+def _claim_insert(
+    *,
+    item: Item,
+    project: Project,
+    annotator_id: int,
+    now: datetime,
+    chosen_by: ChosenBy,
+    probability: float | None,
+    take: str,
+) -> Assignment:
+    """Take a slot of the locked item (`take`: a free one, or a reserved
+    one) and lease it to the annotator, recording how it was chosen."""
     expires_at = now + project.lease
-    chosen_by = ChosenBy.EXPLORE if explore else ChosenBy.QUEUE
-    probability = share if explore else None
     prelabels = item.suggestion if prelabels_shown(project) else None
     ops = connection.ops
     with connection.cursor() as cursor:
-        cursor.execute(rawsql.TAKE_SLOT_SQL, [item.pk])
+        cursor.execute(take, [item.pk])
         cursor.execute(
             rawsql.CLAIM_SQL,
             [
@@ -171,17 +243,13 @@ def annotation_submit(
     if status == AssignmentStatus.SKIPPED:
         raise ValidationError("You skipped this item.", code="skipped")
     clean = version.validate(values)
-    if status == AssignmentStatus.EXPIRED:
-        # The slot went back to the queue: take one again if it is still free.
-        retaken = Item.objects.filter(pk=assignment.item_id, slots_left__gt=0).update(
-            slots_left=F("slots_left") - 1
+    # An expired claim's slot went back to the queue: take one again if free.
+    if status == AssignmentStatus.EXPIRED and not _retake(assignment):
+        raise ValidationError(
+            "Your claim on this item expired and others have filled it. "
+            "Your labels are kept here; skip to move on.",
+            code="claim_expired",
         )
-        if not retaken:
-            raise ValidationError(
-                "Your claim on this item expired and others have filled it. "
-                "Your labels are kept here; skip to move on.",
-                code="claim_expired",
-            )
     annotation = Annotation(
         item_id=assignment.item_id,
         annotator_id=assignment.annotator_id,
@@ -219,6 +287,31 @@ def annotation_submit(
     if retrain_due(project, project_labels):
         tasks.queue_retrain.delay_on_commit(project_id=project.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return annotation, True
+
+
+def _retake(assignment: Assignment) -> bool:
+    """Take a slot again for an expired claim being submitted: its
+    allocation's reserved slot when it was assigned (and is still pending),
+    else a free one beyond those reserved for others."""
+    if assignment.chosen_by == ChosenBy.ASSIGNED:
+        allocation = Allocation.objects.filter(
+            item_id=assignment.item_id,
+            annotator_id=assignment.annotator_id,
+            state=AllocationState.PENDING,
+        )
+        if allocation.update(state=AllocationState.CLAIMED):
+            Item.objects.filter(pk=assignment.item_id).update(
+                slots_left=F("slots_left") - 1, reserved=F("reserved") - 1
+            )
+            Membership.objects.filter(
+                project_id=assignment.project_id, user_id=assignment.annotator_id
+            ).update(assigned_open=F("assigned_open") - 1)
+            return True
+    return bool(
+        Item.objects.filter(pk=assignment.item_id, slots_left__gt=F("reserved")).update(
+            slots_left=F("slots_left") - 1
+        )
+    )
 
 
 def _insert_params(annotation: Annotation) -> list[Any]:
@@ -285,10 +378,27 @@ def assignment_skip(
 def _assignments_release(
     assignments: list[Assignment], *, status: AssignmentStatus
 ) -> None:
-    """End live claims and give their slots back to their items."""
+    """End live claims and give their slots back to their items. An expired
+    claim of an allocated item makes the allocation pending again, holding
+    its slot for the same annotator; a skipped one ends it."""
     Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(status=status)
+    assigned = [a for a in assignments if a.chosen_by == ChosenBy.ASSIGNED]
+    back = status == AssignmentStatus.EXPIRED
+    for a in assigned:
+        Allocation.objects.filter(
+            item_id=a.item_id,
+            annotator_id=a.annotator_id,
+            state=AllocationState.CLAIMED,
+        ).update(state=AllocationState.PENDING if back else AllocationState.SKIPPED)
+        if back:
+            Membership.objects.filter(
+                project_id=a.project_id, user_id=a.annotator_id
+            ).update(assigned_open=F("assigned_open") + 1)
+    reserved = Counter(a.item_id for a in assigned) if back else Counter[int]()
     for item_id, n in Counter(a.item_id for a in assignments).items():
-        Item.objects.filter(pk=item_id).update(slots_left=F("slots_left") + n)
+        Item.objects.filter(pk=item_id).update(
+            slots_left=F("slots_left") + n, reserved=F("reserved") + reserved[item_id]
+        )
 
 
 @transaction.atomic
@@ -301,7 +411,9 @@ def assignments_expire(*, now: datetime, project: Project | None = None) -> int:
     stale = Assignment.objects.stale(now).select_for_update(skip_locked=True)
     if project is not None:
         stale = stale.filter(project=project)
-    expired = list(stale.only("pk", "item_id")[:5000])
+    expired = list(
+        stale.only("pk", "item_id", "annotator_id", "project_id", "chosen_by")[:5000]
+    )
     if expired:
         _assignments_release(expired, status=AssignmentStatus.EXPIRED)
     return len(expired)
