@@ -192,8 +192,11 @@ NEXT_ITEM_SQL = f"""
 NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
 # The assigned stream (params: project id, annotator id, annotator id): the
 # annotator's pending allocations, most informative first, each holding a
-# reserved slot of its item; locked as the pool's head is, so a manager's
-# move and the claim take turns.
+# reserved slot of its item. The lock waits rather than skips: these rows
+# are this annotator's alone, held by others only for a claim's few
+# milliseconds (the item's other claimers) or a manager's move, and nobody
+# else can serve them, so skipping would tell the annotator their queue is
+# empty while their own work waits.
 ALLOCATION_T = Allocation._meta.db_table
 PENDING = AllocationState.PENDING.value
 ASSIGNED_ITEM_SQL = f"""
@@ -204,7 +207,7 @@ ASSIGNED_ITEM_SQL = f"""
     WHERE al.project_id = %s AND al.annotator_id = %s AND al.state = '{PENDING}'
         AND i.reserved > 0 AND {_UNCLAIMED}
     {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
-ASSIGNED_ITEM_LOCK = "FOR NO KEY UPDATE OF i, al SKIP LOCKED"
+ASSIGNED_ITEM_LOCK = "FOR NO KEY UPDATE OF i, al"
 # Claiming an allocation: its reserved slot becomes the claim's.
 TAKE_RESERVED_SLOT_SQL = f"""
     UPDATE {ITEM_T} SET slots_left = slots_left - 1, reserved = reserved - 1

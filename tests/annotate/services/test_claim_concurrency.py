@@ -10,7 +10,16 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate.models import Annotation, Assignment, Item, Membership, Project
+from annotate.models import (
+    Allocation,
+    Annotation,
+    Assignment,
+    Batch,
+    Item,
+    Membership,
+    Project,
+)
+from annotate.services.assignments import batch_create
 from annotate.services.queue import annotation_submit, item_claim_next
 from tests.factories import (
     MembershipFactory,
@@ -150,3 +159,78 @@ def test_tabs_of_one_annotator_claiming_at_once_share_one_claim():
             seconds=1.0,
             now=timezone.now(),
         )
+
+
+def test_sixteen_annotators_with_batches_and_the_pool_never_over_fill_or_double_serve():
+    project = ProjectFactory(overlap=OVERLAP)
+    transcripts = TranscriptFactory.create_batch(300, project=project)
+    Item.objects.bulk_create(
+        Item(project=project, transcript=t, slots_left=OVERLAP, priority=n % 7)
+        for n, t in enumerate(transcripts)
+    )
+    Project.objects.filter(pk=project.pk).update(items_total=300)
+    users = [UserFactory(username=f"ann{i}") for i in range(16)]
+    members = [MembershipFactory(user=u, project=project).pk for u in users]
+    # Half the annotators have work assigned: every item of the first 120 to
+    # each of four, the next 120 shared out among four more; the rest is pool.
+    each = batch_create(
+        project=project,
+        name="each",
+        selection={"limit": 120},
+        usernames=[u.username for u in users[:4]],
+        mode=Batch.Mode.EACH,
+        created_by=None,
+        now=timezone.now(),
+    )
+    split = batch_create(
+        project=project,
+        name="split",
+        selection={"limit": 120},
+        usernames=[u.username for u in users[4:8]],
+        mode=Batch.Mode.SPLIT,
+        created_by=None,
+        now=timezone.now(),
+    )
+    allocated = set(Allocation.objects.values_list("item_id", "annotator_id"))
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(members))
+
+    def work(membership_id: int) -> None:
+        try:
+            start.wait()
+            while True:
+                membership = Membership.objects.select_related(
+                    "project__label_set_version"
+                ).get(pk=membership_id)
+                assignment = item_claim_next(membership=membership, now=timezone.now())
+                if assignment is None:
+                    return
+                annotation_submit(
+                    assignment=assignment,
+                    values=VALID,
+                    client_uuid=uuid.uuid4(),
+                    seconds=1.0,
+                    now=timezone.now(),
+                )
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(m,)) for m in members]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    assert errors == []
+    pairs = list(Annotation.objects.values_list("item_id", "annotator_id"))
+    assert len(pairs) == len(set(pairs)) == 300 * OVERLAP  # never double-served
+    assert set(Counter(i for i, _ in pairs).values()) == {OVERLAP}  # never over-filled
+    # Every allocation was labelled by its own annotator, none lost to the pool.
+    assert allocated <= set(pairs)
+    assert each.batch.allocations_count == 120 * 3  # overlap 3 of the four
+    assert split.batch.allocations_count == 120
+    assert set(Item.objects.values_list("slots_left", "reserved")) == {(0, 0)}
+    assert set(Membership.objects.values_list("assigned_open", flat=True)) == {0}
+    assert not Assignment.objects.filter(status="live").exists()
