@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from annotate import importers
+from annotate.models import Batch
+from annotate.services.assignments import SELECTION_KEYS
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -117,3 +121,50 @@ class ExportForm(forms.Form):
         which holds the rules (the split adding up to 1, among others)."""
         d = self.cleaned_data
         return {**d, "ratios": [d["train"], d["validation"], d["test"]]}
+
+
+class BatchForm(forms.Form):
+    """Which items to assign and to whom: services.assignments has the rules."""
+
+    name = forms.CharField(required=False, max_length=200)
+    source_model = forms.CharField(required=False, max_length=200, label="Model")
+    dataset = forms.CharField(required=False, max_length=200)
+    prompt_group = forms.CharField(required=False, max_length=200)
+    metadata_key = forms.CharField(
+        required=False, max_length=200, label="Metadata key", help_text="E.g. category."
+    )
+    metadata_value = forms.CharField(required=False, max_length=500)
+    limit = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10_000,
+        label="At most",
+        help_text="The next N items by priority; empty for all that match (10,000 at most).",
+    )
+    annotators = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
+    mode = forms.ChoiceField(choices=Batch.Mode.choices, initial=Batch.Mode.EACH)
+
+    def __init__(self, *args: Any, usernames: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["annotators"].choices = [(u, u) for u in usernames]  # type: ignore[attr-defined]
+
+    def selection(self) -> dict[str, Any]:
+        return {k: self.cleaned_data.get(k) for k in SELECTION_KEYS}
+
+
+class MoveForm(forms.Form):
+    from_annotator = forms.ChoiceField(label="From")
+    to_annotators = forms.MultipleChoiceField(
+        label="To", widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, usernames: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(u, u) for u in usernames]
+        self.fields["from_annotator"].choices = choices  # type: ignore[attr-defined]
+        self.fields["to_annotators"].choices = choices  # type: ignore[attr-defined]
+
+
+class QuotaForm(forms.Form):
+    quota_day = forms.IntegerField(required=False, min_value=0, label="Per day")
+    quota_total = forms.IntegerField(required=False, min_value=0, label="In all")

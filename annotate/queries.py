@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import (  # noqa: F401
         Assignment,
+        Batch,
         Decision,
         Item,
         Job,
@@ -264,3 +265,23 @@ def review_item(*, project: Project, item_id: int) -> ReviewItem | None:
             .order_by("-number")
         ),
     )
+
+
+def active_members(
+    project: Project, *, everyone: bool = False
+) -> models.QuerySet[Membership]:
+    """The project's active members (with everyone, all), by username, with
+    their users."""
+    from annotate.models import Membership
+
+    members = Membership.objects.filter(project=project)
+    if not everyone:
+        members = members.filter(is_active=True)
+    return members.select_related("user").order_by("user__username")
+
+
+def batches_of(project: Project) -> models.QuerySet[Batch]:
+    """The project's batches, newest first."""
+    from annotate.models import Batch
+
+    return Batch.objects.filter(project=project).order_by("-created_at", "-pk")

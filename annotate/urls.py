@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import api
-from annotate.views import annotator, home, manager, review
+from annotate.views import annotator, assignments, home, manager, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
@@ -15,6 +15,36 @@ annotate_patterns = [
         "projects/<int:project_id>/queue/retrain/",
         manager.queue_retrain,
         name="queue-retrain",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/",
+        assignments.assignments,
+        name="assignments",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/batches/",
+        assignments.batch_new,
+        name="batch-new",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/preview/",
+        assignments.batch_preview,
+        name="batch-preview",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/batches/<int:batch_id>/",
+        assignments.batch_detail,
+        name="batch",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/move/",
+        assignments.allocations_move_view,
+        name="allocations-move",
+    ),
+    path(
+        "projects/<int:project_id>/assignments/quotas/<int:user_id>/",
+        assignments.quota_set,
+        name="quota",
     ),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
     path("projects/<int:project_id>/label/", annotator.queue, name="queue"),

@@ -26,6 +26,7 @@ from annotate.services.queue import (
     annotation_update,
     assignment_skip,
     item_claim_next,
+    quota_reached,
 )
 from labelsets.forms import label_form_for
 
@@ -125,6 +126,8 @@ def _next_item(
             "annotate:queue", project_id=membership.project_id
         )  # no-JS: PRG
     assignment = item_claim_next(membership=membership, now=now)
+    if assignment is None and not message:
+        message = quota_reached(membership=membership, now=now)
     return _item_panel(request, membership, assignment, now=now, message=message)
 
 

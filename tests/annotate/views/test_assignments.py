@@ -1,0 +1,121 @@
+"""The managers' assignment page."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from annotate.models import Allocation, Batch, Membership
+from tests.factories import ItemFactory
+from tests.labelling import member
+
+pytestmark = pytest.mark.django_db
+
+
+def url(project, rest: str = "") -> str:
+    return f"/projects/{project.pk}/assignments/{rest}"
+
+
+def test_the_page_is_for_managers(
+    client, project, manager, reviewer, annotator, outsider
+):
+    client.force_login(outsider)
+    assert client.get(url(project)).status_code == 404
+    for user in (annotator, reviewer):
+        client.force_login(user)
+        assertContains(
+            client.get(url(project)), "needs the manager role", status_code=403
+        )
+    client.force_login(manager)
+    assertContains(client.get(url(project)), "Assign a batch")
+    for rest in ("batches/", "move/", f"quotas/{manager.pk}/"):
+        assert client.get(url(project, rest)).status_code == 405
+    client.force_login(outsider)
+    for rest in ("batches/", "move/", f"quotas/{manager.pk}/"):
+        assert client.post(url(project, rest)).status_code == 404
+
+
+def test_a_manager_assigns_a_batch_and_sees_its_progress(
+    client, project, manager, annotator
+):
+    ItemFactory.create_batch(3, project=project, transcript__source_model="m1")
+    ItemFactory(project=project, transcript__source_model="m2")
+    client.force_login(manager)
+
+    preview = client.get(url(project, "preview/"), {"source_model": "m1"})
+    r = client.post(
+        url(project, "batches/"),
+        {
+            "source_model": "m1",
+            "annotators": [annotator.username],
+            "mode": "each",
+            "name": "first",
+        },
+    )
+
+    assertContains(preview, "3 open items match")
+    batch = Batch.objects.get()
+    assert r.status_code == 302
+    assert r["Location"] == url(project, f"batches/{batch.pk}/")
+    assert Allocation.objects.filter(annotator=annotator).count() == 3
+    page = client.get(r["Location"])
+    assertContains(page, "first")
+    assertContains(page, f"{annotator.username}: 0 of 3")
+
+
+def test_assigning_to_someone_deactivated_shows_the_error_and_saves_nothing(
+    client, project, manager, annotator
+):
+    ItemFactory(project=project)
+    Membership.objects.filter(user=annotator).update(is_active=False)
+    client.force_login(manager)
+
+    r = client.post(
+        url(project, "batches/"), {"annotators": [annotator.username], "mode": "each"}
+    )
+
+    # Deactivated members are no choice at all.
+    assertContains(r, "Select a valid choice")
+    assert not Batch.objects.exists()
+
+
+def test_a_quota_is_saved_in_place_and_one_below_todays_labels_refused(
+    client, project, manager, annotator
+):
+    client.force_login(manager)
+    quota_url = url(project, f"quotas/{annotator.pk}/")
+    prefix = f"q{annotator.pk}"
+
+    saved = client.post(
+        quota_url,
+        {f"{prefix}-quota_day": "5", f"{prefix}-quota_total": ""},
+        headers={"HX-Request": "true"},
+    )
+    Membership.objects.filter(user=annotator).update(
+        today=timezone.now().date(), today_count=7
+    )
+    refused = client.post(
+        quota_url,
+        {f"{prefix}-quota_day": "3", f"{prefix}-quota_total": ""},
+        headers={"HX-Request": "true"},
+    )
+
+    assertContains(saved, f'id="quota-{annotator.pk}"')
+    assertNotContains(saved, 'role="alert"')
+    assertContains(
+        refused, "has labelled 7 items today; a daily quota must be at least 7"
+    )
+    assert member(annotator, project).quota_day == 5
+
+
+def test_the_labelling_screen_says_when_the_quota_is_reached(
+    client, project, annotator
+):
+    ItemFactory(project=project)
+    Membership.objects.filter(user=annotator).update(quota_total=0)
+    client.force_login(annotator)
+
+    page = client.get(f"/projects/{project.pk}/label/")
+
+    assertContains(page, "You have labelled your quota of 0 items in this project.")
