@@ -35,6 +35,7 @@ class ChosenBy(models.TextChoices):
     QUEUE = "queue", "The strategy's order"
     EXPLORE = "explore", "Exploration: uniformly at random"
     ASSIGNED = "assigned", "Assigned by a manager"
+    CHECK = "check", "A gold question (quality control)"
 
 
 class GoldMethod(models.TextChoices):
@@ -94,6 +95,31 @@ class Project(models.Model):
     # claim looks for one (a claim that found the sample empty would take a
     # second query for the strategy's stream).
     audit_open = models.PositiveIntegerField(default=0)
+    # Quality control: gold questions (known answers) mixed into the queue.
+    questions_count = models.PositiveIntegerField(default=0)  # kept
+    check_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of claims that serve a gold question.",
+    )
+    qualification_size = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Gold questions a new annotator answers before the pool (0: none).",
+    )
+    qualification_pass = models.FloatField(
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of them to answer right to join the pool.",
+    )
+    pause_below = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Pause an annotator whose recent gold accuracy falls below this (empty: never).",
+    )
+    pause_window = models.PositiveSmallIntegerField(
+        default=20, help_text="Recent gold questions the pause looks at."
+    )
 
     class Meta:
         constraints = [
@@ -121,6 +147,12 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.ANNOTATOR: 0, Role.REVIEWER: 1, Role.MANAGER: 2}
 
 
+class Qualification(models.TextChoices):
+    NONE = "", "Not needed"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
 class Membership(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -143,6 +175,17 @@ class Membership(models.Model):
     # Kept: the member's allocations not yet claimed. While 0 the claim skips
     # the assigned stream (one query fewer for everyone never assigned work).
     assigned_open = models.PositiveIntegerField(default=0)
+    # Gold questions answered, kept by the check's submit: in all, fully
+    # right, and the latest results ("1" right, "0" wrong, newest last) for
+    # the auto-pause.
+    checks_total = models.PositiveIntegerField(default=0)
+    checks_correct = models.PositiveIntegerField(default=0)
+    checks_recent = models.CharField(max_length=200, blank=True, default="")
+    qualification = models.CharField(
+        max_length=8, choices=Qualification.choices, blank=True, default=""
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=500, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -464,6 +507,55 @@ class Gold(models.Model):
 
     def __str__(self) -> str:
         return f"gold of item {self.item_id}"
+
+
+class GoldQuestion(models.Model):
+    """An item with a known answer (a honeypot), served to annotators now and
+    then like any other item; their answers measure their accuracy and are
+    kept apart from the labels (CheckAnswer), so they never count in the
+    agreement, the gold or the exports."""
+
+    item = models.OneToOneField(
+        Item, on_delete=models.CASCADE, related_name="question", primary_key=True
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    # The expected value of each field it checks (a subset of the label set's).
+    values = models.JSONField()
+    source = models.CharField(max_length=16, default="manager")  # or "import"
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"gold question {self.item_id}"
+
+
+class CheckAnswer(models.Model):
+    """An annotator's answer to a gold question, field by field."""
+
+    question = models.ForeignKey(
+        GoldQuestion, on_delete=models.CASCADE, related_name="answers"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    values = models.JSONField()
+    correct = models.JSONField()  # {field: bool} for each field checked
+    right = models.BooleanField()  # every checked field right
+    client_uuid = models.UUIDField(unique=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "annotator"], name="check_answer_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"answer of {self.annotator_id} to {self.question_id}"
 
 
 class Decision(models.Model):

@@ -27,6 +27,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    GoldQuestion,
     Item,
     Membership,
     Project,
@@ -225,6 +226,16 @@ ASSIGNED_RECOUNT_SQL = f"""
         SELECT COUNT(*) FROM {ALLOCATION_T} al
         WHERE al.project_id = %s AND al.annotator_id = %s AND al.state = '{PENDING}')
     WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
+# A gold question for the annotator (params: project id, annotator id): one
+# they have not been served; no slot is taken, since its answer is no label.
+QUESTION_T = GoldQuestion._meta.db_table
+CHECK_ITEM_SQL = f"""
+    SELECT {ITEM.sql}, {TRANSCRIPT.sql}
+    FROM {QUESTION_T} q
+    JOIN {ITEM_T} i ON i.transcript_id = q.item_id
+    JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
+    WHERE q.project_id = %s AND {_UNCLAIMED}
+    ORDER BY q.item_id LIMIT 1"""  # noqa: S608 - fixed SQL, no input
 TAKE_SLOT_SQL = (
     f"UPDATE {ITEM_T} SET slots_left = slots_left - 1 WHERE transcript_id = %s"  # noqa: S608 - fixed SQL, no input
 )

@@ -653,6 +653,12 @@ def _evaluate(schema: Schema, values: Mapping[str, object]) -> _Evaluation:
     return _Evaluation(clean=clean, errors=errors, visible=tuple(visible))
 
 
+def field_value_clean(field: Field, raw: object) -> object:
+    """One field's value checked and cleaned on its own (None: no answer),
+    as validate_values checks it; raises ValidationError saying why not."""
+    return _clean_value(field, raw)
+
+
 def _clean_value(field: Field, raw: object) -> object:
     """The clean value of one visible field; None when it has no answer."""
     if raw is None or raw == "" or raw == [] or raw == ():

@@ -8,6 +8,7 @@ saying so, but fails in CI (CI=true), where every service must be there.
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from django.db import connection
@@ -52,6 +53,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     them, and --reuse-db keeps the database so flushed between runs."""
     with django_db_blocker.unblock():
         refusal_v1()
+
+
+@pytest.fixture(autouse=True)
+def _seeded_draws():
+    """The claim's sampling draws (exploration, gold questions) use the
+    random module: seeded per test, so a test's draws are the same each run
+    and a bound that holds holds every time."""
+    random.seed(20261202)
 
 
 @pytest.fixture(autouse=True)

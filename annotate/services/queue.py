@@ -28,6 +28,12 @@ from annotate.models import (
 )
 from annotate.rawsql import for_update
 from annotate.services.learning import exploration_share, prelabels_shown, retrain_due
+from annotate.services.quality import (
+    check_answer_submit,
+    claim_blocked,
+    qualification_close,
+    qualifying,
+)
 
 EDIT_WINDOW = timedelta(hours=1)
 
@@ -67,8 +73,19 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
             )
             return current
         _assignments_release([current], status=AssignmentStatus.EXPIRED)
-    if quota_reached(membership=membership, now=now):
+    if claim_blocked(membership=membership, now=now):
         return None
+    # Gold questions: all a qualifying member gets, then a share of claims.
+    if project.questions_count:
+        must = qualifying(membership)
+        if must or random.random() < project.check_rate:  # noqa: S311 - a sampling draw
+            claimed = _claim_check(membership=membership, now=now)
+            if claimed is not None:
+                return claimed
+            if must:  # out of questions: settle on the answers given
+                membership = qualification_close(membership=membership)
+                if claim_blocked(membership=membership, now=now):
+                    return None
     # What a manager assigned them comes before the pool.
     if membership.assigned_open:
         claimed = _claim_assigned(membership=membership, now=now)
@@ -80,17 +97,26 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     return claimed
 
 
-def quota_reached(*, membership: Membership, now: datetime) -> str:
-    """Why the member may claim nothing more now ("" when they may): their
-    quota for today or in all, from the kept counters (no query)."""
-    total = membership.quota_total
-    if total is not None and membership.annotations_count >= total:
-        return f"You have labelled your quota of {total} items in this project."
-    day = membership.quota_day
-    today = membership.today_count if membership.today == now.date() else 0
-    if day is not None and today >= day:
-        return f"You have labelled today's quota of {day} items. Thank you: see you tomorrow."
-    return ""
+def _claim_check(*, membership: Membership, now: datetime) -> Assignment | None:
+    """A gold question they have not been asked, leased as any item is but
+    taking no slot (its answer is no label); None when none is left."""
+    project = membership.project
+    with connection.cursor() as cursor:
+        cursor.execute(rawsql.CHECK_ITEM_SQL, [project.pk, membership.user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    item = rawsql.ITEM.load(row)
+    item.transcript = rawsql.TRANSCRIPT.load(row, rawsql.ITEM.width)
+    return _claim_insert(
+        item=item,
+        project=project,
+        annotator_id=membership.user_id,
+        now=now,
+        chosen_by=ChosenBy.CHECK,
+        probability=None,
+        take=None,
+    )
 
 
 def _claim_assigned(*, membership: Membership, now: datetime) -> Assignment | None:
@@ -156,7 +182,7 @@ def _claim_insert(
     now: datetime,
     chosen_by: ChosenBy,
     probability: float | None,
-    take: str,
+    take: str | None,
 ) -> Assignment:
     """Take a slot of the locked item (`take`: a free one, or a reserved
     one) and lease it to the annotator, recording how it was chosen."""
@@ -164,7 +190,8 @@ def _claim_insert(
     prelabels = item.suggestion if prelabels_shown(project) else None
     ops = connection.ops
     with connection.cursor() as cursor:
-        cursor.execute(take, [item.pk])
+        if take is not None:
+            cursor.execute(take, [item.pk])
         cursor.execute(
             rawsql.CLAIM_SQL,
             [
@@ -235,6 +262,14 @@ def annotation_submit(
             [assignment.pk],
         )
         (status,) = cursor.fetchone()
+        if assignment.chosen_by == ChosenBy.CHECK:
+            return check_answer_submit(
+                assignment=assignment,
+                status=status,
+                values=values,
+                client_uuid=client_uuid,
+                now=now,
+            )
         if status == AssignmentStatus.SUBMITTED:
             cursor.execute(
                 rawsql.SUBMITTED_SQL, [assignment.item_id, assignment.annotator_id]
@@ -395,7 +430,8 @@ def _assignments_release(
                 project_id=a.project_id, user_id=a.annotator_id
             ).update(assigned_open=F("assigned_open") + 1)
     reserved = Counter(a.item_id for a in assigned) if back else Counter[int]()
-    for item_id, n in Counter(a.item_id for a in assignments).items():
+    slots = Counter(a.item_id for a in assignments if a.chosen_by != ChosenBy.CHECK)
+    for item_id, n in slots.items():
         Item.objects.filter(pk=item_id).update(
             slots_left=F("slots_left") + n, reserved=F("reserved") + reserved[item_id]
         )

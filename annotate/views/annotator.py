@@ -20,13 +20,13 @@ from annotate.forms import add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Annotation, Assignment, Membership
 from annotate.queries import progress_for
+from annotate.services.quality import claim_blocked
 from annotate.services.queue import (
     annotation_editable,
     annotation_submit,
     annotation_update,
     assignment_skip,
     item_claim_next,
-    quota_reached,
 )
 from labelsets.forms import label_form_for
 
@@ -127,7 +127,7 @@ def _next_item(
         )  # no-JS: PRG
     assignment = item_claim_next(membership=membership, now=now)
     if assignment is None and not message:
-        message = quota_reached(membership=membership, now=now)
+        message = claim_blocked(membership=membership, now=now)
     return _item_panel(request, membership, assignment, now=now, message=message)
 
 

@@ -22,11 +22,11 @@ from annotate.services.assignments import (
     batch_progress,
     membership_quota_set,
 )
+from annotate.services.quality import claim_blocked
 from annotate.services.queue import (
     assignment_skip,
     assignments_expire,
     item_claim_next,
-    quota_reached,
 )
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import NOW, claim, labels, member, new_annotator, submit
@@ -246,11 +246,11 @@ def test_a_daily_quota_stops_the_queue_and_says_so(project):
     submit(claim(alice, project), labels("policy"))
 
     assert claim(alice, project) is None
-    assert "today's quota of 2" in quota_reached(
+    assert "today's quota of 2" in claim_blocked(
         membership=member(alice, project), now=NOW
     )
     tomorrow = NOW + timedelta(days=1)
-    assert quota_reached(membership=member(alice, project), now=tomorrow) == ""
+    assert claim_blocked(membership=member(alice, project), now=tomorrow) == ""
 
 
 def test_a_total_quota_stops_the_queue(project):
@@ -262,7 +262,7 @@ def test_a_total_quota_stops_the_queue(project):
     submit(claim(alice, project), labels("policy"))
 
     assert claim(alice, project) is None
-    assert "quota of 1 items in this project" in quota_reached(
+    assert "quota of 1 items in this project" in claim_blocked(
         membership=member(alice, project), now=NOW
     )
 
