@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 import orjson
 from django.conf import settings
@@ -19,11 +19,13 @@ from psycopg.types.json import set_json_dumps
 
 from annotate import importers
 from annotate.models import (
+    GoldQuestion,
     Item,
     Job,
     Project,
     Transcript,
 )
+from annotate.services.quality import expected_parse
 
 MAX_REPORTED_ERRORS = 50
 MAX_REPORTED_DUPLICATES = 50
@@ -109,6 +111,7 @@ def transcripts_import(
     fmt, rows = _open_rows(stream, filename=filename, fmt=fmt)
     errors: list[str] = []
     total_errors = 0
+    expected: dict[str, dict[str, Any]] = {}  # content hash -> gold question answer
     with transaction.atomic():
         _project_import_lock(project)
         project = Project.objects.get(pk=project.pk)
@@ -122,6 +125,10 @@ def transcripts_import(
                         total_errors += 1
                         if len(errors) < MAX_REPORTED_ERRORS:
                             errors.append(str(row))
+                    elif (bad := _expected_error(row, project, expected)) is not None:
+                        total_errors += 1
+                        if len(errors) < MAX_REPORTED_ERRORS:
+                            errors.append(str(bad))
                     elif not total_errors:  # the file will be refused: stop writing
                         writer.add(row)
                         if progress and writer.rows_read % IMPORT_BATCH == 0:
@@ -137,7 +144,58 @@ def transcripts_import(
         Project.objects.filter(pk=project.pk).update(
             items_total=F("items_total") + summary.imported
         )
+        if expected:
+            _questions_store(project, expected, now=now)
     return summary
+
+
+def _expected_error(
+    row: importers.TranscriptRow, project: Project, expected: dict[str, dict[str, Any]]
+) -> importers.RowError | None:
+    """Check a row's metadata._expected (the answer that makes its item a
+    gold question) and keep it by content hash; the error, if any."""
+    if "_expected" not in row.metadata:
+        return None
+    try:
+        expected[row.content_hash] = expected_parse(
+            version=project.label_set_version, values=row.metadata["_expected"]
+        )
+    except ValidationError as e:
+        problems = (
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in e.message_dict.items())
+            if hasattr(e, "error_dict")
+            else " ".join(e.messages)
+        )
+        return importers.RowError(row.line, "metadata._expected", problems)
+    return None
+
+
+def _questions_store(
+    project: Project, expected: dict[str, dict[str, Any]], *, now: datetime
+) -> None:
+    """Make the imported items with an expected answer gold questions."""
+    found = Transcript.objects.filter(
+        project=project, content_hash__in=list(expected)
+    ).values_list("pk", "content_hash")
+    GoldQuestion.objects.bulk_create(
+        [
+            GoldQuestion(
+                item_id=pk,
+                project=project,
+                values=expected[content_hash],
+                source="import",
+                created_at=now,
+            )
+            for pk, content_hash in found
+        ],
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=["values", "source"],
+        batch_size=1000,
+    )
+    Project.objects.filter(pk=project.pk).update(
+        questions_count=GoldQuestion.objects.filter(project=project).count()
+    )
 
 
 def _project_import_lock(project: Project) -> None:

@@ -3,20 +3,24 @@ the auto-pause, and answers kept apart from the labels."""
 
 from __future__ import annotations
 
+import io
 import math
 
+import orjson
 import pytest
 from django.core.exceptions import ValidationError
 
 from annotate.models import (
     Annotation,
     CheckAnswer,
+    GoldQuestion,
     Item,
     Membership,
     Project,
     Qualification,
 )
 from annotate.services.agreement import agreement_report
+from annotate.services.imports import ImportRejected, transcripts_import
 from annotate.services.quality import (
     accuracy_table,
     claim_blocked,
@@ -191,3 +195,47 @@ def test_a_skipped_question_gives_back_no_slot():
 
     assert Item.objects.get(pk=question.pk).slots_left == 0
     assert Membership.objects.get(user=user).skips_count == 1
+
+
+def import_rows(project, rows) -> None:
+    body = b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    transcripts_import(
+        project=project, stream=io.BytesIO(body), filename="q.jsonl", now=NOW
+    )
+
+
+def test_an_import_makes_rows_with_an_expected_answer_gold_questions(project):
+    import_rows(
+        project,
+        [
+            {"prompt": "Q1?", "response": "No.", "metadata": {"_expected": POLICY}},
+            {"prompt": "Q2?", "response": "Yes."},
+        ],
+    )
+
+    (question,) = GoldQuestion.objects.all()
+    assert question.values == POLICY
+    assert question.source == "import"
+    assert question.item.transcript.messages[0]["content"] == "Q1?"
+    assert Project.objects.get(pk=project.pk).questions_count == 1
+    # The answer is hidden from annotators like every "_" key.
+    assert "_expected" not in question.item.transcript.annotator_metadata
+
+
+def test_a_bad_expected_answer_rejects_the_import_naming_line_and_field(project):
+    with pytest.raises(ImportRejected) as e:
+        import_rows(
+            project,
+            [
+                {"prompt": "Q1?", "response": "No."},
+                {
+                    "prompt": "Q2?",
+                    "response": "No.",
+                    "metadata": {"_expected": {"refusal_type": "maybe"}},
+                },
+            ],
+        )
+
+    assert e.value.errors[0].startswith("line 2, metadata._expected: refusal_type:")
+    assert not GoldQuestion.objects.exists()
+    assert not Item.objects.exists()
