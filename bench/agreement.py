@@ -294,9 +294,7 @@ def annotators_ensure(project: Any) -> list[int]:
     from django.utils import timezone
 
     from annotate.models import Role
-    from annotate.services.projects import (
-        membership_add,
-    )
+    from annotate.services.members import membership_add
 
     ids = []
     for i in range(ANNOTATORS):

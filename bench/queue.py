@@ -190,9 +190,7 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     from rest_framework.authtoken.models import Token
 
     from annotate.models import Project, Role
-    from annotate.services.projects import (
-        membership_add,
-    )
+    from annotate.services.members import membership_add
 
     tokens = []
     for i in range(ANNOTATORS):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
 from annotate.models import Role
-from annotate.services.projects import membership_add
+from annotate.services.members import membership_add
 
 
 class Command(BaseCommand):

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from annotate.models import Annotation, Membership, Project, Role, Transcript
 from annotate.services.imports import transcripts_import
+from annotate.services.members import membership_add
 from annotate.services.projects import (
     label_set_version_get,
-    membership_add,
     project_create,
 )
 from annotate.services.queue import annotation_submit, assignment_skip, item_claim_next

@@ -37,9 +37,9 @@ from annotate.models import (
 from annotate.services.exports import calibration_report
 from annotate.services.imports import ImportRejected, transcripts_import
 from annotate.services.learning import queue_job_create
+from annotate.services.members import membership_add
 from annotate.services.projects import (
     label_set_version_get,
-    membership_add,
     project_create,
 )
 from annotate.services.queue import annotation_submit, item_claim_next

@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.utils import timezone
 
 from annotate.models import Membership, Role
-from annotate.services.projects import membership_add
+from annotate.services.members import membership_add
 
 pytestmark = pytest.mark.django_db
 
