@@ -135,6 +135,10 @@ class Membership(models.Model):
     skips_count = models.PositiveIntegerField(default=0)
     today = models.DateField(null=True, blank=True)
     today_count = models.PositiveIntegerField(default=0)
+    # The member's last label or skip, set by the same UPDATE as the counters
+    # (no query of its own on the labelling path).
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 

@@ -236,7 +236,7 @@ COUNT_ITEM_SQL = f"""
 COUNT_MEMBER_SQL = f"""
     UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
-        today = %s
+        today = %s, last_active_at = %s
     WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
 COUNT_PROJECT_SQL = f"""
     UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,

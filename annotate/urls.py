@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from annotate import api
 from annotate.views import annotator, home, manager, review
@@ -115,6 +116,18 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A new member's invitation (services.members.membership_add): Django's
+    # password reset, which logs them in once the password is set.
+    path(
+        "invitations/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/invitation.html",
+            post_reset_login=True,
+            success_url=reverse_lazy("annotate:home"),
+            extra_context={"timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400},
+        ),
+        name="invitation",
+    ),
     path("healthz/", home.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

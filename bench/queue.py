@@ -190,18 +190,18 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     from rest_framework.authtoken.models import Token
 
     from annotate.models import Project, Role
-    from annotate.services.members import membership_add
+    from annotate.services.members import membership_ensure
 
     tokens = []
     for i in range(ANNOTATORS):
-        # Created here with no usable password: membership_add would hash a
+        # Created here with no usable password: membership_ensure would hash a
         # random one, ~0.3 s each.
         user, created = User.objects.get_or_create(username=f"bench-queue-{i:02d}")
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         for project in Project.objects.filter(pk__in=project_ids):
-            membership_add(
+            membership_ensure(
                 now=timezone.now(),
                 project=project,
                 username=user.username,

@@ -39,6 +39,13 @@ def test_add_member_creates_the_user_and_prints_the_password(project):
     assert Membership.objects.get(user__username="erin").role == "reviewer"
 
 
+def test_add_member_will_not_demote_the_last_manager(project, manager):
+    with pytest.raises(CommandError, match="mona is the project's last manager"):
+        run("add_member", project.name, "mona", "--role", "annotator")
+
+    assert Membership.objects.get(user=manager).role == "manager"
+
+
 def test_add_member_to_an_unknown_project_fails_clearly():
     with pytest.raises(CommandError, match="No project named 'ghost'"):
         run("add_member", "ghost", "erin")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from annotate.models import Annotation, Membership, Project, Role, Transcript
 from annotate.services.imports import transcripts_import
-from annotate.services.members import membership_add
+from annotate.services.members import membership_ensure
 from annotate.services.projects import (
     label_set_version_get,
     project_create,
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 guidelines=(DEMO_DIR / "guidelines.md").read_text(encoding="utf-8"),
             )
         for username, role in USERS:
-            membership_add(
+            membership_ensure(
                 now=timezone.now(), project=project, username=username, role=role
             )
             user = get_user_model().objects.get(username=username)
