@@ -11,6 +11,7 @@ from django.db import connection, models
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import (  # noqa: F401
+        ApiToken,
         Assignment,
         Decision,
         Item,
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> Self:
         return self.filter(is_active=True)
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> Self:
+        """Tokens that still authenticate: not revoked."""
+        return self.filter(revoked_at__isnull=True)
 
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):

@@ -19,10 +19,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, models
-from rest_framework.authtoken.models import Token
 
 from annotate.models import (
     Annotation,
+    ApiToken,
     Assignment,
     AssignmentStatus,
     Item,
@@ -83,7 +83,7 @@ def for_update(sql: str, lock: str) -> str:
 
 
 ANNOTATION_T = Annotation._meta.db_table
-TOKEN_T = Token._meta.db_table
+TOKEN_T = ApiToken._meta.db_table
 USER_T = User._meta.db_table
 ASSIGNMENT_T = Assignment._meta.db_table
 ITEM_T = Item._meta.db_table
@@ -97,11 +97,14 @@ SUBMITTED = AssignmentStatus.SUBMITTED.value
 EXPIRED = AssignmentStatus.EXPIRED.value
 
 # Token authentication (authentication.py says why it is not DRF's own).
-TOKEN = Columns(Token, "t")
+# The key's hash (services.tokens.api_token_hash) is looked up through its
+# unique index; a revoked token is not found.
+TOKEN = Columns(ApiToken, "t", exclude={"key_hash"})
 USER = Columns(User, "u")
 TOKEN_SQL = f"""
     SELECT {TOKEN.sql}, {USER.sql} FROM {TOKEN_T} t
-    JOIN {USER_T} u ON u.id = t.user_id WHERE t.key = %s"""  # noqa: S608 - fixed SQL, no input
+    JOIN {USER_T} u ON u.id = t.user_id
+    WHERE t.key_hash = %s AND t.revoked_at IS NULL"""  # noqa: S608 - fixed SQL, no input
 
 # Access checks: one joined query each for the two checks every labelling
 # request makes. The schema is not read: it comes parsed from the process

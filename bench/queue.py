@@ -2,7 +2,7 @@
 
 For each queue size N (10k, 100k, 1M items, overlap 3) and each number C of
 concurrent annotators (1, 8, 32), C client threads, each its own annotator
-with a DRF token and its own HTTP connection, loop claim -> submit against
+with an API token and its own HTTP connection, loop claim -> submit against
 gunicorn on loopback, for `--loops` loops in all or `--seconds`, whichever
 comes first. The latency is the server's own, from the `Server-Timing:
 app;dur=` header every response carries (no client or network noise); the
@@ -187,10 +187,10 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     """32 annotators, members of every bench project; their API tokens."""
     from django.contrib.auth.models import User
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from annotate.models import Project, Role
     from annotate.services.members import membership_ensure
+    from annotate.services.tokens import api_token_create, api_tokens_revoke
 
     tokens = []
     for i in range(ANNOTATORS):
@@ -207,7 +207,11 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
                 username=user.username,
                 role=Role.ANNOTATOR,
             )
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        # Only a key's hash is kept: each run revokes the last run's token
+        # and makes a new one.
+        now = timezone.now()
+        api_tokens_revoke(user=user, by=user, now=now)
+        tokens.append(api_token_create(user=user, name="bench", now=now)[1])
     return tokens
 
 
