@@ -112,3 +112,20 @@ def access_review_item(
             "You labelled this item or hold a claim on it, so its review is for "
             "someone else: nobody sees the other labels of an item they label."
         )
+
+
+def access_member(
+    user: AbstractBaseUser | AnonymousUser, project_id: int, member_id: int
+) -> tuple[Membership, Membership]:
+    """(the manager's membership, the member's), the member by user id,
+    active or not; 404 for anyone who is not a member, and for the caller
+    the rules of access_project with the manager role."""
+    manager = access_project(user, project_id, role=Role.MANAGER)
+    member = (
+        Membership.objects.filter(project_id=project_id, user_id=member_id)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise Http404("No such member.")
+    return manager, member

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
 from annotate import api
-from annotate.views import annotator, home, manager, review
+from annotate.views import annotator, home, manager, members, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
@@ -16,6 +16,27 @@ annotate_patterns = [
         "projects/<int:project_id>/queue/retrain/",
         manager.queue_retrain,
         name="queue-retrain",
+    ),
+    path("projects/<int:project_id>/members/", members.members, name="members"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/role/",
+        members.member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/deactivate/",
+        members.member_deactivate,
+        name="member-deactivate",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/reactivate/",
+        members.member_reactivate,
+        name="member-reactivate",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/tokens/revoke/",
+        members.member_tokens_revoke,
+        name="member-tokens-revoke",
     ),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
     path("projects/<int:project_id>/label/", annotator.queue, name="queue"),
