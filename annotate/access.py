@@ -11,6 +11,7 @@ from django.http import Http404
 from annotate import rawsql
 from annotate.models import (
     Annotation,
+    ApiToken,
     Assignment,
     Item,
     Job,
@@ -129,3 +130,15 @@ def access_member(
     if member is None:
         raise Http404("No such member.")
     return manager, member
+
+
+def access_api_token(user: AbstractBaseUser | AnonymousUser, token_id: int) -> ApiToken:
+    """One of the user's own API tokens; 404 for anyone else's."""
+    token = (
+        ApiToken.objects.filter(pk=token_id, user_id=user.pk).first()
+        if user.pk is not None
+        else None
+    )
+    if token is None:
+        raise Http404("No such token.")
+    return token

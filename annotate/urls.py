@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
 from annotate import api
-from annotate.views import annotator, home, manager, members, review
+from annotate.views import account, annotator, home, manager, members, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
@@ -17,6 +17,14 @@ annotate_patterns = [
         manager.queue_retrain,
         name="queue-retrain",
     ),
+    path("profile/", account.profile, name="profile"),
+    path("profile/tokens/", account.token_create, name="token-create"),
+    path(
+        "profile/tokens/<int:token_id>/revoke/",
+        account.token_revoke,
+        name="token-revoke",
+    ),
+    path("profile/password/", account.PasswordChange.as_view(), name="password-change"),
     path("projects/<int:project_id>/members/", members.members, name="members"),
     path(
         "projects/<int:project_id>/members/<int:user_id>/role/",
