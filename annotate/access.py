@@ -11,6 +11,7 @@ from django.http import Http404
 from annotate import rawsql
 from annotate.models import (
     Annotation,
+    ApiToken,
     Assignment,
     Item,
     Job,
@@ -112,3 +113,32 @@ def access_review_item(
             "You labelled this item or hold a claim on it, so its review is for "
             "someone else: nobody sees the other labels of an item they label."
         )
+
+
+def access_member(
+    user: AbstractBaseUser | AnonymousUser, project_id: int, member_id: int
+) -> tuple[Membership, Membership]:
+    """(the manager's membership, the member's), the member by user id,
+    active or not; 404 for anyone who is not a member, and for the caller
+    the rules of access_project with the manager role."""
+    manager = access_project(user, project_id, role=Role.MANAGER)
+    member = (
+        Membership.objects.filter(project_id=project_id, user_id=member_id)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        raise Http404("No such member.")
+    return manager, member
+
+
+def access_api_token(user: AbstractBaseUser | AnonymousUser, token_id: int) -> ApiToken:
+    """One of the user's own API tokens; 404 for anyone else's."""
+    token = (
+        ApiToken.objects.filter(pk=token_id, user_id=user.pk).first()
+        if user.pk is not None
+        else None
+    )
+    if token is None:
+        raise Http404("No such token.")
+    return token

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from annotate.models import (
     Annotation,
+    ApiToken,
     Assignment,
     Decision,
     Gold,
@@ -137,3 +139,32 @@ class DecisionAdmin(admin.ModelAdmin[Decision]):
         "reason",
         "created_at",
     ]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    list_display = [
+        "name",
+        "prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    # Made and revoked by the services (the profile and members pages,
+    # create_token): a key exists only when made there, so no adding here.
+    readonly_fields = [
+        "user",
+        "name",
+        "prefix",
+        "key_hash",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

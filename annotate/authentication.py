@@ -3,24 +3,28 @@
 DRF's own TokenAuthentication goes through the ORM: 1.1 ms of CPU per request
 against 0.2 ms for this query (in-process, 3,200 calls each, on the 2-core
 VM), about 7% of a claim+submit loop's CPU; bench/queue.py showed it as 8%
-more claim p50 at 1M items and 32 annotators (13.8 ms against 11.8-12.7)."""
+more claim p50 at 1M items and 32 annotators (13.8 ms against 11.8-12.7).
+Tokens are annotate.models.ApiToken, looked up by the key's sha256."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from annotate import rawsql
+from annotate.services.tokens import api_token_hash, api_token_used
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's `Authorization: Token <key>`, with the same answers."""
+    """DRF's `Authorization: Token <key>`, with the same answers; a revoked
+    or unknown key is a 401."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         with connection.cursor() as cursor:
-            cursor.execute(rawsql.TOKEN_SQL, [key])
+            cursor.execute(rawsql.TOKEN_SQL, [api_token_hash(key)])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
@@ -28,4 +32,5 @@ class TokenAuthentication(authentication.TokenAuthentication):
         token.user = user = rawsql.USER.load(row, rawsql.TOKEN.width)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        api_token_used(token=token, now=timezone.now())
         return user, token

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from annotate import importers
-from annotate.models import Batch
+from annotate.models import Batch, Role
 from annotate.services.assignments import SELECTION_KEYS
+from annotate.services.members import Credentials
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+def add_service_errors(
+    form: forms.Form,
+    error: ValidationError,
+    *,
+    fields: Mapping[str, str] | None = None,
+) -> None:
     """A service's ValidationError onto the form: field errors onto their
-    fields, the rest (claim expired, a reason missing...) onto the form."""
+    fields (`fields` maps the service's names to the form's where they
+    differ), the rest (claim expired, a reason missing...) onto the form."""
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+            name = (fields or {}).get(field, field)
+            form.add_error(name if name in form.fields else None, errors)
     else:
         form.add_error(None, error)
 
@@ -168,3 +177,43 @@ class MoveForm(forms.Form):
 class QuotaForm(forms.Form):
     quota_day = forms.IntegerField(required=False, min_value=0, label="Per day")
     quota_total = forms.IntegerField(required=False, min_value=0, label="In all")
+
+
+class MemberAddForm(forms.Form):
+    """Add a member: someone with an account, or a new user."""
+
+    member = forms.CharField(
+        label="Username or e-mail",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="Someone without an account gets one.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+    credentials = forms.ChoiceField(
+        label="A new user gets",
+        choices=Credentials.choices,
+        initial=Credentials.PASSWORD,
+        widget=forms.RadioSelect,
+        help_text="Shown once, here, to hand over: it is stored nowhere.",
+    )
+
+    # The service's names for what this form calls "member".
+    SERVICE_FIELDS = {"username": "member", "email": "member"}
+
+    def lookup(self) -> dict[str, str]:
+        """The member as services.members.membership_add takes it: an
+        e-mail if it has an @, else a username."""
+        value: str = self.cleaned_data["member"]
+        return {"email": value} if "@" in value else {"username": value}
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        help_text="What it is for (a pipeline, a notebook), to tell your tokens apart.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from annotate.queries import (
+    ApiTokenQuerySet,
     AssignmentQuerySet,
     JobQuerySet,
     MembershipQuerySet,
@@ -186,6 +187,10 @@ class Membership(models.Model):
     )
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=500, blank=True)
+    # The member's last label or skip, set by the same UPDATE as the counters
+    # (no query of its own on the labelling path).
+    last_active_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -201,6 +206,51 @@ class Membership(models.Model):
 
     def has_role(self, role: Role) -> bool:
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[role]
+
+
+class ApiToken(models.Model):
+    """A user's API key for `Authorization: Token <key>`, kept as its sha256.
+
+    The key is shown once, when made (services.tokens.api_token_create);
+    only its first characters (`prefix`) stay readable, to tell tokens
+    apart. A plain sha256 suffices where a password needs a slow hash: the
+    key is 256 random bits, beyond guessing, and one indexed lookup of the
+    hash authenticates a request.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    # To within services.tokens.TOKEN_USE_EVERY: a write at every request
+    # would add a commit to each.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # A revoked token stays, for the record of who revoked it and when.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"],
+                condition=Q(revoked_at__isnull=True),
+                name="api_token_name_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
 
 
 class Transcript(models.Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from django.db import connection, models
@@ -11,6 +11,7 @@ from django.db import connection, models
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import (  # noqa: F401
+        ApiToken,
         Assignment,
         Batch,
         Decision,
@@ -25,6 +26,26 @@ if TYPE_CHECKING:
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> Self:
         return self.filter(is_active=True)
+
+    def with_activity(self, today: date) -> Self:
+        """With their user, `labelled_today` (the kept counter, 0 unless it
+        is today's) and `tokens_live` (the user's unrevoked API tokens)."""
+        return self.select_related("user").annotate(
+            labelled_today=models.Case(
+                models.When(today=today, then=models.F("today_count")),
+                default=models.Value(0),
+            ),
+            tokens_live=models.Count(
+                "user__api_tokens",
+                filter=models.Q(user__api_tokens__revoked_at__isnull=True),
+            ),
+        )
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> Self:
+        """Tokens that still authenticate: not revoked."""
+        return self.filter(revoked_at__isnull=True)
 
 
 class AssignmentQuerySet(models.QuerySet["Assignment"]):

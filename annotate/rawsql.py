@@ -19,12 +19,12 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection, models
-from rest_framework.authtoken.models import Token
 
 from annotate.models import (
     Allocation,
     AllocationState,
     Annotation,
+    ApiToken,
     Assignment,
     AssignmentStatus,
     GoldQuestion,
@@ -86,7 +86,7 @@ def for_update(sql: str, lock: str) -> str:
 
 
 ANNOTATION_T = Annotation._meta.db_table
-TOKEN_T = Token._meta.db_table
+TOKEN_T = ApiToken._meta.db_table
 USER_T = User._meta.db_table
 ASSIGNMENT_T = Assignment._meta.db_table
 ITEM_T = Item._meta.db_table
@@ -100,11 +100,14 @@ SUBMITTED = AssignmentStatus.SUBMITTED.value
 EXPIRED = AssignmentStatus.EXPIRED.value
 
 # Token authentication (authentication.py says why it is not DRF's own).
-TOKEN = Columns(Token, "t")
+# The key's hash (services.tokens.api_token_hash) is looked up through its
+# unique index; a revoked token is not found.
+TOKEN = Columns(ApiToken, "t", exclude={"key_hash"})
 USER = Columns(User, "u")
 TOKEN_SQL = f"""
     SELECT {TOKEN.sql}, {USER.sql} FROM {TOKEN_T} t
-    JOIN {USER_T} u ON u.id = t.user_id WHERE t.key = %s"""  # noqa: S608 - fixed SQL, no input
+    JOIN {USER_T} u ON u.id = t.user_id
+    WHERE t.key_hash = %s AND t.revoked_at IS NULL"""  # noqa: S608 - fixed SQL, no input
 
 # Access checks: one joined query each for the two checks every labelling
 # request makes. The schema is not read: it comes parsed from the process
@@ -290,7 +293,7 @@ COUNT_ITEM_SQL = f"""
 COUNT_MEMBER_SQL = f"""
     UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
-        today = %s
+        today = %s, last_active_at = %s
     WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
 COUNT_PROJECT_SQL = f"""
     UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from annotate import api
-from annotate.views import annotator, assignments, home, manager, review
+from annotate.views import (
+    account,
+    annotator,
+    assignments,
+    home,
+    manager,
+    members,
+    review,
+)
 
 annotate_patterns = [
     path("", home.home, name="home"),
@@ -45,6 +54,35 @@ annotate_patterns = [
         "projects/<int:project_id>/assignments/quotas/<int:user_id>/",
         assignments.quota_set,
         name="quota",
+    ),
+    path("profile/", account.profile, name="profile"),
+    path("profile/tokens/", account.token_create, name="token-create"),
+    path(
+        "profile/tokens/<int:token_id>/revoke/",
+        account.token_revoke,
+        name="token-revoke",
+    ),
+    path("profile/password/", account.PasswordChange.as_view(), name="password-change"),
+    path("projects/<int:project_id>/members/", members.members, name="members"),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/role/",
+        members.member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/deactivate/",
+        members.member_deactivate,
+        name="member-deactivate",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/reactivate/",
+        members.member_reactivate,
+        name="member-reactivate",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/tokens/revoke/",
+        members.member_tokens_revoke,
+        name="member-tokens-revoke",
     ),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
     path("projects/<int:project_id>/label/", annotator.queue, name="queue"),
@@ -145,6 +183,18 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A new member's invitation (services.members.membership_add): Django's
+    # password reset, which logs them in once the password is set.
+    path(
+        "invitations/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/invitation.html",
+            post_reset_login=True,
+            success_url=reverse_lazy("annotate:home"),
+            extra_context={"timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400},
+        ),
+        name="invitation",
+    ),
     path("healthz/", home.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -294,19 +294,17 @@ def annotators_ensure(project: Any) -> list[int]:
     from django.utils import timezone
 
     from annotate.models import Role
-    from annotate.services.projects import (
-        membership_add,
-    )
+    from annotate.services.members import membership_ensure
 
     ids = []
     for i in range(ANNOTATORS):
-        # Created here with no usable password: membership_add would hash a
+        # Created here with no usable password: membership_ensure would hash a
         # random one, ~0.3 s each.
         user, created = User.objects.get_or_create(username=f"bench-agreement-{i}")
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        membership_add(
+        membership_ensure(
             now=timezone.now(),
             project=project,
             username=user.username,

@@ -2,7 +2,7 @@
 
 For each queue size N (10k, 100k, 1M items, overlap 3) and each number C of
 concurrent annotators (1, 8, 32), C client threads, each its own annotator
-with a DRF token and its own HTTP connection, loop claim -> submit against
+with an API token and its own HTTP connection, loop claim -> submit against
 gunicorn on loopback, for `--loops` loops in all or `--seconds`, whichever
 comes first. The latency is the server's own, from the `Server-Timing:
 app;dur=` header every response carries (no client or network noise); the
@@ -187,29 +187,31 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     """32 annotators, members of every bench project; their API tokens."""
     from django.contrib.auth.models import User
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from annotate.models import Project, Role
-    from annotate.services.projects import (
-        membership_add,
-    )
+    from annotate.services.members import membership_ensure
+    from annotate.services.tokens import api_token_create, api_tokens_revoke
 
     tokens = []
     for i in range(ANNOTATORS):
-        # Created here with no usable password: membership_add would hash a
+        # Created here with no usable password: membership_ensure would hash a
         # random one, ~0.3 s each.
         user, created = User.objects.get_or_create(username=f"bench-queue-{i:02d}")
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         for project in Project.objects.filter(pk__in=project_ids):
-            membership_add(
+            membership_ensure(
                 now=timezone.now(),
                 project=project,
                 username=user.username,
                 role=Role.ANNOTATOR,
             )
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        # Only a key's hash is kept: each run revokes the last run's token
+        # and makes a new one.
+        now = timezone.now()
+        api_tokens_revoke(user=user, by=user, now=now)
+        tokens.append(api_token_create(user=user, name="bench", now=now)[1])
     return tokens
 
 

@@ -1,23 +1,18 @@
-"""Projects and their members."""
+"""Projects."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate.models import (
     GoldMethod,
-    Membership,
     Project,
     QueueStrategy,
-    Role,
 )
 from annotate.services.learning import queue_settings_data, queue_settings_parse
 from labelsets.models import LabelSet, LabelSetVersion
@@ -96,36 +91,3 @@ def label_set_version_get(*, name: str, number: int | None = None) -> LabelSetVe
             {"label_set": f"{name} has no version {number}."}, code="unknown"
         )
     return version
-
-
-@dataclass
-class NewMember:
-    membership: Membership
-    created_user: bool
-    password: str | None  # set only when the user was created here
-
-
-@transaction.atomic
-def membership_add(
-    *, project: Project, username: str, role: Role, now: datetime
-) -> NewMember:
-    """Add a user to a project with a role, creating the user if new.
-
-    Idempotent: an existing member gets the new role and is reactivated. A new
-    user gets a random password, returned once so it can be handed over.
-    """
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    password = None
-    if user is None:
-        password = secrets.token_urlsafe(12)
-        user = user_model.objects.create_user(username=username, password=password)
-    membership, _ = Membership.objects.update_or_create(
-        user=user,
-        project=project,
-        defaults={"role": role, "is_active": True},
-        create_defaults={"role": role, "is_active": True, "created_at": now},
-    )
-    return NewMember(
-        membership=membership, created_user=password is not None, password=password
-    )

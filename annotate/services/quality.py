@@ -87,14 +87,19 @@ def expected_parse(*, version: LabelSetVersion, values: object) -> dict[str, Any
             errors[name] = f"{name} is not a choice or rating field of {version}."
             continue
         try:
-            clean[name] = field_value_clean(field, value)
+            value = field_value_clean(field, value)
         except ValidationError as e:
             errors[name] = " ".join(e.messages)
             continue
-        if clean[name] is None:
-            errors[name] = f"{field.label}: no expected value."
+        # No answer expected (an empty choice): the field is not checked.
+        if value is not None:
+            clean[name] = value
     if errors:
         raise ValidationError(errors)
+    if not clean:
+        raise ValidationError(
+            "A gold question needs the expected value of at least one field."
+        )
     return clean
 
 
@@ -326,3 +331,41 @@ def accuracy_table(project: Project) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+@transaction.atomic
+def project_quality_set(
+    *,
+    project: Project,
+    check_rate: float,
+    qualification_size: int,
+    qualification_pass: float,
+    pause_below: float | None,
+    pause_window: int,
+) -> Project:
+    """Set the project's quality-control settings. Raises ValidationError
+    naming each one out of its range; nothing is saved then."""
+    errors = {}
+    if not 0.0 <= check_rate <= 0.5:
+        errors["check_rate"] = "The share of gold questions must be between 0 and 0.5."
+    if not 0 <= qualification_size <= 1000:
+        errors["qualification_size"] = "At most 1,000 qualification questions."
+    if not 0.0 <= qualification_pass <= 1.0:
+        errors["qualification_pass"] = "The pass mark must be between 0 and 1."
+    if pause_below is not None and not 0.0 <= pause_below <= 1.0:
+        errors["pause_below"] = "The pause threshold must be between 0 and 1."
+    if not 1 <= pause_window <= 200:
+        errors["pause_window"] = "The pause looks at 1 to 200 recent questions."
+    if errors:
+        raise ValidationError(errors)
+    fields = {
+        "check_rate": check_rate,
+        "qualification_size": qualification_size,
+        "qualification_pass": qualification_pass,
+        "pause_below": pause_below,
+        "pause_window": pause_window,
+    }
+    Project.objects.filter(pk=project.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(project, name, value)
+    return project

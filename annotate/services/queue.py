@@ -370,8 +370,12 @@ def _count_annotation(
     the item's labels and the project's, this one included."""
     cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
     (count,) = cursor.fetchone()
-    today = connection.ops.adapt_datefield_value(now.date())
-    cursor.execute(rawsql.COUNT_MEMBER_SQL, [today, today, project.pk, annotator_id])
+    ops = connection.ops
+    today = ops.adapt_datefield_value(now.date())
+    cursor.execute(
+        rawsql.COUNT_MEMBER_SQL,
+        [today, today, ops.adapt_datetimefield_value(now), project.pk, annotator_id],
+    )
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
     # submits queue on it briefly but cannot deadlock.
@@ -406,7 +410,7 @@ def assignment_skip(
     Item.objects.filter(pk=assignment.item_id).update(skips_count=F("skips_count") + 1)
     Membership.objects.filter(
         project_id=assignment.project_id, user_id=assignment.annotator_id
-    ).update(skips_count=F("skips_count") + 1)
+    ).update(skips_count=F("skips_count") + 1, last_active_at=now)
     return assignment
 
 

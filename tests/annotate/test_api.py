@@ -5,10 +5,11 @@ import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotate.models import Transcript
+from annotate.models import ApiToken, Transcript
+from annotate.services.tokens import api_token_create, api_token_revoke
 from tests.factories import ItemFactory, ProjectFactory
 
 # transaction=True: queued jobs run (eagerly) when the view's transaction commits.
@@ -40,11 +41,53 @@ def test_projects_lists_only_mine_with_my_role(api, project, reviewer):
     assert r.json()["results"][0]["label_set"] == "refusal-v1"
 
 
+def token_for(user) -> str:
+    return api_token_create(user=user, name="pipeline", now=timezone.now())[1]
+
+
 def test_token_authentication_works(api, project, annotator):
-    token = Token.objects.create(user=annotator)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(annotator)}")
 
     assert api.get(f"/api/projects/{project.pk}/").json()["id"] == project.pk
+
+
+def test_a_revoked_token_is_a_401_with_the_error_body(api, project, annotator):
+    key = token_for(annotator)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get("/api/projects/").status_code == 200
+    api_token_revoke(token=ApiToken.objects.get(), by=annotator, now=timezone.now())
+
+    r = api.get("/api/projects/")
+
+    assert r.status_code == 401
+    assert r["WWW-Authenticate"] == "Token"
+    assert r.json() == {"detail": "Invalid token.", "errors": {}}
+
+
+def test_an_unknown_token_is_a_401(api, project, annotator):
+    key = token_for(annotator)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key[:-1]}x")
+
+    r = api.get("/api/projects/")
+
+    assert r.status_code == 401
+    assert r.json()["detail"] == "Invalid token."
+
+
+def test_a_tokens_use_is_recorded_at_most_every_few_minutes(
+    api, project, annotator, django_assert_num_queries
+):
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(annotator)}")
+
+    # The token with its user, the use recorded, the memberships.
+    with django_assert_num_queries(3):
+        api.get("/api/projects/")
+    first = ApiToken.objects.get().last_used_at
+    assert first is not None
+    # Used again at once: the token with its user, the memberships.
+    with django_assert_num_queries(2):
+        api.get("/api/projects/")
+    assert ApiToken.objects.get().last_used_at == first
 
 
 def test_anonymous_gets_401_or_403_with_the_error_body(api, project):
@@ -178,8 +221,10 @@ def test_claim_and_submit_with_a_token_run_a_fixed_number_of_queries(
     api, project, annotator, django_assert_num_queries
 ):
     ItemFactory.create_batch(50, project=project)
-    token = Token.objects.create(user=annotator)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(annotator)}")
+    # Used a moment ago, so these requests record no use (at most one
+    # UPDATE every TOKEN_USE_EVERY, tested above).
+    ApiToken.objects.update(last_used_at=timezone.now())
     assert project.label_set_version.schema  # parsed once per process, not per request
 
     # The token with its user, the membership with its project; then in a

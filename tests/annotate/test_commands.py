@@ -6,7 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotate.models import Annotation, Membership, Project, Transcript
+from annotate.models import Annotation, ApiToken, Membership, Project, Transcript
+from annotate.services.tokens import api_token_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,28 @@ def test_add_member_creates_the_user_and_prints_the_password(project):
 
     assert "Created user erin with password: " in out
     assert Membership.objects.get(user__username="erin").role == "reviewer"
+
+
+def test_add_member_will_not_demote_the_last_manager(project, manager):
+    with pytest.raises(CommandError, match="mona is the project's last manager"):
+        run("add_member", project.name, "mona", "--role", "annotator")
+
+    assert Membership.objects.get(user=manager).role == "manager"
+
+
+def test_create_token_prints_a_key_that_authenticates(annotator, client):
+    key = run("create_token", "alice", "--name", "nightly eval").strip()
+
+    token = ApiToken.objects.get(user=annotator)
+    assert token.name == "nightly eval"
+    assert token.key_hash == api_token_hash(key)
+    r = client.get("/api/projects/", headers={"Authorization": f"Token {key}"})
+    assert r.status_code == 200
+
+
+def test_create_token_for_an_unknown_user_fails_clearly(db):
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        run("create_token", "ghost")
 
 
 def test_add_member_to_an_unknown_project_fails_clearly():

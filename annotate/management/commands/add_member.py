@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.management.commands._common import project_by_name_or_id
 from annotate.models import Role
-from annotate.services.projects import membership_add
+from annotate.services.members import membership_ensure
 
 
 class Command(BaseCommand):
-    help = "Add a user to a project with a role, creating the user (with a printed password) if new."
+    help = (
+        "Add a user to a project with a role, creating the user (with a printed "
+        "password) if new; again, it sets the role and reactivates."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project", help="project name or id")
@@ -22,12 +26,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        added = membership_add(
-            now=timezone.now(),
-            project=project,
-            username=options["username"],
-            role=Role(options["role"]),
-        )
+        try:
+            added = membership_ensure(
+                now=timezone.now(),
+                project=project,
+                username=options["username"],
+                role=Role(options["role"]),
+            )
+        except ValidationError as e:
+            raise CommandError(" ".join(e.messages)) from None
         user = added.membership.user
         self.stdout.write(
             f"{user.username} is {added.membership.role} in {project.name!r}."

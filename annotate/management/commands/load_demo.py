@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from annotate.models import Annotation, Membership, Project, Role, Transcript
 from annotate.services.imports import transcripts_import
+from annotate.services.members import membership_ensure
 from annotate.services.projects import (
     label_set_version_get,
-    membership_add,
     project_create,
 )
+from annotate.services.quality import project_quality_set
 from annotate.services.queue import annotation_submit, assignment_skip, item_claim_next
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -62,8 +63,20 @@ class Command(BaseCommand):
                 overlap=2,
                 guidelines=(DEMO_DIR / "guidelines.md").read_text(encoding="utf-8"),
             )
+            # The demo's rows carry their expected labels (metadata._expected),
+            # so every item is also a gold question; none is mixed into the
+            # queue, so bob's and carol's labels below are all labels (a
+            # manager turns the share on from the quality page).
+            project_quality_set(
+                project=project,
+                check_rate=0.0,
+                qualification_size=0,
+                qualification_pass=0.8,
+                pause_below=None,
+                pause_window=20,
+            )
         for username, role in USERS:
-            membership_add(
+            membership_ensure(
                 now=timezone.now(), project=project, username=username, role=role
             )
             user = get_user_model().objects.get(username=username)

@@ -37,9 +37,9 @@ from annotate.models import (
 from annotate.services.exports import calibration_report
 from annotate.services.imports import ImportRejected, transcripts_import
 from annotate.services.learning import queue_job_create
+from annotate.services.members import membership_ensure
 from annotate.services.projects import (
     label_set_version_get,
-    membership_add,
     project_create,
 )
 from annotate.services.queue import annotation_submit, item_claim_next
@@ -133,7 +133,7 @@ class Command(BaseCommand):
             project=project, kind=JobKind.RESCORE, created_by=None, now=now
         )
         members = [
-            membership_add(
+            membership_ensure(
                 project=project,
                 username=f"{project.pk}-{c.strip('_')}",
                 role=Role.ANNOTATOR,
