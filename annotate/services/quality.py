@@ -351,7 +351,7 @@ def project_quality_set(
     if not 0 <= qualification_size <= 1000:
         errors["qualification_size"] = "At most 1,000 qualification questions."
     if not 0.0 <= qualification_pass <= 1.0:
-        errors["qualification_pass"] = "The pass mark must be between 0 and 1."
+        errors["qualification_pass"] = "The pass mark must be between 0 and 1."  # noqa: S105 - a message, not a password
     if pause_below is not None and not 0.0 <= pause_below <= 1.0:
         errors["pause_below"] = "The pause threshold must be between 0 and 1."
     if not 1 <= pause_window <= 200:
