@@ -413,6 +413,42 @@ class Decision(models.Model):
         return f"decision {self.number} on item {self.item_id}"
 
 
+class ReviewClaim(models.Model):
+    """A reviewer's lease on one item of the review queue, so that two
+    reviewers never get the same item (services.review).
+
+    At most one row per item and one per reviewer in a project: a reviewer
+    holds one item at a time, as an annotator does. A decision on the item
+    deletes its row; past expires_at a row no longer counts, and the next
+    claim of the item or by the reviewer takes it over, so an abandoned
+    lease returns its item to the queue without a job.
+    """
+
+    item = models.OneToOneField(
+        Item, on_delete=models.CASCADE, related_name="review_claim"
+    )
+    # Denormalised from item, so "the reviewer's claim in this project" is
+    # one index lookup and one constraint.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_claims"
+    )
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "reviewer"], name="review_claim_one_per_reviewer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} reviewing {self.item}"
+
+
 class JobKind(models.TextChoices):
     IMPORT = "import", "Import"
     AGREEMENT = "agreement", "Agreement"

@@ -128,7 +128,7 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
 
 
 def adjudication_queue(
-    project: Project, *, reviewer_id: int | None = None
+    project: Project, *, reviewer_id: int | None = None, now: datetime | None = None
 ) -> models.QuerySet[Item]:
     """Items for a reviewer to decide, most disagreeing first.
 
@@ -137,39 +137,65 @@ def adjudication_queue(
     no reviewer has decided yet. A decided item leaves the queue, so the
     first item is always the next one to review. With `reviewer_id`, the
     items that reviewer labelled or holds a live claim on are left out:
-    labelling stays blind for every role (access.access_review_item).
+    labelling stays blind for every role (access.access_review_item); with
+    `now` too, so are the items another reviewer holds a live review claim
+    on (services.review).
     """
     from annotate.models import Item
 
     queue = (
-        Item.objects.filter(
-            project=project,
-            annotations_count__gte=project.overlap,
-            gold__adjudicated=False,
-        )
-        .filter(
-            models.Q(gold__key_resolved=False)
-            | models.Q(disagreement__gt=project.disagreement_threshold)
-        )
+        Item.objects.filter(project=project)
+        .filter(disputed(project))
         .order_by(models.F("disagreement").desc(nulls_last=True), "transcript_id")
     )
     if reviewer_id is not None:
         queue = queue.exclude(seen_by(reviewer_id))
+        if now is not None:
+            queue = queue.exclude(review_claimed_by_others(reviewer_id, now))
     return queue
 
 
-def seen_by(user_id: int) -> models.Q:
-    """An item the user labelled or holds a live claim on (a filter on Item)."""
+def disputed(project: Project, prefix: str = "") -> models.Q:
+    """Items of the review queue (a filter on Item, or on what `prefix`
+    leads to it): all their labels in, not decided, and the key field
+    unresolved or the disagreement above the project's threshold."""
+    return models.Q(
+        **{
+            f"{prefix}annotations_count__gte": project.overlap,
+            f"{prefix}gold__adjudicated": False,
+        }
+    ) & (
+        models.Q(**{f"{prefix}gold__key_resolved": False})
+        | models.Q(**{f"{prefix}disagreement__gt": project.disagreement_threshold})
+    )
+
+
+def review_claimed_by_others(reviewer_id: int, now: datetime) -> models.Q:
+    """An item another reviewer holds a live review claim on (a filter on Item)."""
+    from annotate.models import ReviewClaim
+
+    return models.Q(
+        models.Exists(
+            ReviewClaim.objects.filter(
+                item=models.OuterRef("pk"), expires_at__gt=now
+            ).exclude(reviewer_id=reviewer_id)
+        )
+    )
+
+
+def seen_by(user_id: int, item: str = "pk") -> models.Q:
+    """An item the user labelled or holds a live claim on (a filter on Item,
+    or on a model whose field `item` holds the item's id)."""
     from annotate.models import Annotation, Assignment, AssignmentStatus
 
     return models.Q(
         models.Exists(
-            Annotation.objects.filter(item=models.OuterRef("pk"), annotator_id=user_id)
+            Annotation.objects.filter(item=models.OuterRef(item), annotator_id=user_id)
         )
     ) | models.Q(
         models.Exists(
             Assignment.objects.filter(
-                item=models.OuterRef("pk"),
+                item=models.OuterRef(item),
                 annotator_id=user_id,
                 status=AssignmentStatus.LIVE,
             )

@@ -39,6 +39,11 @@ annotate_patterns = [
     ),
     path("projects/<int:project_id>/review/", review.adjudication, name="adjudication"),
     path(
+        "projects/<int:project_id>/review/next/",
+        review.review_next,
+        name="review-next",
+    ),
+    path(
         "projects/<int:project_id>/review/<int:item_id>/",
         review.adjudicate,
         name="adjudicate",

@@ -1,7 +1,9 @@
-"""Reviewer pages: browse the project's transcripts, read the agreement figures."""
+"""Reviewer pages: browse the project's transcripts, the annotator table, the
+agreement figures, the review queue and screen, the calibration report."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +47,7 @@ from annotate.services.jobs import (
     calibration_job_create,
     calibration_params,
 )
+from annotate.services.review import review_claim_next, review_claim_take
 from annotate.stats.aggregation import METHOD_LABELS
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
 from labelsets.forms import label_form_for
@@ -244,7 +247,7 @@ def annotator_annotations(
 def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The adjudication queue: items to decide, most disagreeing first."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    queue = adjudication_queue(project, reviewer_id=request.user.pk)
+    queue = adjudication_queue(project, reviewer_id=request.user.pk, now=timezone.now())
     ctx = {
         "project": project,
         "items": list(queue.select_related("transcript", "gold")[:PAGE]),
@@ -260,15 +263,19 @@ def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResp
 def adjudicate(
     request: AuthenticatedHtmxRequest, project_id: int, item_id: int
 ) -> HttpResponse:
-    """One item side by side with its labels; POST records the decision and
-    brings the next item of the queue (htmx) or redirects to it."""
-    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    """One item side by side with its labels, claimed for the reviewer; POST
+    records the decision and brings the next item of the queue (htmx) or
+    redirects to it."""
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    project = membership.project
     access_review_item(request.user, project, item_id)
     review = review_item(project=project, item_id=item_id)
     if review is None:
         raise Http404("No such item in this project.")
+    now = timezone.now()
     form_class = label_form_for(project.label_set_version)
     reason = request.POST.get("reason", "")
+    message = ""
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():
@@ -278,16 +285,26 @@ def adjudicate(
                     reviewer=request.user,
                     values=form.cleaned_data,
                     reason=reason,
-                    now=timezone.now(),
+                    now=now,
                 )
             except ValidationError as e:
                 add_service_errors(form, e)
             else:
-                return _next_for_review(request, project)
+                return _next_for_review(request, membership, now=now)
     else:
         form = form_class(initial=_gold_initial(review.gold))
+        try:
+            review_claim_take(membership=membership, item=review.item, now=now)
+        except ValidationError as e:  # another reviewer is on it: say so
+            message = " ".join(e.messages)
     ctx = _review_context(
-        project, review, form, reason=reason, message="", reviewer_id=request.user.pk
+        project,
+        review,
+        form,
+        reason=reason,
+        message=message,
+        reviewer_id=request.user.pk,
+        now=now,
     )
     return _review_render(request, ctx)
 
@@ -298,18 +315,17 @@ def _gold_initial(gold: dict[str, Any]) -> dict[str, object]:
 
 
 def _next_for_review(
-    request: AuthenticatedHtmxRequest, project: Project
+    request: AuthenticatedHtmxRequest, membership: Membership, *, now: datetime
 ) -> HttpResponse:
-    following = (
-        adjudication_queue(project, reviewer_id=request.user.pk).only("pk").first()
-    )
+    project = membership.project
+    claim = review_claim_next(membership=membership, now=now)
     if not request.htmx:  # no-JS: PRG to the next item, or the queue when done
-        if following is None:
+        if claim is None:
             return redirect("annotate:adjudication", project_id=project.pk)
         return redirect(
-            "annotate:adjudicate", project_id=project.pk, item_id=following.pk
+            "annotate:adjudicate", project_id=project.pk, item_id=claim.item_id
         )
-    review = review_item(project=project, item_id=following.pk) if following else None
+    review = review_item(project=project, item_id=claim.item_id) if claim else None
     form = (
         label_form_for(project.label_set_version)(initial=_gold_initial(review.gold))
         if review
@@ -322,6 +338,7 @@ def _next_for_review(
         reason="",
         message="Decision saved.",
         reviewer_id=request.user.pk,
+        now=now,
     )
     return _review_render(request, ctx)
 
@@ -334,6 +351,7 @@ def _review_context(
     reason: str,
     message: str,
     reviewer_id: int,
+    now: datetime,
 ) -> dict[str, object]:
     fields = [f for f in project.label_set_version.schema.fields if f.kind != "text"]
     return {
@@ -367,7 +385,7 @@ def _review_context(
         ]
         if review
         else [],
-        "waiting": adjudication_queue(project, reviewer_id=reviewer_id)
+        "waiting": adjudication_queue(project, reviewer_id=reviewer_id, now=now)
         .order_by()[:QUEUE_LEFT_CAP]
         .count(),
         "cap": QUEUE_LEFT_CAP,
@@ -381,6 +399,18 @@ def _review_render(
         response = render(request, "annotate/review/adjudicate.html#item-panel", ctx)
         return retarget(response, "#item-panel")
     return render(request, "annotate/review/adjudicate.html", ctx)
+
+
+@require_GET
+@login_required
+def review_next(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Claim the next item of the reviewer's queue and open it; the queue
+    page when nothing is left."""
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    claim = review_claim_next(membership=membership, now=timezone.now())
+    if claim is None:
+        return redirect("annotate:adjudication", project_id=project_id)
+    return redirect("annotate:adjudicate", project_id=project_id, item_id=claim.item_id)
 
 
 @require_http_methods(["GET", "POST"])
