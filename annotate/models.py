@@ -190,6 +190,13 @@ class Transcript(models.Model):
             models.Index(
                 fields=["project", "prompt_group"], name="transcript_group_idx"
             ),
+            # Links by external id and the browser's id filter. Measured on a
+            # COPY of 30,000 transcripts: about 5% more time for this index,
+            # against 14 times as long for a trigram index on the messages,
+            # which is why the text search scans (README).
+            models.Index(
+                fields=["project", "external_id"], name="transcript_external_id_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +332,13 @@ class Assignment(models.Model):
                 condition=Q(status="live"),
                 name="assignment_expiry_idx",
             ),
+            # The annotator table's skip reasons, grouped per annotator: read
+            # from this index alone, whatever the number of claims.
+            models.Index(
+                fields=["project", "annotator", "skip_reason"],
+                condition=Q(status="skipped") & ~Q(skip_reason=""),
+                name="assignment_skip_reason_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -333,8 +347,12 @@ class Assignment(models.Model):
 
 class Annotation(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    # No index of its own: annotation_annotator_time_idx leads with it.
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+        db_index=False,
     )
     label_set_version = models.ForeignKey(
         LabelSetVersion, on_delete=models.PROTECT, related_name="+"
@@ -356,6 +374,13 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["item", "annotator"], name="annotation_unique"
+            ),
+        ]
+        indexes = [
+            # An annotator's latest label: the annotator table's "last
+            # active", one backward index probe per member.
+            models.Index(
+                fields=["annotator", "created_at"], name="annotation_annotator_time_idx"
             ),
         ]
 
