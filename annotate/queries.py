@@ -290,3 +290,199 @@ def review_item(*, project: Project, item_id: int) -> ReviewItem | None:
             .order_by("-number")
         ),
     )
+
+
+# The annotator table (managers and reviewers).
+
+# Sort keys of the annotator table, in its columns' order.
+ANNOTATOR_SORTS = (
+    "annotator",
+    "role",
+    "today",
+    "total",
+    "median_seconds",
+    "skips",
+    "agreement",
+    "accuracy_decided",
+    "accuracy_aggregated",
+    "last_active",
+)
+# Skip reasons shown per annotator, the most frequent first.
+SKIP_REASONS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class AnnotatorRow:
+    member: Membership  # with its user
+    today: int
+    total: int
+    skips: int
+    skip_reasons: list[tuple[str, int]]  # (reason, skips), most frequent first
+    last_active: datetime | None  # their latest label's time
+    # From the latest agreement report; None (and 0) when not in it.
+    in_report: bool
+    median_seconds: float | None
+    agreement: float | None  # with the leave-one-out majority
+    agreement_compared: int
+    accuracy_decided: float | None  # against reviewers' decisions
+    accuracy_decided_compared: int
+    accuracy_aggregated: float | None  # against gold from the labels
+    accuracy_aggregated_compared: int
+
+
+@dataclass(frozen=True)
+class AnnotatorTable:
+    rows: list[AnnotatorRow]
+    report: Job | None  # the agreement report the figures come from
+    field: str | None  # the field agreement and accuracy are on
+    labels_since: int  # the project's labels since that report
+    # False for a report from before median seconds and accuracy were in it.
+    has_pace: bool
+
+
+def agreement_report_latest(project: Project) -> Job | None:
+    """The newest finished agreement report over all of the project's labels.
+
+    A report computed for filters (a model, some days, some annotators) is
+    about a part of the labels, so it is passed over. Found, as job_for
+    does, among the recent reports' params in Python: the result (kappa
+    matrices, annotators squared) is read for the one chosen only.
+    """
+    from annotate.models import Job, JobKind, JobStatus
+
+    recent = (
+        Job.objects.filter(
+            project=project, kind=JobKind.AGREEMENT, status=JobStatus.SUCCEEDED
+        )
+        .order_by("-finished_at", "-pk")
+        .only("pk", "params")[:50]
+    )
+    found = next(
+        (job for job in recent if not any((job.params.get("filters") or {}).values())),
+        None,
+    )
+    return Job.objects.get(pk=found.pk) if found else None
+
+
+def annotator_table(
+    *,
+    project: Project,
+    now: datetime,
+    sort: str = "annotator",
+    descending: bool = False,
+) -> AnnotatorTable:
+    """Every member of the project with their figures, sorted by `sort` (one
+    of ANNOTATOR_SORTS; members without a figure come last either way).
+
+    Three queries, however many members and labels: the members with their
+    kept counters and their latest label's time (one backward probe of
+    annotation_annotator_time_idx each), the skip reasons (grouped from the
+    partial index assignment_skip_reason_idx) and the latest agreement
+    report, whose per-annotator figures (agreement, median seconds,
+    accuracy) are computed by its job, never here.
+    """
+    from annotate.models import (
+        Annotation,
+        Assignment,
+        AssignmentStatus,
+        Membership,
+    )
+
+    latest = (
+        Annotation.objects.filter(
+            annotator_id=models.OuterRef("user_id"),
+            item__project_id=models.OuterRef("project_id"),
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    members = list(
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(last_active=models.Subquery(latest))
+    )
+    reasons: dict[int, list[tuple[str, int]]] = {}
+    for annotator_id, reason, n in (
+        Assignment.objects.filter(project=project, status=AssignmentStatus.SKIPPED)
+        .exclude(skip_reason="")
+        .values_list("annotator_id", "skip_reason")
+        .annotate(n=models.Count("pk"))
+        .order_by()
+    ):
+        reasons.setdefault(annotator_id, []).append((reason, n))
+    job = agreement_report_latest(project)
+    report: dict[str, Any] = job.result if job else {}
+    field = _accuracy_field(report)
+    figures = {row["id"]: row for row in report.get("annotators", [])}
+    today = now.date()
+    rows = []
+    for m in members:
+        row = figures.get(m.user_id, {})
+        agreement = row.get("majority_agreement", {}).get(field, {})
+        accuracy = row.get("gold_accuracy", {})
+        decided = accuracy.get("decided", {})
+        aggregated = accuracy.get("aggregated", {})
+        rows.append(
+            AnnotatorRow(
+                member=m,
+                today=m.today_count if m.today == today else 0,
+                total=m.annotations_count,
+                skips=m.skips_count,
+                skip_reasons=sorted(
+                    reasons.get(m.user_id, []), key=lambda r: (-r[1], r[0])
+                )[:SKIP_REASONS_SHOWN],
+                last_active=m.last_active,  # type: ignore[attr-defined]  # annotated above
+                in_report=bool(row),
+                median_seconds=row.get("median_seconds"),
+                agreement=agreement.get("share"),
+                agreement_compared=agreement.get("compared", 0),
+                accuracy_decided=decided.get("share"),
+                accuracy_decided_compared=decided.get("compared", 0),
+                accuracy_aggregated=aggregated.get("share"),
+                accuracy_aggregated_compared=aggregated.get("compared", 0),
+            )
+        )
+    return AnnotatorTable(
+        rows=_sorted_rows(rows, sort, descending),
+        report=job,
+        field=field,
+        labels_since=max(
+            0,
+            project.annotations_total
+            - report.get("counts", {}).get("project_annotations", 0),
+        )
+        if job
+        else 0,
+        has_pace=any("median_seconds" in row for row in figures.values()),
+    )
+
+
+def _accuracy_field(report: dict[str, Any]) -> str | None:
+    """The field the table shows agreement on: the report's key field when it
+    is a one-of field, else its first (services.agreement.annotator_accuracy_field,
+    which the report's accuracy was computed with)."""
+    singles: list[str] = report.get("single_fields", [])
+    key = report.get("key_field")
+    if key in singles:
+        return str(key)
+    return singles[0] if singles else None
+
+
+def _sorted_rows(
+    rows: list[AnnotatorRow], sort: str, descending: bool
+) -> list[AnnotatorRow]:
+    """Sorted by the column, ties by username; rows without the figure last."""
+    from annotate.models import ROLE_RANK, Role
+
+    def value(row: AnnotatorRow) -> object:
+        if sort == "annotator":
+            return row.member.user.username.lower()
+        if sort == "role":
+            return ROLE_RANK[Role(row.member.role)]
+        return getattr(row, sort)
+
+    by_name = sorted(rows, key=lambda r: r.member.user.username.lower())
+    known = [r for r in by_name if value(r) is not None]
+    unknown = [r for r in by_name if value(r) is None]
+    known.sort(key=value, reverse=descending)  # type: ignore[arg-type]  # one type per column
+    return known + unknown

@@ -32,6 +32,7 @@ annotate_patterns = [
         name="transcript",
     ),
     path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
+    path("projects/<int:project_id>/annotators/", review.annotators, name="annotators"),
     path(
         "projects/<int:project_id>/annotators/<int:user_id>/",
         review.annotator_annotations,

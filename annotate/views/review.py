@@ -31,10 +31,12 @@ from annotate.models import (
     Transcript,
 )
 from annotate.queries import (
+    ANNOTATOR_SORTS,
     QUEUE_LEFT_CAP,
     ReviewItem,
     adjudication_queue,
     agreement_job_for,
+    annotator_table,
     job_for,
     job_live,
     review_item,
@@ -196,6 +198,53 @@ def _agreement_context(
     ]
     ctx["weekly"] = weekly_chart(report["weekly"])
     return ctx
+
+
+# The annotator table's columns: (sort key, heading, numeric, first direction).
+ANNOTATOR_COLUMNS = [
+    ("annotator", "Annotator", False, ""),
+    ("role", "Role", False, ""),
+    ("today", "Today", True, "-"),
+    ("total", "Total", True, "-"),
+    ("median_seconds", "Median seconds", True, "-"),
+    ("skips", "Skips", True, "-"),
+    ("agreement", "Agreement", True, "-"),
+    ("accuracy_decided", "Accuracy: decisions", True, "-"),
+    ("accuracy_aggregated", "Accuracy: label gold", True, "-"),
+    ("last_active", "Last active", True, "-"),
+]
+
+
+@require_GET
+@login_required
+def annotators(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Every annotator's pace, skips, agreement and accuracy, sorted by the
+    column in `sort` (`-` first for descending); htmx swaps the table only."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    sort = request.GET.get("sort", "")
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
+    if key not in ANNOTATOR_SORTS:
+        key, descending = "annotator", False
+    table = annotator_table(
+        project=project, now=timezone.now(), sort=key, descending=descending
+    )
+    columns = [
+        {
+            "key": name,
+            "label": label,
+            "num": num,
+            # Sorted already: the other way round; else the column's own way.
+            "next": ("" if descending else "-") + name if name == key else first + name,
+            "aria_sort": ("descending" if descending else "ascending")
+            if name == key
+            else None,
+        }
+        for name, label, num, first in ANNOTATOR_COLUMNS
+    ]
+    ctx = {"project": project, "table": table, "columns": columns}
+    if request.htmx:
+        return render(request, "annotate/review/annotators.html#annotator-table", ctx)
+    return render(request, "annotate/review/annotators.html", ctx)
 
 
 @require_GET
