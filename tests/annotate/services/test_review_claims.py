@@ -134,9 +134,7 @@ def test_opening_an_item_moves_my_claim_there(queue):
     taken = review_claim_take(membership=rita, item=items[2], now=NOW)
 
     assert taken.item_id == items[2].pk
-    assert list(ReviewClaim.objects.values_list("item_id", flat=True)) == [
-        items[2].pk
-    ]
+    assert list(ReviewClaim.objects.values_list("item_id", flat=True)) == [items[2].pk]
 
 
 def test_opening_an_item_another_reviewer_holds_says_who(queue):

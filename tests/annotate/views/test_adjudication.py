@@ -233,7 +233,11 @@ def test_the_next_item_after_a_decision_skips_one_another_reviewer_holds(
 ):
     project = ProjectFactory(overlap=2)
     items = [ItemFactory(project=project) for _ in range(3)]
-    for pair in (("policy", "capability"), ("scope", "conditional"), ("none", "policy")):
+    for pair in (
+        ("policy", "capability"),
+        ("scope", "conditional"),
+        ("none", "policy"),
+    ):
         labelled(project, *pair)
     rita = reviewer_of(project)
     rex = UserFactory(username="rex")
