@@ -117,3 +117,14 @@ class ExportForm(forms.Form):
         which holds the rules (the split adding up to 1, among others)."""
         d = self.cleaned_data
         return {**d, "ratios": [d["train"], d["validation"], d["test"]]}
+
+
+class LabelSearchForm(forms.Form):
+    """Search one annotator's labels by the transcript's id or its text."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Search",
+        help_text="An external id, or text in the transcript (ignoring case).",
+    )

@@ -11,6 +11,7 @@ from django.db import connection, models
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import (  # noqa: F401
+        Annotation,
         Assignment,
         Decision,
         Item,
@@ -486,3 +487,54 @@ def _sorted_rows(
     unknown = [r for r in by_name if value(r) is None]
     known.sort(key=value, reverse=descending)  # type: ignore[arg-type]  # one type per column
     return known + unknown
+
+
+# Labels, one annotator's (the annotator's own page, and reviewers').
+
+
+def annotations_of(
+    *,
+    project: Project,
+    user_id: int,
+    search: str = "",
+    before: int | None = None,
+    limit: int,
+    hide_seen_by: int | None = None,
+) -> list[Annotation]:
+    """One annotator's human labels in the project, newest first: up to
+    `limit` older than the annotation `before` (keyset pagination, no COUNT).
+
+    `search` keeps those whose transcript has that external id or whose
+    messages contain it (case-insensitive; a scan, see transcripts_browse).
+    `hide_seen_by` leaves out the items that user labelled or holds a claim
+    on, so a reviewer reading someone's labels never sees those of an item
+    they label themselves (access.access_review_item's rule).
+    """
+    from annotate.models import Annotation
+
+    annotations = (
+        Annotation.objects.filter(
+            item__project=project, annotator_id=user_id, is_human=True
+        )
+        .select_related("item__transcript")
+        .only(
+            "pk",
+            "values",
+            "created_at",
+            "seconds_spent",
+            "item_id",
+            "item__transcript__external_id",
+            "item__transcript__source_model",
+        )
+        .order_by("-pk")
+    )
+    if search:
+        annotations = annotations.filter(
+            models.Q(item__transcript__external_id=search)
+            | models.Q(item__transcript__messages_json__icontains=search)
+        )
+    if before is not None:
+        annotations = annotations.filter(pk__lt=before)
+    if hide_seen_by is not None and hide_seen_by != user_id:
+        annotations = annotations.exclude(seen_by(hide_seen_by, item="item_id"))
+    return list(annotations[:limit])

@@ -21,6 +21,7 @@ annotate_patterns = [
     path("assignments/<int:assignment_id>/submit/", annotator.submit, name="submit"),
     path("assignments/<int:assignment_id>/skip/", annotator.skip, name="skip"),
     path("annotations/<int:annotation_id>/edit/", annotator.edit, name="edit"),
+    path("projects/<int:project_id>/my-labels/", annotator.my_labels, name="my-labels"),
     path(
         "projects/<int:project_id>/transcripts/",
         review.transcript_list,

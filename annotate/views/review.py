@@ -18,10 +18,9 @@ from django_htmx.http import retarget
 
 from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
-from annotate.forms import AgreementForm, add_service_errors
+from annotate.forms import AgreementForm, LabelSearchForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import (
-    Annotation,
     Job,
     JobKind,
     JobStatus,
@@ -36,6 +35,7 @@ from annotate.queries import (
     ReviewItem,
     adjudication_queue,
     agreement_job_for,
+    annotations_of,
     annotator_table,
     job_for,
     job_live,
@@ -252,7 +252,7 @@ def annotators(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespon
 def annotator_annotations(
     request: AuthenticatedHtmxRequest, project_id: int, user_id: int
 ) -> HttpResponse:
-    """One annotator's labels in the project, newest first (from the agreement page)."""
+    """One annotator's labels in the project, newest first, searchable."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
     member = (
         Membership.objects.filter(project=project, user_id=user_id)
@@ -261,28 +261,25 @@ def annotator_annotations(
     )
     if member is None:
         raise Http404("No such annotator in this project.")
-    # Keyset pagination on the id, newest first: no COUNT, flat cost per page.
+    form = LabelSearchForm(request.GET)
+    search = form.cleaned_data["q"] if form.is_valid() else ""
     before = request.GET.get("before", "")
-    annotations = (
-        Annotation.objects.filter(item__project=project, annotator_id=user_id)
-        .select_related("item__transcript")
-        .only(
-            "pk",
-            "values",
-            "created_at",
-            "seconds_spent",
-            "item__transcript__external_id",
-        )
-        .order_by("-pk")
+    page = annotations_of(
+        project=project,
+        user_id=user_id,
+        search=search,
+        before=int(before) if before.isdigit() else None,
+        limit=PAGE + 1,
+        hide_seen_by=request.user.pk,
     )
-    if before.isdigit():
-        annotations = annotations.filter(pk__lt=int(before))
-    page = list(annotations[: PAGE + 1])
     fields = project.label_set_version.schema.fields
     ctx = {
         "project": project,
         "member": member,
+        "form": form,
+        "search": search,
         "fields": fields,
+        "hiding": user_id != request.user.pk,
         "rows": [
             (a, [f.shown(a.values.get(f.name)) for f in fields]) for a in page[:PAGE]
         ],
