@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from annotate import importers
+from annotate.queries import ITEM_STATUSES, TranscriptFilters
 
 
 def add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -117,6 +120,52 @@ class ExportForm(forms.Form):
         which holds the rules (the split adding up to 1, among others)."""
         d = self.cleaned_data
         return {**d, "ratios": [d["train"], d["validation"], d["test"]]}
+
+
+class TranscriptFilterForm(forms.Form):
+    """The transcript browser's search and filters (queries.TranscriptFilters)."""
+
+    text = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Text",
+        help_text="In any message, ignoring case.",
+    )
+    external_id = forms.CharField(required=False, max_length=200, label="External id")
+    source_model = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Model",
+        widget=forms.TextInput(attrs={"list": "source-models"}),
+    )
+    dataset = forms.CharField(required=False, max_length=200)
+    metadata_key = forms.CharField(required=False, max_length=200, label="Metadata key")
+    metadata_value = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Metadata value",
+        help_text="Empty: any transcript with the key.",
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *ITEM_STATUSES.items()],
+        help_text=(
+            "In progress: some labels, fewer than the project needs. Disputed: in "
+            "the review queue. Adjudicated: a reviewer decided it."
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("metadata_value") and not data.get("metadata_key"):
+            self.add_error("metadata_key", "Name the key the value is for.")
+        return data
+
+    def filters(self) -> TranscriptFilters:
+        """The valid form's filters, each stripped of surrounding spaces."""
+        return TranscriptFilters(
+            **{name: str(self.cleaned_data.get(name) or "") for name in self.fields}
+        )
 
 
 class LabelSearchForm(forms.Form):

@@ -538,3 +538,200 @@ def annotations_of(
     if hide_seen_by is not None and hide_seen_by != user_id:
         annotations = annotations.exclude(seen_by(hide_seen_by, item="item_id"))
     return list(annotations[:limit])
+
+
+# The transcript browser (reviewers and managers).
+
+# An item's state, from kept fields (item counters, its gold row); the
+# labels are the screen's words.
+ITEM_STATUSES = {
+    "unlabelled": "Unlabelled",
+    "in_progress": "In progress",
+    "complete": "Complete",
+    "disputed": "Disputed",
+    "adjudicated": "Adjudicated",
+}
+
+
+def item_status_filter(project: Project, status: str) -> models.Q:
+    """Transcripts whose item is in `status` (a key of ITEM_STATUSES).
+
+    adjudicated: a reviewer decided it (gold.adjudicated), whatever else;
+    unlabelled: no label yet (it may be claimed); in progress: some labels,
+    fewer than the overlap; disputed: in the review queue (queries.disputed:
+    all labels in, key field unresolved or disagreement above the
+    threshold); complete: all labels in and none of those. Each transcript
+    is in exactly one (item_status says which for a loaded row).
+    """
+    decided = models.Q(item__gold__adjudicated=True)
+    count = "item__annotations_count"
+    queue = disputed(project, prefix="item__")
+    match status:
+        case "adjudicated":
+            return decided
+        case "unlabelled":
+            return models.Q(**{count: 0}) & ~decided
+        case "in_progress":
+            return (
+                models.Q(**{f"{count}__gt": 0, f"{count}__lt": project.overlap})
+                & ~decided
+            )
+        case "disputed":
+            return queue
+        case "complete":
+            return models.Q(**{f"{count}__gte": project.overlap}) & ~decided & ~queue
+    raise ValueError(f"Unknown status {status!r}.")
+
+
+def item_status(project: Project, item: Item) -> str:
+    """The key of ITEM_STATUSES the item is in (its gold row loaded, or none):
+    the same rules as item_status_filter."""
+    from annotate.models import Gold
+
+    try:
+        gold: Gold | None = item.gold
+    except Gold.DoesNotExist:
+        gold = None
+    if gold is not None and gold.adjudicated:
+        return "adjudicated"
+    if item.annotations_count == 0:
+        return "unlabelled"
+    if item.annotations_count < project.overlap:
+        return "in_progress"
+    if gold is not None and (
+        not gold.key_resolved
+        or (
+            item.disagreement is not None
+            and item.disagreement > project.disagreement_threshold
+        )
+    ):
+        return "disputed"
+    return "complete"
+
+
+@dataclass(frozen=True)
+class TranscriptFilters:
+    """What the transcript browser shows; empty means all."""
+
+    text: str = ""  # contained in the messages, case-insensitive
+    external_id: str = ""  # exactly
+    source_model: str = ""
+    dataset: str = ""
+    metadata_key: str = ""  # the key present; with a value, equal to it
+    metadata_value: str = ""
+    status: str = ""  # a key of ITEM_STATUSES
+
+
+# A text search reads every message of the project (no trigram index: it
+# made imports 14 times slower; README), so on PostgreSQL it has this long
+# before it is stopped, rather than hold a web worker.
+SEARCH_TIMEOUT_MS = 5000
+
+
+class SearchTooSlow(Exception):
+    """The text search ran past SEARCH_TIMEOUT_MS."""
+
+
+def transcripts_browse(
+    *,
+    project: Project,
+    filters: TranscriptFilters,
+    after: int,
+    limit: int,
+    viewer_id: int | None = None,
+) -> list[Transcript]:
+    """The project's transcripts matching `filters`, in id order, up to
+    `limit` after the transcript `after` (keyset pagination: no COUNT, so
+    a page costs the same anywhere), each with its item and gold.
+
+    The external id is looked up by transcript_external_id_idx; model,
+    dataset, metadata and status filter the rows met in id order, so a page
+    stops as soon as it is full. The text search is a case-insensitive
+    contains over the messages' JSON text (ILIKE on PostgreSQL, LIKE on
+    SQLite) with no index: raises SearchTooSlow past SEARCH_TIMEOUT_MS on
+    PostgreSQL. With `viewer_id`, each transcript says whether that user
+    labelled its item or holds a claim on it (`seen`), and a status filter
+    leaves those out: their state is not shown to someone labelling them.
+    """
+    from django.db import OperationalError, transaction
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    from annotate.models import Transcript
+
+    qs = Transcript.objects.filter(project=project, pk__gt=after)
+    if filters.external_id:
+        qs = qs.filter(external_id=filters.external_id)
+    if filters.source_model:
+        qs = qs.filter(source_model=filters.source_model)
+    if filters.dataset:
+        qs = qs.filter(dataset=filters.dataset)
+    if filters.metadata_key and filters.metadata_value:
+        # As text on both databases (SQLite's JSON_EXTRACT gives numbers as
+        # numbers): a value 3 matches "3".
+        qs = qs.annotate(
+            metadata_text=Cast(
+                KeyTextTransform(filters.metadata_key, "metadata"),
+                output_field=models.TextField(),
+            )
+        ).filter(metadata_text=filters.metadata_value)
+    elif filters.metadata_key:
+        qs = qs.filter(metadata__has_key=filters.metadata_key)
+    if filters.status:
+        qs = qs.filter(item_status_filter(project, filters.status))
+        if viewer_id is not None:
+            qs = qs.exclude(seen_by(viewer_id))
+    if viewer_id is not None:
+        qs = qs.annotate(seen=_seen_flag(viewer_id))
+    if filters.text:
+        qs = qs.filter(messages_json__icontains=filters.text)
+    qs = qs.select_related("item__gold").order_by("pk")[:limit]
+    if not filters.text or connection.vendor != "postgresql":
+        return list(qs)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+            return list(qs)
+    except OperationalError as e:  # psycopg's QueryCanceled
+        raise SearchTooSlow from e
+
+
+def transcript_for_review(
+    *, project: Project, transcript_id: int, viewer_id: int
+) -> Transcript | None:
+    """One transcript of the project with its item and gold, and whether the
+    viewer labelled it or holds a claim on it (`seen`, as transcripts_browse)."""
+    from annotate.models import Transcript
+
+    return (
+        Transcript.objects.filter(project=project, pk=transcript_id)
+        .select_related("item__gold")
+        .annotate(seen=_seen_flag(viewer_id))
+        .first()
+    )
+
+
+def _seen_flag(user_id: int) -> models.ExpressionWrapper[models.Q]:
+    # A transcript's id is its item's, so seen_by's reference to "pk" holds.
+    return models.ExpressionWrapper(
+        seen_by(user_id), output_field=models.BooleanField()
+    )
+
+
+def source_models_imported(project: Project) -> list[str]:
+    """The source models the project's recent imports brought, for the
+    browser's suggestions: read from their summaries (kept on the jobs),
+    never by a DISTINCT over the transcripts."""
+    from annotate.models import Job, JobKind, JobStatus
+
+    found: set[str] = set()
+    for result in (
+        Job.objects.filter(
+            project=project, kind=JobKind.IMPORT, status=JobStatus.SUCCEEDED
+        )
+        .order_by("-created_at")
+        .values_list("result", flat=True)[:50]
+    ):
+        found.update(m for m in (result or {}).get("by_model", {}) if m)
+    return sorted(found)

@@ -28,6 +28,11 @@ annotate_patterns = [
         name="transcripts",
     ),
     path(
+        "projects/<int:project_id>/transcripts/by-id/<path:external_id>/",
+        review.transcript_by_external_id,
+        name="transcript-by-id",
+    ),
+    path(
         "projects/<int:project_id>/transcripts/<int:transcript_id>/",
         review.transcript_detail,
         name="transcript",

@@ -12,13 +12,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import retarget
 
 from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
-from annotate.forms import AgreementForm, LabelSearchForm, add_service_errors
+from annotate.forms import (
+    AgreementForm,
+    LabelSearchForm,
+    TranscriptFilterForm,
+    add_service_errors,
+)
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import (
     Job,
@@ -31,15 +37,22 @@ from annotate.models import (
 )
 from annotate.queries import (
     ANNOTATOR_SORTS,
+    ITEM_STATUSES,
     QUEUE_LEFT_CAP,
+    SEARCH_TIMEOUT_MS,
     ReviewItem,
+    SearchTooSlow,
     adjudication_queue,
     agreement_job_for,
     annotations_of,
     annotator_table,
+    item_status,
     job_for,
     job_live,
     review_item,
+    source_models_imported,
+    transcript_for_review,
+    transcripts_browse,
 )
 from annotate.services.agreement import agreement_request_parse
 from annotate.services.exports import calibration_breakdown_parse
@@ -60,20 +73,73 @@ PAGE = 50
 @require_GET
 @login_required
 def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The project's transcripts, searched and filtered by the query string."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    form = TranscriptFilterForm(request.GET)
     # Keyset pagination: no COUNT over the table, flat cost on any page.
     after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
-    page = list(
-        Transcript.objects.filter(project=project, pk__gt=after)
-        .select_related("item")
-        .order_by("pk")[: PAGE + 1]
-    )
+    page: list[Transcript] = []
+    error = ""
+    if form.is_valid():
+        try:
+            page = transcripts_browse(
+                project=project,
+                filters=form.filters(),
+                after=after,
+                limit=PAGE + 1,
+                viewer_id=request.user.pk,
+            )
+        except SearchTooSlow:
+            error = (
+                f"The text search took longer than {SEARCH_TIMEOUT_MS // 1000} "
+                "seconds and was stopped: narrow it by model, dataset or status, "
+                "or look the transcript up by its external id."
+            )
+    query = request.GET.copy()
+    query.pop("after", None)
     ctx = {
         "project": project,
+        "form": form,
+        "error": error,
         "transcripts": page[:PAGE],
+        "rows": [(t, _status_label(project, t)) for t in page[:PAGE]],
         "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
+        "query": query.urlencode(),
+        "source_models": source_models_imported(project),
     }
     return render(request, "annotate/review/transcripts.html", ctx)
+
+
+def _status_label(project: Project, transcript: Transcript) -> str:
+    """The item's state in the screen's words; not shown on an item the
+    viewer labels themselves (it could hint at the others' labels)."""
+    if getattr(transcript, "seen", False):
+        return "You label this item"
+    item = getattr(transcript, "item", None)
+    return ITEM_STATUSES[item_status(project, item)] if item else "Not queued"
+
+
+@require_GET
+@login_required
+def transcript_by_external_id(
+    request: AuthenticatedHtmxRequest, project_id: int, external_id: str
+) -> HttpResponse:
+    """A link by external id: the transcript, or the browser listing every
+    transcript with that id (one per model) when there are several."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    found = list(
+        Transcript.objects.filter(project=project, external_id=external_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:2]
+    )
+    if not found:
+        raise Http404("No transcript with that external id in this project.")
+    if len(found) == 1:
+        return redirect(
+            "annotate:transcript", project_id=project.pk, transcript_id=found[0]
+        )
+    url = reverse("annotate:transcripts", kwargs={"project_id": project.pk})
+    return redirect(f"{url}?{urlencode({'external_id': external_id})}")
 
 
 @require_GET
@@ -82,10 +148,16 @@ def transcript_detail(
     request: AuthenticatedHtmxRequest, project_id: int, transcript_id: int
 ) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    transcript = Transcript.objects.filter(project=project, pk=transcript_id).first()
+    transcript = transcript_for_review(
+        project=project, transcript_id=transcript_id, viewer_id=request.user.pk
+    )
     if transcript is None:
         raise Http404("No such transcript in this project.")
-    ctx = {"project": project, "transcript": transcript}
+    ctx = {
+        "project": project,
+        "transcript": transcript,
+        "status": _status_label(project, transcript),
+    }
     return render(request, "annotate/review/transcript.html", ctx)
 
 
@@ -304,6 +376,18 @@ def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResp
     return render(request, "annotate/review/adjudication.html", ctx)
 
 
+@require_GET
+@login_required
+def review_next(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Claim the next item of the reviewer's queue and open it; the queue
+    page when nothing is left."""
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    claim = review_claim_next(membership=membership, now=timezone.now())
+    if claim is None:
+        return redirect("annotate:adjudication", project_id=project_id)
+    return redirect("annotate:adjudicate", project_id=project_id, item_id=claim.item_id)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def adjudicate(
@@ -445,18 +529,6 @@ def _review_render(
         response = render(request, "annotate/review/adjudicate.html#item-panel", ctx)
         return retarget(response, "#item-panel")
     return render(request, "annotate/review/adjudicate.html", ctx)
-
-
-@require_GET
-@login_required
-def review_next(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
-    """Claim the next item of the reviewer's queue and open it; the queue
-    page when nothing is left."""
-    membership = access_project(request.user, project_id, role=Role.REVIEWER)
-    claim = review_claim_next(membership=membership, now=timezone.now())
-    if claim is None:
-        return redirect("annotate:adjudication", project_id=project_id)
-    return redirect("annotate:adjudicate", project_id=project_id, item_id=claim.item_id)
 
 
 @require_http_methods(["GET", "POST"])
