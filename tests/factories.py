@@ -122,7 +122,7 @@ def disputed_items(project: Project, n: int) -> list[Item]:
 
     from annotate.models import Gold
 
-    items = [
+    items: list[Item] = [
         ItemFactory(
             project=project,
             slots_left=0,

@@ -103,7 +103,7 @@ def test_last_active_is_the_latest_label_in_this_project(team):
     label(ann, project, "policy")
     Annotation.objects.update(created_at=NOW - timedelta(hours=3))
     label(ann, project, "scope")
-    latest = Annotation.objects.order_by("-pk").first()
+    latest = Annotation.objects.order_by("-pk")[0]
     Annotation.objects.filter(pk=latest.pk).update(created_at=NOW - timedelta(hours=1))
     elsewhere = ProjectFactory()
     ItemFactory(project=elsewhere)
