@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from annotate.access import access_project
 from annotate.charts import learning_chart
+from annotate.exporters import SPLITS
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
 from annotate.services.learning import prelabels_shown, queue_settings_of
@@ -59,9 +60,10 @@ def _export_summary(job: Job) -> str:
     """A finished export's manifest in a line: rows per split, the items left
     out, and the filters it was made with (from the job, not the file)."""
     result, params = job.result, job.params
-    parts = [
-        ", ".join(f"{split} {n}" for split, n in result.get("by_split", {}).items())
-    ]
+    splits = result.get("by_split", {})
+    # In the splits' own order: jsonb keeps no key order.
+    order = [s for s in SPLITS if s in splits] + sorted(set(splits) - set(SPLITS))
+    parts = [", ".join(f"{split} {splits[split]}" for split in order)]
     if result.get("left_out_unresolved"):
         parts.append(f"{result['left_out_unresolved']} unresolved left out")
     if params.get("include_unresolved"):
