@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from annotate import importers
 from annotate.models import Batch, Role
+from annotate.queries import ITEM_STATUSES, TranscriptFilters
 from annotate.services.assignments import SELECTION_KEYS
 from annotate.services.members import Credentials
 
@@ -216,4 +217,61 @@ class ApiTokenForm(forms.Form):
         max_length=100,
         help_text="What it is for (a pipeline, a notebook), to tell your tokens apart.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class TranscriptFilterForm(forms.Form):
+    """The transcript browser's search and filters (queries.TranscriptFilters)."""
+
+    text = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Text",
+        help_text="In any message, ignoring case.",
+    )
+    external_id = forms.CharField(required=False, max_length=200, label="External id")
+    source_model = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Model",
+        widget=forms.TextInput(attrs={"list": "source-models"}),
+    )
+    dataset = forms.CharField(required=False, max_length=200)
+    metadata_key = forms.CharField(required=False, max_length=200, label="Metadata key")
+    metadata_value = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Metadata value",
+        help_text="Empty: any transcript with the key.",
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any"), *ITEM_STATUSES.items()],
+        help_text=(
+            "In progress: some labels, fewer than the project needs. Disputed: in "
+            "the review queue. Adjudicated: a reviewer decided it."
+        ),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("metadata_value") and not data.get("metadata_key"):
+            self.add_error("metadata_key", "Name the key the value is for.")
+        return data
+
+    def filters(self) -> TranscriptFilters:
+        """The valid form's filters, each stripped of surrounding spaces."""
+        return TranscriptFilters(
+            **{name: str(self.cleaned_data.get(name) or "") for name in self.fields}
+        )
+
+
+class LabelSearchForm(forms.Form):
+    """Search one annotator's labels by the transcript's id or its text."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Search",
+        help_text="An external id, or text in the transcript (ignoring case).",
     )

@@ -291,6 +291,13 @@ class Transcript(models.Model):
             models.Index(
                 fields=["project", "prompt_group"], name="transcript_group_idx"
             ),
+            # Links by external id and the browser's id filter. Measured on a
+            # COPY of 30,000 transcripts: about 5% more time for this index,
+            # against 14 times as long for a trigram index on the messages,
+            # which is why the text search scans (README).
+            models.Index(
+                fields=["project", "external_id"], name="transcript_external_id_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -433,6 +440,13 @@ class Assignment(models.Model):
                 condition=Q(status="live"),
                 name="assignment_expiry_idx",
             ),
+            # The annotator table's skip reasons, grouped per annotator: read
+            # from this index alone, whatever the number of claims.
+            models.Index(
+                fields=["project", "annotator", "skip_reason"],
+                condition=Q(status="skipped") & ~Q(skip_reason=""),
+                name="assignment_skip_reason_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -509,8 +523,12 @@ class Allocation(models.Model):
 
 class Annotation(models.Model):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    # No index of its own: annotation_annotator_time_idx leads with it.
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+        db_index=False,
     )
     label_set_version = models.ForeignKey(
         LabelSetVersion, on_delete=models.PROTECT, related_name="+"
@@ -532,6 +550,13 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["item", "annotator"], name="annotation_unique"
+            ),
+        ]
+        indexes = [
+            # An annotator's latest label: the annotator table's "last
+            # active", one backward index probe per member.
+            models.Index(
+                fields=["annotator", "created_at"], name="annotation_annotator_time_idx"
             ),
         ]
 
@@ -636,6 +661,42 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"decision {self.number} on item {self.item_id}"
+
+
+class ReviewClaim(models.Model):
+    """A reviewer's lease on one item of the review queue, so that two
+    reviewers never get the same item (services.review).
+
+    At most one row per item and one per reviewer in a project: a reviewer
+    holds one item at a time, as an annotator does. A decision on the item
+    deletes its row; past expires_at a row no longer counts, and the next
+    claim of the item or by the reviewer takes it over, so an abandoned
+    lease returns its item to the queue without a job.
+    """
+
+    item = models.OneToOneField(
+        Item, on_delete=models.CASCADE, related_name="review_claim"
+    )
+    # Denormalised from item, so "the reviewer's claim in this project" is
+    # one index lookup and one constraint.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_claims"
+    )
+    claimed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "reviewer"], name="review_claim_one_per_reviewer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} reviewing {self.item}"
 
 
 class JobKind(models.TextChoices):

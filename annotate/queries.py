@@ -11,6 +11,7 @@ from django.db import connection, models
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
     from annotate.models import (  # noqa: F401
+        Annotation,
         ApiToken,
         Assignment,
         Batch,
@@ -150,7 +151,7 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
 
 
 def adjudication_queue(
-    project: Project, *, reviewer_id: int | None = None
+    project: Project, *, reviewer_id: int | None = None, now: datetime | None = None
 ) -> models.QuerySet[Item]:
     """Items for a reviewer to decide, most disagreeing first.
 
@@ -159,39 +160,65 @@ def adjudication_queue(
     no reviewer has decided yet. A decided item leaves the queue, so the
     first item is always the next one to review. With `reviewer_id`, the
     items that reviewer labelled or holds a live claim on are left out:
-    labelling stays blind for every role (access.access_review_item).
+    labelling stays blind for every role (access.access_review_item); with
+    `now` too, so are the items another reviewer holds a live review claim
+    on (services.review).
     """
     from annotate.models import Item
 
     queue = (
-        Item.objects.filter(
-            project=project,
-            annotations_count__gte=project.overlap,
-            gold__adjudicated=False,
-        )
-        .filter(
-            models.Q(gold__key_resolved=False)
-            | models.Q(disagreement__gt=project.disagreement_threshold)
-        )
+        Item.objects.filter(project=project)
+        .filter(disputed(project))
         .order_by(models.F("disagreement").desc(nulls_last=True), "transcript_id")
     )
     if reviewer_id is not None:
         queue = queue.exclude(seen_by(reviewer_id))
+        if now is not None:
+            queue = queue.exclude(review_claimed_by_others(reviewer_id, now))
     return queue
 
 
-def seen_by(user_id: int) -> models.Q:
-    """An item the user labelled or holds a live claim on (a filter on Item)."""
+def disputed(project: Project, prefix: str = "") -> models.Q:
+    """Items of the review queue (a filter on Item, or on what `prefix`
+    leads to it): all their labels in, not decided, and the key field
+    unresolved or the disagreement above the project's threshold."""
+    return models.Q(
+        **{
+            f"{prefix}annotations_count__gte": project.overlap,
+            f"{prefix}gold__adjudicated": False,
+        }
+    ) & (
+        models.Q(**{f"{prefix}gold__key_resolved": False})
+        | models.Q(**{f"{prefix}disagreement__gt": project.disagreement_threshold})
+    )
+
+
+def review_claimed_by_others(reviewer_id: int, now: datetime) -> models.Q:
+    """An item another reviewer holds a live review claim on (a filter on Item)."""
+    from annotate.models import ReviewClaim
+
+    return models.Q(
+        models.Exists(
+            ReviewClaim.objects.filter(
+                item=models.OuterRef("pk"), expires_at__gt=now
+            ).exclude(reviewer_id=reviewer_id)
+        )
+    )
+
+
+def seen_by(user_id: int, item: str = "pk") -> models.Q:
+    """An item the user labelled or holds a live claim on (a filter on Item,
+    or on a model whose field `item` holds the item's id)."""
     from annotate.models import Annotation, Assignment, AssignmentStatus
 
     return models.Q(
         models.Exists(
-            Annotation.objects.filter(item=models.OuterRef("pk"), annotator_id=user_id)
+            Annotation.objects.filter(item=models.OuterRef(item), annotator_id=user_id)
         )
     ) | models.Q(
         models.Exists(
             Assignment.objects.filter(
-                item=models.OuterRef("pk"),
+                item=models.OuterRef(item),
                 annotator_id=user_id,
                 status=AssignmentStatus.LIVE,
             )
@@ -306,3 +333,447 @@ def batches_of(project: Project) -> models.QuerySet[Batch]:
     from annotate.models import Batch
 
     return Batch.objects.filter(project=project).order_by("-created_at", "-pk")
+
+
+# The annotator table (managers and reviewers).
+
+# Sort keys of the annotator table, in its columns' order.
+ANNOTATOR_SORTS = (
+    "annotator",
+    "role",
+    "today",
+    "total",
+    "median_seconds",
+    "skips",
+    "agreement",
+    "accuracy_decided",
+    "accuracy_aggregated",
+    "last_active",
+)
+# Skip reasons shown per annotator, the most frequent first.
+SKIP_REASONS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class AnnotatorRow:
+    member: Membership  # with its user
+    today: int
+    total: int
+    skips: int
+    skip_reasons: list[tuple[str, int]]  # (reason, skips), most frequent first
+    last_active: datetime | None  # their latest label's time
+    # From the latest agreement report; None (and 0) when not in it.
+    in_report: bool
+    median_seconds: float | None
+    agreement: float | None  # with the leave-one-out majority
+    agreement_compared: int
+    accuracy_decided: float | None  # against reviewers' decisions
+    accuracy_decided_compared: int
+    accuracy_aggregated: float | None  # against gold from the labels
+    accuracy_aggregated_compared: int
+
+
+@dataclass(frozen=True)
+class AnnotatorTable:
+    rows: list[AnnotatorRow]
+    report: Job | None  # the agreement report the figures come from
+    field: str | None  # the field agreement and accuracy are on
+    labels_since: int  # the project's labels since that report
+    # False for a report from before median seconds and accuracy were in it.
+    has_pace: bool
+
+
+def agreement_report_latest(project: Project) -> Job | None:
+    """The newest finished agreement report over all of the project's labels.
+
+    A report computed for filters (a model, some days, some annotators) is
+    about a part of the labels, so it is passed over. Found, as job_for
+    does, among the recent reports' params in Python: the result (kappa
+    matrices, annotators squared) is read for the one chosen only.
+    """
+    from annotate.models import Job, JobKind, JobStatus
+
+    recent = (
+        Job.objects.filter(
+            project=project, kind=JobKind.AGREEMENT, status=JobStatus.SUCCEEDED
+        )
+        .order_by("-finished_at", "-pk")
+        .only("pk", "params")[:50]
+    )
+    found = next(
+        (job for job in recent if not any((job.params.get("filters") or {}).values())),
+        None,
+    )
+    return Job.objects.get(pk=found.pk) if found else None
+
+
+def annotator_table(
+    *,
+    project: Project,
+    now: datetime,
+    sort: str = "annotator",
+    descending: bool = False,
+) -> AnnotatorTable:
+    """Every member of the project with their figures, sorted by `sort` (one
+    of ANNOTATOR_SORTS; members without a figure come last either way).
+
+    Three queries, however many members and labels: the members with their
+    kept counters and their latest label's time (one backward probe of
+    annotation_annotator_time_idx each), the skip reasons (grouped from the
+    partial index assignment_skip_reason_idx) and the latest agreement
+    report, whose per-annotator figures (agreement, median seconds,
+    accuracy) are computed by its job, never here.
+    """
+    from annotate.models import (
+        Annotation,
+        Assignment,
+        AssignmentStatus,
+        Membership,
+    )
+
+    latest = (
+        Annotation.objects.filter(
+            annotator_id=models.OuterRef("user_id"),
+            item__project_id=models.OuterRef("project_id"),
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    members = list(
+        Membership.objects.filter(project=project)
+        .select_related("user")
+        .annotate(last_active=models.Subquery(latest))
+    )
+    reasons: dict[int, list[tuple[str, int]]] = {}
+    for annotator_id, reason, n in (
+        Assignment.objects.filter(project=project, status=AssignmentStatus.SKIPPED)
+        .exclude(skip_reason="")
+        .values_list("annotator_id", "skip_reason")
+        .annotate(n=models.Count("pk"))
+        .order_by()
+    ):
+        reasons.setdefault(annotator_id, []).append((reason, n))
+    job = agreement_report_latest(project)
+    report: dict[str, Any] = job.result if job else {}
+    field = _accuracy_field(report)
+    figures = {row["id"]: row for row in report.get("annotators", [])}
+    today = now.date()
+    rows = []
+    for m in members:
+        row = figures.get(m.user_id, {})
+        agreement = row.get("majority_agreement", {}).get(field, {})
+        accuracy = row.get("gold_accuracy", {})
+        decided = accuracy.get("decided", {})
+        aggregated = accuracy.get("aggregated", {})
+        rows.append(
+            AnnotatorRow(
+                member=m,
+                today=m.today_count if m.today == today else 0,
+                total=m.annotations_count,
+                skips=m.skips_count,
+                skip_reasons=sorted(
+                    reasons.get(m.user_id, []), key=lambda r: (-r[1], r[0])
+                )[:SKIP_REASONS_SHOWN],
+                last_active=m.last_active,  # type: ignore[attr-defined]  # annotated above
+                in_report=bool(row),
+                median_seconds=row.get("median_seconds"),
+                agreement=agreement.get("share"),
+                agreement_compared=agreement.get("compared", 0),
+                accuracy_decided=decided.get("share"),
+                accuracy_decided_compared=decided.get("compared", 0),
+                accuracy_aggregated=aggregated.get("share"),
+                accuracy_aggregated_compared=aggregated.get("compared", 0),
+            )
+        )
+    return AnnotatorTable(
+        rows=_sorted_rows(rows, sort, descending),
+        report=job,
+        field=field,
+        labels_since=max(
+            0,
+            project.annotations_total
+            - report.get("counts", {}).get("project_annotations", 0),
+        )
+        if job
+        else 0,
+        has_pace=any("median_seconds" in row for row in figures.values()),
+    )
+
+
+def _accuracy_field(report: dict[str, Any]) -> str | None:
+    """The field the table shows agreement on: the report's key field when it
+    is a one-of field, else its first (services.agreement.annotator_accuracy_field,
+    which the report's accuracy was computed with)."""
+    singles: list[str] = report.get("single_fields", [])
+    key = report.get("key_field")
+    if key in singles:
+        return str(key)
+    return singles[0] if singles else None
+
+
+def _sorted_rows(
+    rows: list[AnnotatorRow], sort: str, descending: bool
+) -> list[AnnotatorRow]:
+    """Sorted by the column, ties by username; rows without the figure last."""
+    from annotate.models import ROLE_RANK, Role
+
+    def value(row: AnnotatorRow) -> object:
+        if sort == "annotator":
+            return row.member.user.username.lower()
+        if sort == "role":
+            return ROLE_RANK[Role(row.member.role)]
+        return getattr(row, sort)
+
+    by_name = sorted(rows, key=lambda r: r.member.user.username.lower())
+    known = [r for r in by_name if value(r) is not None]
+    unknown = [r for r in by_name if value(r) is None]
+    known.sort(key=value, reverse=descending)  # type: ignore[arg-type]  # one type per column
+    return known + unknown
+
+
+# Labels, one annotator's (the annotator's own page, and reviewers').
+
+
+def annotations_of(
+    *,
+    project: Project,
+    user_id: int,
+    search: str = "",
+    before: int | None = None,
+    limit: int,
+    hide_seen_by: int | None = None,
+) -> list[Annotation]:
+    """One annotator's human labels in the project, newest first: up to
+    `limit` older than the annotation `before` (keyset pagination, no COUNT).
+
+    `search` keeps those whose transcript has that external id or whose
+    messages contain it (case-insensitive; a scan, see transcripts_browse).
+    `hide_seen_by` leaves out the items that user labelled or holds a claim
+    on, so a reviewer reading someone's labels never sees those of an item
+    they label themselves (access.access_review_item's rule).
+    """
+    from annotate.models import Annotation
+
+    annotations = (
+        Annotation.objects.filter(
+            item__project=project, annotator_id=user_id, is_human=True
+        )
+        .select_related("item__transcript")
+        .only(
+            "pk",
+            "values",
+            "created_at",
+            "seconds_spent",
+            "item_id",
+            "item__transcript__external_id",
+            "item__transcript__source_model",
+        )
+        .order_by("-pk")
+    )
+    if search:
+        annotations = annotations.filter(
+            models.Q(item__transcript__external_id=search)
+            | models.Q(item__transcript__messages_json__icontains=search)
+        )
+    if before is not None:
+        annotations = annotations.filter(pk__lt=before)
+    if hide_seen_by is not None and hide_seen_by != user_id:
+        annotations = annotations.exclude(seen_by(hide_seen_by, item="item_id"))
+    return list(annotations[:limit])
+
+
+# The transcript browser (reviewers and managers).
+
+# An item's state, from kept fields (item counters, its gold row); the
+# labels are the screen's words.
+ITEM_STATUSES = {
+    "unlabelled": "Unlabelled",
+    "in_progress": "In progress",
+    "complete": "Complete",
+    "disputed": "Disputed",
+    "adjudicated": "Adjudicated",
+}
+
+
+def item_status_filter(project: Project, status: str) -> models.Q:
+    """Transcripts whose item is in `status` (a key of ITEM_STATUSES).
+
+    adjudicated: a reviewer decided it (gold.adjudicated), whatever else;
+    unlabelled: no label yet (it may be claimed); in progress: some labels,
+    fewer than the overlap; disputed: in the review queue (queries.disputed:
+    all labels in, key field unresolved or disagreement above the
+    threshold); complete: all labels in and none of those. Each transcript
+    is in exactly one (item_status says which for a loaded row).
+    """
+    decided = models.Q(item__gold__adjudicated=True)
+    count = "item__annotations_count"
+    queue = disputed(project, prefix="item__")
+    match status:
+        case "adjudicated":
+            return decided
+        case "unlabelled":
+            return models.Q(**{count: 0}) & ~decided
+        case "in_progress":
+            return (
+                models.Q(**{f"{count}__gt": 0, f"{count}__lt": project.overlap})
+                & ~decided
+            )
+        case "disputed":
+            return queue
+        case "complete":
+            return models.Q(**{f"{count}__gte": project.overlap}) & ~decided & ~queue
+    raise ValueError(f"Unknown status {status!r}.")
+
+
+def item_status(project: Project, item: Item) -> str:
+    """The key of ITEM_STATUSES the item is in (its gold row loaded, or none):
+    the same rules as item_status_filter."""
+    from annotate.models import Gold
+
+    try:
+        gold: Gold | None = item.gold
+    except Gold.DoesNotExist:
+        gold = None
+    if gold is not None and gold.adjudicated:
+        return "adjudicated"
+    if item.annotations_count == 0:
+        return "unlabelled"
+    if item.annotations_count < project.overlap:
+        return "in_progress"
+    if gold is not None and (
+        not gold.key_resolved
+        or (
+            item.disagreement is not None
+            and item.disagreement > project.disagreement_threshold
+        )
+    ):
+        return "disputed"
+    return "complete"
+
+
+@dataclass(frozen=True)
+class TranscriptFilters:
+    """What the transcript browser shows; empty means all."""
+
+    text: str = ""  # contained in the messages, case-insensitive
+    external_id: str = ""  # exactly
+    source_model: str = ""
+    dataset: str = ""
+    metadata_key: str = ""  # the key present; with a value, equal to it
+    metadata_value: str = ""
+    status: str = ""  # a key of ITEM_STATUSES
+
+
+# A text search reads every message of the project (no trigram index: it
+# made imports 14 times slower; README), so on PostgreSQL it has this long
+# before it is stopped, rather than hold a web worker.
+SEARCH_TIMEOUT_MS = 5000
+
+
+class SearchTooSlow(Exception):
+    """The text search ran past SEARCH_TIMEOUT_MS."""
+
+
+def transcripts_browse(
+    *,
+    project: Project,
+    filters: TranscriptFilters,
+    after: int,
+    limit: int,
+    viewer_id: int | None = None,
+) -> list[Transcript]:
+    """The project's transcripts matching `filters`, in id order, up to
+    `limit` after the transcript `after` (keyset pagination: no COUNT, so
+    a page costs the same anywhere), each with its item and gold.
+
+    The external id is looked up by transcript_external_id_idx; model,
+    dataset, metadata and status filter the rows met in id order, so a page
+    stops as soon as it is full. The text search is a case-insensitive
+    contains over the messages' JSON text (ILIKE on PostgreSQL, LIKE on
+    SQLite) with no index: raises SearchTooSlow past SEARCH_TIMEOUT_MS on
+    PostgreSQL. With `viewer_id`, each transcript says whether that user
+    labelled its item or holds a claim on it (`seen`), and a status filter
+    leaves those out: their state is not shown to someone labelling them.
+    """
+    from django.db import OperationalError, transaction
+    from django.db.models.fields.json import KeyTextTransform
+    from django.db.models.functions import Cast
+
+    from annotate.models import Transcript
+
+    qs = Transcript.objects.filter(project=project, pk__gt=after)
+    if filters.external_id:
+        qs = qs.filter(external_id=filters.external_id)
+    if filters.source_model:
+        qs = qs.filter(source_model=filters.source_model)
+    if filters.dataset:
+        qs = qs.filter(dataset=filters.dataset)
+    if filters.metadata_key and filters.metadata_value:
+        # As text on both databases (SQLite's JSON_EXTRACT gives numbers as
+        # numbers): a value 3 matches "3".
+        qs = qs.annotate(
+            metadata_text=Cast(
+                KeyTextTransform(filters.metadata_key, "metadata"),
+                output_field=models.TextField(),
+            )
+        ).filter(metadata_text=filters.metadata_value)
+    elif filters.metadata_key:
+        qs = qs.filter(metadata__has_key=filters.metadata_key)
+    if filters.status:
+        qs = qs.filter(item_status_filter(project, filters.status))
+        if viewer_id is not None:
+            qs = qs.exclude(seen_by(viewer_id))
+    if viewer_id is not None:
+        qs = qs.annotate(seen=_seen_flag(viewer_id))
+    if filters.text:
+        qs = qs.filter(messages_json__icontains=filters.text)
+    qs = qs.select_related("item__gold").order_by("pk")[:limit]
+    if not filters.text or connection.vendor != "postgresql":
+        return list(qs)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+            return list(qs)
+    except OperationalError as e:  # psycopg's QueryCanceled
+        raise SearchTooSlow from e
+
+
+def transcript_for_review(
+    *, project: Project, transcript_id: int, viewer_id: int
+) -> Transcript | None:
+    """One transcript of the project with its item and gold, and whether the
+    viewer labelled it or holds a claim on it (`seen`, as transcripts_browse)."""
+    from annotate.models import Transcript
+
+    return (
+        Transcript.objects.filter(project=project, pk=transcript_id)
+        .select_related("item__gold")
+        .annotate(seen=_seen_flag(viewer_id))
+        .first()
+    )
+
+
+def _seen_flag(user_id: int) -> models.ExpressionWrapper[models.Q]:
+    # A transcript's id is its item's, so seen_by's reference to "pk" holds.
+    return models.ExpressionWrapper(
+        seen_by(user_id), output_field=models.BooleanField()
+    )
+
+
+def source_models_imported(project: Project) -> list[str]:
+    """The source models the project's recent imports brought, for the
+    browser's suggestions: read from their summaries (kept on the jobs),
+    never by a DISTINCT over the transcripts."""
+    from annotate.models import Job, JobKind, JobStatus
+
+    found: set[str] = set()
+    for result in (
+        Job.objects.filter(
+            project=project, kind=JobKind.IMPORT, status=JobStatus.SUCCEEDED
+        )
+        .order_by("-created_at")
+        .values_list("result", flat=True)[:50]
+    ):
+        found.update(m for m in (result or {}).get("by_model", {}) if m)
+    return sorted(found)

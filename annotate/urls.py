@@ -89,10 +89,16 @@ annotate_patterns = [
     path("assignments/<int:assignment_id>/submit/", annotator.submit, name="submit"),
     path("assignments/<int:assignment_id>/skip/", annotator.skip, name="skip"),
     path("annotations/<int:annotation_id>/edit/", annotator.edit, name="edit"),
+    path("projects/<int:project_id>/my-labels/", annotator.my_labels, name="my-labels"),
     path(
         "projects/<int:project_id>/transcripts/",
         review.transcript_list,
         name="transcripts",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/by-id/<path:external_id>/",
+        review.transcript_by_external_id,
+        name="transcript-by-id",
     ),
     path(
         "projects/<int:project_id>/transcripts/<int:transcript_id>/",
@@ -100,12 +106,18 @@ annotate_patterns = [
         name="transcript",
     ),
     path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
+    path("projects/<int:project_id>/annotators/", review.annotators, name="annotators"),
     path(
         "projects/<int:project_id>/annotators/<int:user_id>/",
         review.annotator_annotations,
         name="annotator-annotations",
     ),
     path("projects/<int:project_id>/review/", review.adjudication, name="adjudication"),
+    path(
+        "projects/<int:project_id>/review/next/",
+        review.review_next,
+        name="review-next",
+    ),
     path(
         "projects/<int:project_id>/review/<int:item_id>/",
         review.adjudicate,

@@ -112,3 +112,33 @@ def items_bulk(project: Project, n: int) -> list[Item]:
     )
     Project.objects.filter(pk=project.pk).update(items_total=F("items_total") + n)
     return items
+
+
+def disputed_items(project: Project, n: int) -> list[Item]:
+    """n items of the project's review queue, most disagreeing first: all
+    their labels in (counted, not stored) and the key field unresolved, as
+    item_rescore leaves a split. For tests of the queue, not of its labels."""
+    from django.utils import timezone
+
+    from annotate.models import Gold
+
+    items: list[Item] = [
+        ItemFactory(
+            project=project,
+            slots_left=0,
+            annotations_count=project.overlap,
+            disagreement=round(0.99 - k / (2 * n), 4),
+        )
+        for k in range(n)
+    ]
+    Gold.objects.bulk_create(
+        Gold(
+            item=item,
+            values={},
+            key_resolved=False,
+            adjudicated=False,
+            updated_at=timezone.now(),
+        )
+        for item in items
+    )
+    return items

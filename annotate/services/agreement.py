@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from annotate.inputs import fields_parse
 from annotate.models import Annotation, Membership, Project
@@ -186,6 +186,7 @@ class _Data:
     columns: dict[str, list[Any]]  # field name -> raw value per annotation
     item_ids: list[int]
     annotator_ids: list[int]
+    seconds: npt.NDArray[np.float64]  # seconds spent per annotation
     fetch_seconds: float = 0.0
 
 
@@ -234,10 +235,12 @@ def _fetch(project: Project, schema: Schema, filters: Filters) -> _Data:
     rows = list(
         _annotations(project, filters)
         .annotate(**extracted)
-        .values_list("item_id", "annotator_id", "created_at", *extracted)
+        .values_list(
+            "item_id", "annotator_id", "created_at", "seconds_spent", *extracted
+        )
     )
     columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [
-        [] for _ in range(3 + len(fields))
+        [] for _ in range(4 + len(fields))
     ]
     item_ids, units = np.unique(
         np.asarray(columns[0], dtype=np.int64), return_inverse=True
@@ -257,9 +260,10 @@ def _fetch(project: Project, schema: Schema, filters: Filters) -> _Data:
         units=units.astype(np.int64),
         coders=coders.astype(np.int64),
         weeks=weeks,
-        columns={f.name: columns[3 + i] for i, f in enumerate(fields)},
+        columns={f.name: columns[4 + i] for i, f in enumerate(fields)},
         item_ids=[int(i) for i in item_ids],
         annotator_ids=[int(a) for a in annotator_ids],
+        seconds=np.asarray(columns[3], dtype=np.float64),
         fetch_seconds=time.perf_counter() - started,
     )
 
@@ -344,7 +348,8 @@ def agreement_report(
     sharing at least MIN_SHARED_TO_COMPUTE_KAPPA items, with `shared` the
     counts; `matrix`: only those with at least `min_shared` =
     MIN_SHARED_FOR_KAPPA), agreement with the leave-one-out majority and
-    alpha without them; the key field's alpha by week of annotation. `field_name`
+    alpha without them, the median seconds per label and the accuracy on
+    items with gold (_annotator_pace_and_accuracy); the key field's alpha by week of annotation. `field_name`
     limits the figures to one field. `progress(stage, done, total)` is called
     between stages. Raises KeyError for an unknown field_name.
     """
@@ -428,6 +433,9 @@ def agreement_report(
 
     report("Annotator reliability", 2, 4)
     annotators = _annotators(data, coded)
+    _annotator_pace_and_accuracy(
+        project, filters, data, annotators, key=key.name if key else None
+    )
     report("Agreement over time", 3, 4)
     weekly = _weekly(data, coded[key.name]) if key and key.name in coded else []
     judges = _judges(project, schema, filters)
@@ -601,6 +609,83 @@ def _annotators(data: _Data, coded: dict[str, _Field]) -> dict[str, Any]:
             row["alpha_without"][name] = alphas[f"{i}"].alpha
     # jsonb does not keep key order: the fields' order goes in a list.
     return {"rows": rows, "kappa": kappa, "fields": [cf.field.name for cf in singles]}
+
+
+def annotator_accuracy_field(singles: list[str], key: str | None) -> str | None:
+    """The one field an annotator's agreement and accuracy are shown on in
+    the annotator table: the key field if it is a one-of field, else the
+    first one-of field; None without one."""
+    if key in singles:
+        return key
+    return singles[0] if singles else None
+
+
+def _annotator_pace_and_accuracy(
+    project: Project,
+    filters: Filters,
+    data: _Data,
+    annotators: dict[str, Any],
+    *,
+    key: str | None,
+) -> None:
+    """Add to each annotator's row the median seconds they spent per label
+    and their accuracy on the items that have gold (for the annotator table).
+
+    Accuracy is on the key field when it is a one-of field, else on the
+    first one-of field (annotator_accuracy_field), in two parts that never mix: against a
+    reviewer's decision (`decided`), and against the gold aggregated from the
+    labels (`aggregated`: unanimous, majority or weighted), which their own
+    label is part of, so it reads high. No honeypot items exist yet.
+    """
+    rows = annotators["rows"]
+    for i, row in enumerate(rows):
+        mine = data.seconds[data.coders == i]
+        row["median_seconds"] = float(np.median(mine)) if len(mine) else None
+    name = annotator_accuracy_field(annotators["fields"], key)
+    if name is None:
+        return
+    gold = KeyTransform(name, "item__gold__values")
+    decided: Counter[int] = Counter()
+    decided_right: Counter[int] = Counter()
+    aggregated: Counter[int] = Counter()
+    aggregated_right: Counter[int] = Counter()
+    # Typed loosely: a JSON key read in SQL may be missing (None) or a number.
+    labels: Iterator[tuple[Any, ...]] = (
+        _annotations(project, filters)
+        .filter(item__gold__isnull=False)
+        .annotate(
+            given=KeyTextTransform(name, "values"),
+            gold_value=KeyTextTransform("value", gold),
+            gold_method=KeyTextTransform("method", gold),
+        )
+        .values_list("annotator_id", "given", "gold_value", "gold_method")
+        .iterator(chunk_size=5000)
+    )
+    for annotator, given, truth, method in labels:
+        # The field hidden for them, or no gold value (a tie: "unresolved",
+        # whose JSON null SQLite reads as the text "null").
+        if given is None or method in (None, "unresolved"):
+            continue
+        right = str(given) == str(truth)
+        if method == "adjudicated":
+            decided[annotator] += 1
+            decided_right[annotator] += right
+        else:
+            aggregated[annotator] += 1
+            aggregated_right[annotator] += right
+    for row in rows:
+        a = row["id"]
+        row["gold_accuracy"] = {
+            "field": name,
+            "decided": {
+                "share": decided_right[a] / decided[a] if decided[a] else None,
+                "compared": decided[a],
+            },
+            "aggregated": {
+                "share": aggregated_right[a] / aggregated[a] if aggregated[a] else None,
+                "compared": aggregated[a],
+            },
+        }
 
 
 def _weekly(data: _Data, cf: _Field) -> list[dict[str, object]]:

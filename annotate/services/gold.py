@@ -21,6 +21,7 @@ from annotate.models import (
     GoldMethod,
     Item,
     Project,
+    ReviewClaim,
 )
 from labelsets.schema import Field, Schema
 
@@ -292,7 +293,8 @@ def decision_record(
     """A reviewer's gold labels for an item, with the reason; the gold follows.
 
     Versioned: each call adds a decision with the next number, recording the
-    gold values it replaced. Raises ValidationError with per-field messages
+    gold values it replaced. Releases the item's review claim (anyone's: the
+    item has left the review queue). Raises ValidationError with per-field messages
     (nothing saved) if the values do not fit the label set or the reason is
     empty.
     """
@@ -325,6 +327,7 @@ def decision_record(
         ).values_list("values", flat=True)
     )
     gold_store(item=item, labels=labels, now=now)
+    ReviewClaim.objects.filter(item_id=item.pk).delete()
     return decision
 
 

@@ -459,18 +459,19 @@ def assignments_expire(*, now: datetime, project: Project | None = None) -> int:
     return len(expired)
 
 
-def annotation_editable(*, membership: Membership, now: datetime) -> Annotation | None:
-    """The annotator's latest annotation in the project, if still editable."""
-    return (
-        Annotation.objects.filter(
-            item__project_id=membership.project_id,
-            annotator_id=membership.user_id,
-            created_at__gt=now - EDIT_WINDOW,
-        )
-        .select_related("item__transcript")
-        .order_by("-created_at")
-        .first()
+def annotation_editable(
+    *, membership: Membership, now: datetime, annotation_id: int | None = None
+) -> Annotation | None:
+    """The annotator's latest annotation in the project (or theirs with
+    `annotation_id`), if still editable: made within EDIT_WINDOW."""
+    mine = Annotation.objects.filter(
+        item__project_id=membership.project_id,
+        annotator_id=membership.user_id,
+        created_at__gt=now - EDIT_WINDOW,
     )
+    if annotation_id is not None:
+        mine = mine.filter(pk=annotation_id)
+    return mine.select_related("item__transcript").order_by("-created_at").first()
 
 
 @transaction.atomic

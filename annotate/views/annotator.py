@@ -1,4 +1,5 @@
-"""The annotator's labelling loop: claim, label, submit, skip, correct."""
+"""The annotator's labelling loop: claim, label, submit, skip, correct; and
+their own labels."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
 
 from annotate.access import access_annotation, access_assignment, access_project
-from annotate.forms import add_service_errors
+from annotate.forms import LabelSearchForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Annotation, Assignment, Membership
-from annotate.queries import progress_for
+from annotate.queries import annotations_of, progress_for
 from annotate.services.quality import claim_blocked
 from annotate.services.queue import (
+    EDIT_WINDOW,
     annotation_editable,
     annotation_submit,
     annotation_update,
@@ -29,6 +31,8 @@ from annotate.services.queue import (
     item_claim_next,
 )
 from labelsets.forms import label_form_for
+
+PAGE = 50
 
 
 class SubmitMeta(forms.Form):
@@ -43,16 +47,64 @@ class SubmitMeta(forms.Form):
 def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     membership = access_project(request.user, project_id)
     now = timezone.now()
-    if request.GET.get("reopen"):
-        editing = annotation_editable(membership=membership, now=now)
+    # ?reopen=1: my latest label; ?correct=<id>: that one (from my labels page).
+    correct = request.GET.get("correct", "")
+    if request.GET.get("reopen") or correct.isdigit():
+        editing = annotation_editable(
+            membership=membership,
+            now=now,
+            annotation_id=int(correct) if correct.isdigit() else None,
+        )
         if editing is not None:
             form = label_form_for(editing.label_set_version)(initial=editing.values)
             return _item_panel(
                 request, membership, None, now=now, form=form, editing=editing
             )
-        message = "Nothing to reopen: your last label is older than an hour, or there is none."
+        message = (
+            "That label can no longer be changed: corrections are open for an hour."
+            if correct
+            else "Nothing to reopen: your last label is older than an hour, or there is none."
+        )
         return _next_item(request, membership, now=now, message=message)
     return _next_item(request, membership, now=now)
+
+
+@require_GET
+@login_required
+def my_labels(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """My labels in the project, newest first and searchable, each with a
+    link to correct it while the correction window is open; my counts."""
+    membership = access_project(request.user, project_id)
+    project, now = membership.project, timezone.now()
+    form = LabelSearchForm(request.GET)
+    search = form.cleaned_data["q"] if form.is_valid() else ""
+    before = request.GET.get("before", "")
+    page = annotations_of(
+        project=project,
+        user_id=request.user.pk,
+        search=search,
+        before=int(before) if before.isdigit() else None,
+        limit=PAGE + 1,
+    )
+    fields = project.label_set_version.schema.fields
+    ctx = {
+        "project": project,
+        "membership": membership,
+        "today": membership.today_count if membership.today == now.date() else 0,
+        "form": form,
+        "search": search,
+        "fields": fields,
+        "rows": [
+            (
+                a,
+                [f.shown(a.values.get(f.name)) for f in fields],
+                a.created_at > now - EDIT_WINDOW,
+            )
+            for a in page[:PAGE]
+        ],
+        "next_before": page[PAGE - 1].pk if len(page) > PAGE else None,
+    }
+    return render(request, "annotate/annotator/labels.html", ctx)
 
 
 @require_POST

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from annotate.access import access_project
 from annotate.charts import learning_chart
+from annotate.exporters import SPLITS
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
 from annotate.services.learning import prelabels_shown, queue_settings_of
@@ -41,9 +42,46 @@ def project_detail(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
         "is_reviewer": is_reviewer,
         # Imports only: agreement jobs show on the agreement page.
         "jobs": imports[:10] if is_manager else [],
+        # Exports, for those who may start them (reviewers up).
+        "exports": [
+            (job, _export_summary(job))
+            for job in Job.objects.for_project(membership.project).filter(
+                kind=JobKind.EXPORT
+            )[:10]
+        ]
+        if is_reviewer
+        else [],
         **(_queue_context(membership.project) if is_reviewer else {}),
     }
     return render(request, "annotate/project.html", ctx)
+
+
+def _export_summary(job: Job) -> str:
+    """A finished export's manifest in a line: rows per split, the items left
+    out, and the filters it was made with (from the job, not the file)."""
+    result, params = job.result, job.params
+    splits = result.get("by_split", {})
+    # In the splits' own order: jsonb keeps no key order.
+    order = [s for s in SPLITS if s in splits] + sorted(set(splits) - set(SPLITS))
+    parts = [", ".join(f"{split} {splits[split]}" for split in order)]
+    if result.get("left_out_unresolved"):
+        parts.append(f"{result['left_out_unresolved']} unresolved left out")
+    if params.get("include_unresolved"):
+        parts.append(f"{result.get('key_unresolved', 0)} unresolved included")
+    for key, label in (("source_model", "model"), ("dataset", "dataset")):
+        if params.get(key):
+            parts.append(f"{label} {params[key]}")
+    if params.get("min_agreement") is not None:
+        parts.append(f"agreement at least {params['min_agreement']}")
+    if params.get("adjudicated_only"):
+        parts.append("adjudicated only")
+    if params.get("since") or params.get("until"):
+        parts.append(
+            f"gold changed {params.get('since') or '…'} to {params.get('until') or '…'}"
+        )
+    if params.get("with_annotations"):
+        parts.append("with every label")
+    return "; ".join(p for p in parts if p)
 
 
 def _queue_context(project: Project) -> dict[str, object]:

@@ -1,7 +1,9 @@
-"""Reviewer pages: browse the project's transcripts, read the agreement figures."""
+"""Reviewer pages: browse the project's transcripts, the annotator table, the
+agreement figures, the review queue and screen, the calibration report."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,16 +12,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import retarget
 
 from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
-from annotate.forms import AgreementForm, add_service_errors
+from annotate.forms import (
+    AgreementForm,
+    LabelSearchForm,
+    TranscriptFilterForm,
+    add_service_errors,
+)
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import (
-    Annotation,
     Job,
     JobKind,
     JobStatus,
@@ -29,13 +36,23 @@ from annotate.models import (
     Transcript,
 )
 from annotate.queries import (
+    ANNOTATOR_SORTS,
+    ITEM_STATUSES,
     QUEUE_LEFT_CAP,
+    SEARCH_TIMEOUT_MS,
     ReviewItem,
+    SearchTooSlow,
     adjudication_queue,
     agreement_job_for,
+    annotations_of,
+    annotator_table,
+    item_status,
     job_for,
     job_live,
     review_item,
+    source_models_imported,
+    transcript_for_review,
+    transcripts_browse,
 )
 from annotate.services.agreement import agreement_request_parse
 from annotate.services.exports import calibration_breakdown_parse
@@ -45,6 +62,7 @@ from annotate.services.jobs import (
     calibration_job_create,
     calibration_params,
 )
+from annotate.services.review import review_claim_next, review_claim_take
 from annotate.stats.aggregation import METHOD_LABELS
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
 from labelsets.forms import label_form_for
@@ -55,20 +73,73 @@ PAGE = 50
 @require_GET
 @login_required
 def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """The project's transcripts, searched and filtered by the query string."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    form = TranscriptFilterForm(request.GET)
     # Keyset pagination: no COUNT over the table, flat cost on any page.
     after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
-    page = list(
-        Transcript.objects.filter(project=project, pk__gt=after)
-        .select_related("item")
-        .order_by("pk")[: PAGE + 1]
-    )
+    page: list[Transcript] = []
+    error = ""
+    if form.is_valid():
+        try:
+            page = transcripts_browse(
+                project=project,
+                filters=form.filters(),
+                after=after,
+                limit=PAGE + 1,
+                viewer_id=request.user.pk,
+            )
+        except SearchTooSlow:
+            error = (
+                f"The text search took longer than {SEARCH_TIMEOUT_MS // 1000} "
+                "seconds and was stopped: narrow it by model, dataset or status, "
+                "or look the transcript up by its external id."
+            )
+    query = request.GET.copy()
+    query.pop("after", None)
     ctx = {
         "project": project,
+        "form": form,
+        "error": error,
         "transcripts": page[:PAGE],
+        "rows": [(t, _status_label(project, t)) for t in page[:PAGE]],
         "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
+        "query": query.urlencode(),
+        "source_models": source_models_imported(project),
     }
     return render(request, "annotate/review/transcripts.html", ctx)
+
+
+def _status_label(project: Project, transcript: Transcript) -> str:
+    """The item's state in the screen's words; not shown on an item the
+    viewer labels themselves (it could hint at the others' labels)."""
+    if getattr(transcript, "seen", False):
+        return "You label this item"
+    item = getattr(transcript, "item", None)
+    return ITEM_STATUSES[item_status(project, item)] if item else "Not queued"
+
+
+@require_GET
+@login_required
+def transcript_by_external_id(
+    request: AuthenticatedHtmxRequest, project_id: int, external_id: str
+) -> HttpResponse:
+    """A link by external id: the transcript, or the browser listing every
+    transcript with that id (one per model) when there are several."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    found = list(
+        Transcript.objects.filter(project=project, external_id=external_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:2]
+    )
+    if not found:
+        raise Http404("No transcript with that external id in this project.")
+    if len(found) == 1:
+        return redirect(
+            "annotate:transcript", project_id=project.pk, transcript_id=found[0]
+        )
+    url = reverse("annotate:transcripts", kwargs={"project_id": project.pk})
+    return redirect(f"{url}?{urlencode({'external_id': external_id})}")
 
 
 @require_GET
@@ -77,10 +148,16 @@ def transcript_detail(
     request: AuthenticatedHtmxRequest, project_id: int, transcript_id: int
 ) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    transcript = Transcript.objects.filter(project=project, pk=transcript_id).first()
+    transcript = transcript_for_review(
+        project=project, transcript_id=transcript_id, viewer_id=request.user.pk
+    )
     if transcript is None:
         raise Http404("No such transcript in this project.")
-    ctx = {"project": project, "transcript": transcript}
+    ctx = {
+        "project": project,
+        "transcript": transcript,
+        "status": _status_label(project, transcript),
+    }
     return render(request, "annotate/review/transcript.html", ctx)
 
 
@@ -195,12 +272,59 @@ def _agreement_context(
     return ctx
 
 
+# The annotator table's columns: (sort key, heading, numeric, first direction).
+ANNOTATOR_COLUMNS = [
+    ("annotator", "Annotator", False, ""),
+    ("role", "Role", False, ""),
+    ("today", "Today", True, "-"),
+    ("total", "Total", True, "-"),
+    ("median_seconds", "Median seconds", True, "-"),
+    ("skips", "Skips", True, "-"),
+    ("agreement", "Agreement", True, "-"),
+    ("accuracy_decided", "Accuracy: decisions", True, "-"),
+    ("accuracy_aggregated", "Accuracy: label gold", True, "-"),
+    ("last_active", "Last active", True, "-"),
+]
+
+
+@require_GET
+@login_required
+def annotators(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Every annotator's pace, skips, agreement and accuracy, sorted by the
+    column in `sort` (`-` first for descending); htmx swaps the table only."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    sort = request.GET.get("sort", "")
+    key, descending = sort.removeprefix("-"), sort.startswith("-")
+    if key not in ANNOTATOR_SORTS:
+        key, descending = "annotator", False
+    table = annotator_table(
+        project=project, now=timezone.now(), sort=key, descending=descending
+    )
+    columns = [
+        {
+            "key": name,
+            "label": label,
+            "num": num,
+            # Sorted already: the other way round; else the column's own way.
+            "next": ("" if descending else "-") + name if name == key else first + name,
+            "aria_sort": ("descending" if descending else "ascending")
+            if name == key
+            else None,
+        }
+        for name, label, num, first in ANNOTATOR_COLUMNS
+    ]
+    ctx = {"project": project, "table": table, "columns": columns}
+    if request.htmx:
+        return render(request, "annotate/review/annotators.html#annotator-table", ctx)
+    return render(request, "annotate/review/annotators.html", ctx)
+
+
 @require_GET
 @login_required
 def annotator_annotations(
     request: AuthenticatedHtmxRequest, project_id: int, user_id: int
 ) -> HttpResponse:
-    """One annotator's labels in the project, newest first (from the agreement page)."""
+    """One annotator's labels in the project, newest first, searchable."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
     member = (
         Membership.objects.filter(project=project, user_id=user_id)
@@ -209,28 +333,25 @@ def annotator_annotations(
     )
     if member is None:
         raise Http404("No such annotator in this project.")
-    # Keyset pagination on the id, newest first: no COUNT, flat cost per page.
+    form = LabelSearchForm(request.GET)
+    search = form.cleaned_data["q"] if form.is_valid() else ""
     before = request.GET.get("before", "")
-    annotations = (
-        Annotation.objects.filter(item__project=project, annotator_id=user_id)
-        .select_related("item__transcript")
-        .only(
-            "pk",
-            "values",
-            "created_at",
-            "seconds_spent",
-            "item__transcript__external_id",
-        )
-        .order_by("-pk")
+    page = annotations_of(
+        project=project,
+        user_id=user_id,
+        search=search,
+        before=int(before) if before.isdigit() else None,
+        limit=PAGE + 1,
+        hide_seen_by=request.user.pk,
     )
-    if before.isdigit():
-        annotations = annotations.filter(pk__lt=int(before))
-    page = list(annotations[: PAGE + 1])
     fields = project.label_set_version.schema.fields
     ctx = {
         "project": project,
         "member": member,
+        "form": form,
+        "search": search,
         "fields": fields,
+        "hiding": user_id != request.user.pk,
         "rows": [
             (a, [f.shown(a.values.get(f.name)) for f in fields]) for a in page[:PAGE]
         ],
@@ -244,7 +365,7 @@ def annotator_annotations(
 def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The adjudication queue: items to decide, most disagreeing first."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    queue = adjudication_queue(project, reviewer_id=request.user.pk)
+    queue = adjudication_queue(project, reviewer_id=request.user.pk, now=timezone.now())
     ctx = {
         "project": project,
         "items": list(queue.select_related("transcript", "gold")[:PAGE]),
@@ -255,20 +376,36 @@ def adjudication(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResp
     return render(request, "annotate/review/adjudication.html", ctx)
 
 
+@require_GET
+@login_required
+def review_next(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
+    """Claim the next item of the reviewer's queue and open it; the queue
+    page when nothing is left."""
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    claim = review_claim_next(membership=membership, now=timezone.now())
+    if claim is None:
+        return redirect("annotate:adjudication", project_id=project_id)
+    return redirect("annotate:adjudicate", project_id=project_id, item_id=claim.item_id)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def adjudicate(
     request: AuthenticatedHtmxRequest, project_id: int, item_id: int
 ) -> HttpResponse:
-    """One item side by side with its labels; POST records the decision and
-    brings the next item of the queue (htmx) or redirects to it."""
-    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    """One item side by side with its labels, claimed for the reviewer; POST
+    records the decision and brings the next item of the queue (htmx) or
+    redirects to it."""
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    project = membership.project
     access_review_item(request.user, project, item_id)
     review = review_item(project=project, item_id=item_id)
     if review is None:
         raise Http404("No such item in this project.")
+    now = timezone.now()
     form_class = label_form_for(project.label_set_version)
     reason = request.POST.get("reason", "")
+    message = ""
     if request.method == "POST":
         form = form_class(request.POST)
         if form.is_valid():
@@ -278,16 +415,26 @@ def adjudicate(
                     reviewer=request.user,
                     values=form.cleaned_data,
                     reason=reason,
-                    now=timezone.now(),
+                    now=now,
                 )
             except ValidationError as e:
                 add_service_errors(form, e)
             else:
-                return _next_for_review(request, project)
+                return _next_for_review(request, membership, now=now)
     else:
         form = form_class(initial=_gold_initial(review.gold))
+        try:
+            review_claim_take(membership=membership, item=review.item, now=now)
+        except ValidationError as e:  # another reviewer is on it: say so
+            message = " ".join(e.messages)
     ctx = _review_context(
-        project, review, form, reason=reason, message="", reviewer_id=request.user.pk
+        project,
+        review,
+        form,
+        reason=reason,
+        message=message,
+        reviewer_id=request.user.pk,
+        now=now,
     )
     return _review_render(request, ctx)
 
@@ -298,18 +445,17 @@ def _gold_initial(gold: dict[str, Any]) -> dict[str, object]:
 
 
 def _next_for_review(
-    request: AuthenticatedHtmxRequest, project: Project
+    request: AuthenticatedHtmxRequest, membership: Membership, *, now: datetime
 ) -> HttpResponse:
-    following = (
-        adjudication_queue(project, reviewer_id=request.user.pk).only("pk").first()
-    )
+    project = membership.project
+    claim = review_claim_next(membership=membership, now=now)
     if not request.htmx:  # no-JS: PRG to the next item, or the queue when done
-        if following is None:
+        if claim is None:
             return redirect("annotate:adjudication", project_id=project.pk)
         return redirect(
-            "annotate:adjudicate", project_id=project.pk, item_id=following.pk
+            "annotate:adjudicate", project_id=project.pk, item_id=claim.item_id
         )
-    review = review_item(project=project, item_id=following.pk) if following else None
+    review = review_item(project=project, item_id=claim.item_id) if claim else None
     form = (
         label_form_for(project.label_set_version)(initial=_gold_initial(review.gold))
         if review
@@ -322,6 +468,7 @@ def _next_for_review(
         reason="",
         message="Decision saved.",
         reviewer_id=request.user.pk,
+        now=now,
     )
     return _review_render(request, ctx)
 
@@ -334,6 +481,7 @@ def _review_context(
     reason: str,
     message: str,
     reviewer_id: int,
+    now: datetime,
 ) -> dict[str, object]:
     fields = [f for f in project.label_set_version.schema.fields if f.kind != "text"]
     return {
@@ -367,7 +515,7 @@ def _review_context(
         ]
         if review
         else [],
-        "waiting": adjudication_queue(project, reviewer_id=reviewer_id)
+        "waiting": adjudication_queue(project, reviewer_id=reviewer_id, now=now)
         .order_by()[:QUEUE_LEFT_CAP]
         .count(),
         "cap": QUEUE_LEFT_CAP,

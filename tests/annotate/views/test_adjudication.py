@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from annotate.models import Decision, Gold
+from annotate.models import Decision, Gold, ReviewClaim
 from annotate.services.gold import item_rescore
 from tests.factories import (
     ItemFactory,
@@ -204,3 +204,92 @@ def test_nobody_reviews_an_item_they_labelled_or_hold_a_claim_on(
     assert client.get(review_url(project, labelled_item)).status_code == 200
     shown = client.get(f"/projects/{project.pk}/review/").context["items"]
     assert {i.pk for i in shown} == {labelled_item.pk, claimed_item.pk}
+
+
+def test_start_reviewing_claims_the_next_item_and_opens_it(
+    client, two_splits, reviewer_of
+):
+    project, first, second, _ = two_splits
+    rita = reviewer_of(project)
+    rex = UserFactory(username="rex")
+    MembershipFactory(user=rex, project=project, role="reviewer")
+
+    client.force_login(rita)
+    mine = client.get(f"/projects/{project.pk}/review/next/")
+    client.force_login(rex)
+    theirs = client.get(f"/projects/{project.pk}/review/next/")
+    listed = client.get(f"/projects/{project.pk}/review/")
+
+    assert mine["Location"] == review_url(project, first)
+    assert theirs["Location"] == review_url(project, second)
+    assert ReviewClaim.objects.get(item=first).reviewer == rita
+    # rita's item is hers until her lease ends: not offered to rex.
+    assert [i.pk for i in listed.context["items"]] == [second.pk]
+    assertContains(listed, f'href="/projects/{project.pk}/review/next/"')
+
+
+def test_the_next_item_after_a_decision_skips_one_another_reviewer_holds(
+    client, labelled, reviewer_of
+):
+    project = ProjectFactory(overlap=2)
+    items = [ItemFactory(project=project) for _ in range(3)]
+    for pair in (
+        ("policy", "capability"),
+        ("scope", "conditional"),
+        ("none", "policy"),
+    ):
+        labelled(project, *pair)
+    rita = reviewer_of(project)
+    rex = UserFactory(username="rex")
+    MembershipFactory(user=rex, project=project, role="reviewer")
+    client.force_login(rex)
+    client.get(review_url(project, items[1]))  # rex opens the second: his now
+    client.force_login(rita)
+    client.get(review_url(project, items[0]))
+
+    r = client.post(review_url(project, items[0]), DECISION, headers=HTMX)
+
+    assert r.context["review_item"].pk == items[2].pk
+    assert not ReviewClaim.objects.filter(item=items[0]).exists()  # released
+    assert ReviewClaim.objects.get(reviewer=rita).item_id == items[2].pk
+
+
+def test_opening_an_item_another_reviewer_holds_says_so(
+    client, two_splits, reviewer_of
+):
+    project, first, *_ = two_splits
+    reviewer_of(project)
+    rex = UserFactory(username="rex")
+    MembershipFactory(user=rex, project=project, role="reviewer")
+    client.force_login(rex)
+    client.get(f"/projects/{project.pk}/review/next/")
+    client.force_login(UserFactory(username="rita"))
+
+    r = client.get(review_url(project, first))
+
+    assertContains(r, "rex is reviewing this item")
+    assert ReviewClaim.objects.get(item=first).reviewer == rex
+
+
+def test_review_next_is_for_reviewers_and_only_gets(
+    client, two_splits, annotator, outsider, reviewer_of
+):
+    project, *_ = two_splits
+    url = f"/projects/{project.pk}/review/next/"
+    MembershipFactory(user=annotator, project=project)
+    client.force_login(annotator)
+    assert client.get(url).status_code == 403
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+    client.force_login(reviewer_of(project))
+    assert client.post(url).status_code == 405
+    assert not ReviewClaim.objects.exists()
+
+
+def test_review_next_with_nothing_left_goes_back_to_the_queue(client, reviewer_of):
+    project = ProjectFactory(overlap=2)
+    client.force_login(reviewer_of(project))
+
+    r = client.get(f"/projects/{project.pk}/review/next/")
+
+    assert r["Location"] == f"/projects/{project.pk}/review/"

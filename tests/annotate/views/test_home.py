@@ -104,3 +104,64 @@ def test_template_comments_never_reach_the_page(client, annotator):
     # {# #} comments are one line only; a longer one would print as text.
     assertNotContains(r, "{#")
     assertNotContains(r, "{% comment")
+
+
+def export_job(project, **kw):
+    from django.utils import timezone
+
+    from annotate.models import Job
+
+    return Job.objects.create(
+        project=project, kind="export", created_at=timezone.now(), **kw
+    )
+
+
+def test_past_exports_are_listed_with_their_manifest_and_downloads(
+    client, project, reviewer
+):
+    done = export_job(
+        project,
+        status="succeeded",
+        params={"fmt": "csv", "source_model": "model-b", "include_unresolved": False},
+        result={
+            "rows": 40,
+            "format": "csv",
+            "sha256": "ab" * 32,
+            "by_split": {"train": 32, "validation": 4, "test": 4},
+            "key_unresolved": 0,
+            "left_out_unresolved": 3,
+        },
+    )
+    failed = export_job(project, status="failed", params={"fmt": "jsonl"})
+    client.force_login(reviewer)
+
+    r = client.get(f"/projects/{project.pk}/")
+
+    assertContains(r, f'href="/jobs/{done.pk}/download/data/"')
+    assertContains(r, f'href="/jobs/{done.pk}/download/manifest/"')
+    assertContains(
+        r, "train 32, validation 4, test 4; 3 unresolved left out; model model-b"
+    )
+    assertContains(r, f'href="/jobs/{failed.pk}/">Gold export #{failed.pk}</a>')
+    assertNotContains(r, f'href="/jobs/{failed.pk}/download/data/"')
+
+
+def test_the_project_page_links_each_audience_to_its_pages(
+    client, project, annotator, reviewer
+):
+    export_job(project, status="queued", params={"fmt": "csv"})
+    pages = [f"/projects/{project.pk}/{p}/" for p in ("annotators", "transcripts")]
+    mine = f'href="/projects/{project.pk}/my-labels/"'
+
+    client.force_login(annotator)
+    as_annotator = client.get(f"/projects/{project.pk}/")
+    client.force_login(reviewer)
+    as_reviewer = client.get(f"/projects/{project.pk}/")
+
+    assertContains(as_annotator, mine)
+    assertNotContains(as_annotator, "Exports")
+    for page in pages:
+        assertNotContains(as_annotator, f'href="{page}"')
+        assertContains(as_reviewer, f'href="{page}"')
+    assertContains(as_reviewer, mine)
+    assertContains(as_reviewer, "Gold export #")

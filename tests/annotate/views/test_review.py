@@ -5,7 +5,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from annotate.views.review import PAGE
 from tests.factories import ItemFactory, TranscriptFactory
-from tests.labelling import label
+from tests.labelling import claim, label
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,41 @@ def test_an_annotators_labels_show_option_labels_and_external_ids(
     assertContains(r, "<td>Capability</td>")
     assertContains(r, "<td>Harmful</td><td>Capability</td><td>Appropriate refusal</td>")
     assertNotContains(r, "appropriate_refusal")
+
+
+def test_an_annotators_labels_are_searchable(client, project, reviewer, annotator):
+    ItemFactory(project=project, transcript__external_id="xs-1")
+    ItemFactory(project=project, transcript__external_id="xs-2")
+    label(annotator, project, "capability")
+    second = label(annotator, project, "policy")
+    client.force_login(reviewer)
+
+    r = client.get(f"/projects/{project.pk}/annotators/{annotator.pk}/?q=xs-2")
+
+    assert [a.pk for a, _ in r.context["rows"]] == [second.pk]
+    assertContains(r, f'href="/projects/{project.pk}/annotators/"')  # back to the table
+
+
+def test_a_reviewer_never_sees_others_labels_of_an_item_they_label(
+    client, project, annotator
+):
+    from tests.factories import MembershipFactory, UserFactory
+
+    project.overlap = 2
+    project.save()
+    shared, claimed, other = ItemFactory.create_batch(3, project=project)
+    rex = UserFactory(username="rex")
+    MembershipFactory(user=rex, project=project, role="reviewer")
+    for _ in range(3):
+        label(annotator, project, "capability")
+    label(rex, project, "policy")  # rex labels the first item too...
+    claim(rex, project)  # ...and holds a claim on the second
+    client.force_login(rex)
+
+    theirs = client.get(f"/projects/{project.pk}/annotators/{annotator.pk}/")
+    mine = client.get(f"/projects/{project.pk}/annotators/{rex.pk}/")
+
+    assert [a.item_id for a, _ in theirs.context["rows"]] == [other.pk]
+    assertContains(theirs, "Items you labelled or hold a claim on are left out")
+    assert [a.item_id for a, _ in mine.context["rows"]] == [shared.pk]
+    assertNotContains(mine, "are left out")
