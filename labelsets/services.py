@@ -84,35 +84,52 @@ _EXTENSIONS = (".json", ".yaml", ".yml")
 
 
 def load_labelset_file(path: str | Path) -> dict[str, object]:
-    """Read a label set file: JSON or YAML by its extension; with none, JSON
-    if it starts with "{", else YAML. Another extension is refused.
+    """Read a label set file from disk (labelset_file_parse has the rules).
 
-    Raises SchemaError naming the file (and the line, where the parser gives
-    one) when the file does not parse or is not a mapping; OSError if it
-    cannot be read.
+    Raises SchemaError as labelset_file_parse does; OSError if it cannot be read.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix and suffix not in _EXTENSIONS:
-        raise SchemaError(
-            path.name,
-            f"a label set file is .json, .yaml or .yml, not {path.suffix}",
-        )
-    text = path.read_text(encoding="utf-8")
+    _extension_check(path)  # before reading: a .txt is refused as such
+    return labelset_file_parse(
+        text=path.read_text(encoding="utf-8"), filename=path.name
+    )
+
+
+def labelset_file_parse(*, text: str, filename: str) -> dict[str, object]:
+    """Parse a label set file's text: JSON or YAML by the file name's
+    extension; with none, JSON if it starts with "{", else YAML. Another
+    extension is refused.
+
+    Raises SchemaError naming the file (and the line, where the parser gives
+    one) when the file does not parse or is not a mapping.
+    """
+    name = Path(filename).name
+    suffix = _extension_check(Path(filename))
     # Each format is read as itself: YAML is nearly a superset of JSON, but
     # not quite (PyYAML reads 1e3 as a string), so a .json file is JSON.
     as_json = suffix == ".json" or (not suffix and text.lstrip().startswith("{"))
     try:
         data = json.loads(text) if as_json else yaml.safe_load(text)
     except json.JSONDecodeError as e:
-        raise SchemaError(f"{path.name}:{e.lineno}:{e.colno}", e.msg) from e
+        raise SchemaError(f"{name}:{e.lineno}:{e.colno}", e.msg) from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         problem = getattr(e, "problem", None) or str(e)
         raise SchemaError(where, problem) from e
     if not isinstance(data, dict):
         raise SchemaError(
-            path.name, f"must hold a mapping at the top, not {type(data).__name__}"
+            name, f"must hold a mapping at the top, not {type(data).__name__}"
         )
     return data
+
+
+def _extension_check(path: Path) -> str:
+    """The file's extension, lower-cased; SchemaError unless JSON, YAML or none."""
+    suffix = path.suffix.lower()
+    if suffix and suffix not in _EXTENSIONS:
+        raise SchemaError(
+            path.name,
+            f"a label set file is .json, .yaml or .yml, not {path.suffix}",
+        )
+    return suffix
