@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -12,10 +13,63 @@ import yaml
 from django.db import transaction
 
 from labelsets.models import LabelSet, LabelSetVersion
-from labelsets.schema import SchemaError, parse_schema, schema_to_data
+from labelsets.schema import (
+    Schema,
+    SchemaError,
+    SchemaErrors,
+    parse_schema,
+    schema_to_data,
+)
 
 _FILE_KEYS = ("name", "description", "version", "fields", "rules")
 _SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+
+
+@dataclass(frozen=True)
+class LabelSetFile:
+    """A label set file's contents, checked: what labelset_load stores."""
+
+    name: str
+    description: str
+    schema: Schema
+
+
+def labelset_parse(data: Mapping[str, object]) -> LabelSetFile:
+    """Check a label set file's data whole, storing nothing.
+
+    Raises SchemaError with the path of the bad key, or SchemaErrors with
+    each problem (the file's own keys first, then parse_schema's).
+    """
+    errors: list[SchemaError] = []
+    unknown = [k for k in data if k not in _FILE_KEYS]
+    if unknown:
+        errors.append(
+            SchemaError(
+                str(unknown[0]),
+                f"unknown key {unknown[0]!r} (allowed: {', '.join(_FILE_KEYS)})",
+            )
+        )
+    name = data.get("name")
+    if not isinstance(name, str) or not _SLUG_RE.fullmatch(name):
+        errors.append(
+            SchemaError(
+                "name",
+                f"must be a slug of letters, digits, - and _ (at most 64), got {name!r}",
+            )
+        )
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        errors.append(SchemaError("description", "must be a string"))
+    try:
+        schema = parse_schema(
+            {k: v for k, v in data.items() if k in ("fields", "rules")}
+        )
+    except SchemaError as e:
+        errors.extend(e.errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else SchemaErrors(errors)
+    # Both are strings here (checked above); str() tells the type checker.
+    return LabelSetFile(name=str(name), description=str(description), schema=schema)
 
 
 @transaction.atomic
@@ -28,24 +82,11 @@ def labelset_load(
     the latest one, otherwise the latest version comes back with created=False.
     The label set's description is updated in place (it is not versioned).
     A dump's `version` key is informational: numbers are assigned here.
-    Raises SchemaError (with the path of the bad key) for malformed data.
+    Raises SchemaError (with the path of the bad key; SchemaErrors with
+    each of them) for malformed data, before anything is written.
     """
-    unknown = [k for k in data if k not in _FILE_KEYS]
-    if unknown:
-        raise SchemaError(
-            str(unknown[0]),
-            f"unknown key {unknown[0]!r} (allowed: {', '.join(_FILE_KEYS)})",
-        )
-    name = data.get("name")
-    if not isinstance(name, str) or not _SLUG_RE.fullmatch(name):
-        raise SchemaError(
-            "name",
-            f"must be a slug of letters, digits, - and _ (at most 64), got {name!r}",
-        )
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise SchemaError("description", "must be a string")
-    schema = parse_schema({k: v for k, v in data.items() if k in ("fields", "rules")})
+    parsed = labelset_parse(data)
+    name, description, schema = parsed.name, parsed.description, parsed.schema
 
     # The row lock serialises concurrent loads of one label set, so two of
     # them cannot both append the same version number.

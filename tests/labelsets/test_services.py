@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.schema import SchemaError
-from labelsets.services import labelset_dump, labelset_load, load_labelset_file
+from labelsets.services import (
+    labelset_dump,
+    labelset_load,
+    labelset_parse,
+    load_labelset_file,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +180,13 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
 
     with pytest.raises(SchemaError, match="^list.yaml: must hold a mapping"):
         load_labelset_file(path)
+
+
+def test_the_files_own_keys_and_its_schema_are_checked_together():
+    bad = data(name="Not a slug!", fields=[{"name": "ok", "kind": "rating"}])
+
+    with pytest.raises(SchemaError) as e:
+        labelset_parse(bad)
+
+    assert [err.path for err in e.value.errors] == ["name", "fields[0].scale"]
+    assert not LabelSet.objects.filter(name="tiny").exists()
