@@ -124,6 +124,23 @@ def labelset_dump(*, version: LabelSetVersion) -> dict[str, object]:
 _EXTENSIONS = (".json", ".yaml", ".yml")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without aliases. A label set has no use for them, and a file of
+    aliases to aliases (a "billion laughs") is a few kilobytes that expand
+    to millions of fields and options once walked, checked or stored."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not allowed in a label set file: write each value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def load_labelset_file(path: str | Path) -> dict[str, object]:
     """Read a label set file from disk (labelset_file_parse has the rules).
 
@@ -150,7 +167,7 @@ def labelset_file_parse(*, text: str, filename: str) -> dict[str, object]:
     # not quite (PyYAML reads 1e3 as a string), so a .json file is JSON.
     as_json = suffix == ".json" or (not suffix and text.lstrip().startswith("{"))
     try:
-        data = json.loads(text) if as_json else yaml.safe_load(text)
+        data = json.loads(text) if as_json else yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except json.JSONDecodeError as e:
         raise SchemaError(f"{name}:{e.lineno}:{e.colno}", e.msg) from e
     except yaml.YAMLError as e:

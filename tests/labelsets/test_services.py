@@ -11,6 +11,7 @@ from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.schema import SchemaError
 from labelsets.services import (
     labelset_dump,
+    labelset_file_parse,
     labelset_load,
     labelset_parse,
     load_labelset_file,
@@ -190,3 +191,16 @@ def test_the_files_own_keys_and_its_schema_are_checked_together():
 
     assert [err.path for err in e.value.errors] == ["name", "fields[0].scale"]
     assert not LabelSet.objects.filter(name="tiny").exists()
+
+
+def test_yaml_aliases_are_refused_naming_the_line():
+    # Nine aliases of nine aliases of ... is a few bytes that walk as millions.
+    text = (
+        "name: laughs\n"
+        "o: &o [{value: a}, {value: b}]\n"
+        "fields:\n"
+        "  - {name: x, kind: single, options: *o}\n"
+    )
+
+    with pytest.raises(SchemaError, match=r"^laughs\.yaml:4:\d+: aliases"):
+        labelset_file_parse(text=text, filename="laughs.yaml")
