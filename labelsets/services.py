@@ -10,8 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from labelsets.diff import Change, schema_diff
 from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.schema import (
     Schema,
@@ -72,9 +75,72 @@ def labelset_parse(data: Mapping[str, object]) -> LabelSetFile:
     return LabelSetFile(name=str(name), description=str(description), schema=schema)
 
 
+@dataclass(frozen=True)
+class LabelSetPlan:
+    """What storing a label set file would do, before anything is stored."""
+
+    file: LabelSetFile
+    label_set: LabelSet | None  # the label set of that name, if there is one
+    latest: LabelSetVersion | None  # its latest version
+    number: int  # the version the file becomes (the latest's, when unchanged)
+    unchanged: bool  # the schema is the latest version's
+    changes: tuple[Change, ...]  # from the latest version, in labels
+
+
+def labelset_plan(
+    *, data: Mapping[str, object], created_by: User | None
+) -> LabelSetPlan:
+    """Check a label set file and say what labelset_load would store: a new
+    label set, a new version of one (with its changes), or nothing new.
+    Writes nothing.
+
+    Raises SchemaError (SchemaErrors: each bad key with its path) for
+    malformed data, and ValidationError (code `not_yours`) as labelset_load
+    would for a version `created_by` may not add.
+    """
+    parsed = labelset_parse(data)
+    label_set = LabelSet.objects.filter(name=parsed.name).first()
+    if label_set is not None:
+        _version_allowed_check(label_set, created_by)
+    latest = label_set.versions.order_by("-number").first() if label_set else None
+    if latest is None:
+        return LabelSetPlan(parsed, label_set, None, 1, False, ())
+    unchanged = latest.schema == parsed.schema
+    return LabelSetPlan(
+        file=parsed,
+        label_set=label_set,
+        latest=latest,
+        number=latest.number if unchanged else latest.number + 1,
+        unchanged=unchanged,
+        changes=tuple(schema_diff(latest.schema, parsed.schema)),
+    )
+
+
+def labelset_version_allowed(label_set: LabelSet, user: User) -> bool:
+    """Whether the user may add versions to the label set: staff, and
+    whoever uploaded it. Label sets loaded by a migration or the command
+    (no uploader) take new versions from staff (or the command) only."""
+    return user.is_staff or (
+        label_set.created_by_id is not None and label_set.created_by_id == user.pk
+    )
+
+
+def _version_allowed_check(label_set: LabelSet, created_by: User | None) -> None:
+    if created_by is None or labelset_version_allowed(label_set, created_by):
+        return
+    message = (
+        f"A label set named {label_set.name} already exists, and only the user "
+        "who uploaded it (or staff) can add a version to it. Give yours another name."
+    )
+    raise ValidationError({"name": ValidationError(message, code="not_yours")})
+
+
 @transaction.atomic
 def labelset_load(
-    *, data: Mapping[str, object], now: datetime
+    *,
+    data: Mapping[str, object],
+    created_by: User | None = None,
+    now: datetime,
 ) -> tuple[LabelSetVersion, bool]:
     """Store a label set from file data; returns (version, created).
 
@@ -84,6 +150,11 @@ def labelset_load(
     A dump's `version` key is informational: numbers are assigned here.
     Raises SchemaError (with the path of the bad key; SchemaErrors with
     each of them) for malformed data, before anything is written.
+
+    `created_by` is the uploader (the browser); None for a migration or the
+    command. A new label set records them; an existing one takes a version
+    from them only if labelset_version_allowed, else ValidationError (code
+    `not_yours`), nothing written.
     """
     parsed = labelset_parse(data)
     name, description, schema = parsed.name, parsed.description, parsed.schema
@@ -91,8 +162,14 @@ def labelset_load(
     # The row lock serialises concurrent loads of one label set, so two of
     # them cannot both append the same version number.
     label_set, _ = LabelSet.objects.select_for_update().get_or_create(
-        name=name, defaults={"description": description, "created_at": now}
+        name=name,
+        defaults={
+            "description": description,
+            "created_at": now,
+            "created_by": created_by,
+        },
     )
+    _version_allowed_check(label_set, created_by)
     if label_set.description != description:
         label_set.description = description
         label_set.save(update_fields=["description"])
