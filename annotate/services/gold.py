@@ -294,8 +294,9 @@ def decision_record(
     Versioned: each call adds a decision with the next number, recording the
     gold values it replaced. Raises ValidationError with per-field messages
     (nothing saved) if the values do not fit the label set or the reason is
-    empty.
+    empty; code `archived` in an archived project.
     """
+    item.project.refuse_if_archived("no decision can be recorded")
     version = item.project.label_set_version
     clean = version.validate(values)
     if not reason.strip():

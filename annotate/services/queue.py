@@ -39,7 +39,7 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
     the same item back instead of spending a second slot. A claim past its
     lease is expired here (lazily) as well as by the periodic job; when
     nothing is open, other annotators' stale claims in the project are expired
-    and the queue is tried once more.
+    and the queue is tried once more. An archived project has nothing to claim.
     """
     try:
         return _claim_next(membership=membership, now=now)
@@ -52,6 +52,8 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
 @transaction.atomic
 def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     project = membership.project
+    if project.archived_at is not None:
+        return None  # read-only: archiving ended the live claims too
     with connection.cursor() as cursor:
         cursor.execute(rawsql.LIVE_SQL, [project.pk, membership.user_id])
         row = cursor.fetchone()
@@ -153,9 +155,11 @@ def annotation_submit(
     tab returns the annotation stored the first time, with created False.
     Raises ValidationError with per-field messages if the values do not fit
     the label set, code `skipped` for a skipped item, and code `claim_expired`
-    when the claim expired and its slot has been taken by someone else.
+    when the claim expired and its slot has been taken by someone else, and
+    code `archived` in an archived project.
     """
     project = assignment.project  # loaded with its version by access_assignment
+    project.refuse_if_archived("labels can no longer be submitted")
     version = project.label_set_version
     with connection.cursor() as cursor:
         cursor.execute(
@@ -172,6 +176,11 @@ def annotation_submit(
         raise ValidationError("You skipped this item.", code="skipped")
     clean = version.validate(values)
     if status == AssignmentStatus.EXPIRED:
+        # Archiving expires the live claims: one archived since this request
+        # read the project comes here, and is refused.
+        Project.objects.get(pk=project.pk).refuse_if_archived(
+            "labels can no longer be submitted"
+        )
         # The slot went back to the queue: take one again if it is still free.
         retaken = Item.objects.filter(pk=assignment.item_id, slots_left__gt=0).update(
             slots_left=F("slots_left") - 1
@@ -261,8 +270,9 @@ def assignment_skip(
     """Give the item up for good: its slot returns to the queue for others.
 
     Idempotent for a skipped claim; ValidationError (code `submitted`) if it
-    was already labelled.
+    was already labelled, (code `archived`) in an archived project.
     """
+    assignment.project.refuse_if_archived("items can no longer be skipped")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.status == AssignmentStatus.SKIPPED:
         return assignment
@@ -307,6 +317,22 @@ def assignments_expire(*, now: datetime, project: Project | None = None) -> int:
     return len(expired)
 
 
+@transaction.atomic
+def assignments_end(*, project: Project) -> int:
+    """End every live claim of the project now (archiving it), returning
+    their slots to their items; the number ended. The claims are marked
+    expired, so a submit still in flight is refused (annotation_submit
+    rereads the project on an expired claim)."""
+    live = list(
+        Assignment.objects.filter(project=project, status=AssignmentStatus.LIVE)
+        .select_for_update()
+        .only("pk", "item_id")
+    )
+    if live:
+        _assignments_release(live, status=AssignmentStatus.EXPIRED)
+    return len(live)
+
+
 def annotation_editable(*, membership: Membership, now: datetime) -> Annotation | None:
     """The annotator's latest annotation in the project, if still editable."""
     return (
@@ -326,8 +352,12 @@ def annotation_update(
     *, annotation: Annotation, values: Mapping[str, object], now: datetime
 ) -> Annotation:
     """Correct one's own annotation while it is editable (EDIT_WINDOW after it
-    was made); ValidationError (code `not_editable`) after that."""
+    was made); ValidationError (code `not_editable`) after that, (code
+    `archived`) in an archived project."""
     annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    Project.objects.get(items=annotation.item_id).refuse_if_archived(
+        "labels can no longer be corrected"
+    )
     if annotation.created_at <= now - EDIT_WINDOW:
         raise ValidationError(
             "This annotation can no longer be changed.", code="not_editable"
