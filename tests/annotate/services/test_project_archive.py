@@ -6,12 +6,22 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from annotate.models import Annotation, Assignment, Item, Job, JobKind, Project
+from annotate.models import (
+    Annotation,
+    Assignment,
+    Item,
+    Job,
+    JobKind,
+    Project,
+    QueueStrategy,
+    Role,
+)
 from annotate.services.exports import export_options_parse
 from annotate.services.gold import decision_record
 from annotate.services.imports import transcripts_import
@@ -61,7 +71,7 @@ def test_archiving_ends_the_live_claims_and_returns_their_slots(project, annotat
 def test_archiving_twice_keeps_the_first_time(project):
     first = archived(project).archived_at
 
-    again = project_archive(project=project, now=NOW + timezone.timedelta(days=1))
+    again = project_archive(project=project, now=NOW + timedelta(days=1))
 
     assert again.archived_at == first
 
@@ -111,9 +121,9 @@ def test_skips_and_corrections_are_refused(project, annotator):
 
 
 def test_a_decision_is_refused(project, reviewer):
-    item = ItemFactory(project=project)
+    pk = ItemFactory(project=project).pk
     archived(project)
-    item = Item.objects.select_related("project").get(pk=item.pk)
+    item = Item.objects.select_related("project").get(pk=pk)
 
     refused(
         lambda: decision_record(
@@ -157,7 +167,7 @@ def test_the_queue_cannot_be_changed_or_retrained(project):
     refused(
         lambda: project_queue_configure(
             project=project,
-            strategy="random",
+            strategy=QueueStrategy.RANDOM,
             settings={},
             created_by=None,
             now=NOW,
@@ -200,7 +210,7 @@ def test_membership_changes_stay_open(project):
     archived(project)
 
     added = membership_add(
-        project=project, username=UserFactory().username, role="reviewer", now=NOW
+        project=project, username=UserFactory().username, role=Role.REVIEWER, now=NOW
     )
 
     assert added.membership.role == "reviewer"

@@ -10,7 +10,15 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from annotate.models import Gold, Item, Membership, Project, Role
+from annotate.models import (
+    Gold,
+    GoldMethod,
+    Item,
+    Membership,
+    Project,
+    QueueStrategy,
+    Role,
+)
 from annotate.services.projects import (
     ProjectSettings,
     project_create,
@@ -34,8 +42,8 @@ def settings_of(project: Project, **changes) -> ProjectSettings:
         guidelines=project.guidelines,
         extra_labels_max=project.extra_labels_max,
         disagreement_threshold=project.disagreement_threshold,
-        gold_method=project.gold_method,
-        queue_strategy=project.queue_strategy,
+        gold_method=GoldMethod(project.gold_method),
+        queue_strategy=QueueStrategy(project.queue_strategy),
         queue_settings=project.queue_settings,
     )
     return replace(current, **changes)

@@ -4,6 +4,7 @@ of the real form, checking labels in it, saving, versions and their changes."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 import yaml
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
 
-TINY = {
+TINY: dict[str, Any] = {
     "name": "tiny",
     "description": "Is the answer a refusal?",
     "fields": [
