@@ -455,12 +455,16 @@ def project_archive(*, project: Project, now: datetime) -> Project:
     Idempotent: an archived project keeps its first archiving time.
     Memberships are kept, so the same people see it (and can unarchive it).
     """
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.get(pk=project.pk)
     if project.archived_at is None:
-        Project.objects.filter(pk=project.pk).update(archived_at=now)
-        project.archived_at = now
+        # The claims first, then the project row: a submit locks its claim
+        # and last the project row (its counter), so taking them the other
+        # way round could deadlock with one.
         assignments_end(project=project)
-    return project
+        Project.objects.filter(pk=project.pk, archived_at__isnull=True).update(
+            archived_at=now
+        )
+    return Project.objects.get(pk=project.pk)
 
 
 @transaction.atomic

@@ -255,11 +255,18 @@ def _count_annotation(
     cursor.execute(rawsql.COUNT_MEMBER_SQL, [today, today, project.pk, annotator_id])
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
-    # submits queue on it briefly but cannot deadlock.
-    cursor.execute(
-        rawsql.COUNT_PROJECT_SQL, [1 if count == project.overlap else 0, project.pk]
-    )
-    (project_labels,) = cursor.fetchone()
+    # submits queue on it briefly but cannot deadlock. The overlap and the
+    # archive are read there, under the lock, not from this request's copy:
+    # a change of overlap (project_update) or an archive that committed
+    # since would otherwise count an item complete twice, or let a label in
+    # after the archive (a claim archiving did not see yet).
+    cursor.execute(rawsql.COUNT_PROJECT_SQL, [count, project.pk])
+    row = cursor.fetchone()
+    if row is None:
+        Project.objects.get(pk=project.pk).refuse_if_archived(
+            "labels can no longer be submitted"
+        )
+    (project_labels,) = row
     return int(count), int(project_labels)
 
 

@@ -214,3 +214,24 @@ def test_membership_changes_stay_open(project):
     )
 
     assert added.membership.role == "reviewer"
+
+
+def test_a_live_claim_archiving_missed_is_refused_at_submit(project, annotator):
+    # A claim made while the archive was committing: still live, and the
+    # submit's request read the project before the archive was in.
+    ItemFactory(project=project)
+    assignment = claim(annotator, project)
+    Project.objects.filter(pk=project.pk).update(archived_at=NOW)
+
+    refused(
+        lambda: annotation_submit(
+            assignment=assignment,
+            values=labels("policy"),
+            client_uuid=uuid.uuid4(),
+            seconds=1.0,
+            now=NOW,
+        )
+    )
+
+    assert not Annotation.objects.exists()
+    assert Project.objects.get(pk=project.pk).annotations_total == 0
