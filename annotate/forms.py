@@ -287,7 +287,21 @@ class ProjectForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        # The service's rule, in the words of this form.
+        # The service's rules (queue_settings_parse), in the words of this form.
+        version = data.get("label_set_version")
+        names = [n.strip() for n in data.get("target_fields", "").split(",")]
+        if version is not None and any(names):
+            singles = {
+                f.name: f.label for f in version.schema.fields if f.kind == "single"
+            }
+            if bad := [n for n in names if n and n not in singles]:
+                self.add_error(
+                    "target_fields",
+                    f"{', '.join(bad)}: not a one-of field of {version}. The model "
+                    "predicts one-of fields: "
+                    + ", ".join(f"{label} ({name})" for name, label in singles.items())
+                    + ".",
+                )
         if data.get("prelabels") and data.get("blind"):
             self.add_error(
                 "prelabels",

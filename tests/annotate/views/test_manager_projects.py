@@ -94,6 +94,16 @@ def test_a_bad_project_shows_each_error_and_saves_nothing(client, project, manag
     assert Project.objects.count() == 1
 
 
+def test_an_unknown_target_field_is_named_with_the_ones_there_are(client, manager):
+    client.force_login(manager)
+
+    r = client.post("/projects/new/", valid(target_fields="refusal_type, notes"))
+
+    assertContains(r, "notes: not a one-of field of refusal-v1 v1.")
+    assertContains(r, "Refusal type (refusal_type)")
+    assert not Project.objects.filter(name="Second eval").exists()
+
+
 def test_a_taken_name_is_the_services_error_on_the_name(client, project, manager):
     client.force_login(manager)
 
