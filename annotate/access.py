@@ -3,7 +3,7 @@ members whose role is too low. A project's existence never leaks to outsiders.""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
@@ -20,7 +20,8 @@ from annotate.models import (
     Project,
     Role,
 )
-from annotate.queries import seen_by
+from annotate.queries import label_sets_visible_to, manages_projects, seen_by
+from labelsets.models import LabelSet
 
 
 def access_project(
@@ -142,3 +143,26 @@ def access_api_token(user: AbstractBaseUser | AnonymousUser, token_id: int) -> A
     if token is None:
         raise Http404("No such token.")
     return token
+
+
+def access_workspace(user: AbstractBaseUser | AnonymousUser) -> None:
+    """Refuse (PermissionDenied, saying who may) anyone but staff and project
+    managers: creating projects and uploading label sets are theirs."""
+    if not isinstance(user, User) or not manages_projects(user):
+        raise PermissionDenied(
+            "Creating projects and uploading label sets is for project managers "
+            "and staff."
+        )
+
+
+def access_label_set(user: AbstractBaseUser | AnonymousUser, name: str) -> LabelSet:
+    """A label set the user may see (queries.label_sets_visible_to), for the
+    managers' pages: 404 when they may not see it, so its existence does not
+    leak; 403 when they see it (through a project) but manage nothing."""
+    if not isinstance(user, User):
+        raise Http404("No such label set.")
+    label_set = label_sets_visible_to(user).filter(name=name).first()
+    if label_set is None:
+        raise Http404("No such label set.")
+    access_workspace(user)
+    return label_set

@@ -31,7 +31,12 @@ from annotate.models import (
     Role,
     Transcript,
 )
-from annotate.queries import agreement_job_for, job_for, job_live
+from annotate.queries import (
+    agreement_job_for,
+    job_for,
+    job_live,
+    label_sets_visible_to,
+)
 from annotate.services.agreement import agreement_request_parse
 from annotate.services.exports import (
     calibration_breakdown_parse,
@@ -93,6 +98,8 @@ class ProjectOutputSerializer(serializers.Serializer[Membership]):
     items_total = serializers.IntegerField(source="project.items_total")
     items_complete = serializers.IntegerField(source="project.items_complete")
     annotations_total = serializers.IntegerField(source="project.annotations_total")
+    # Set while the project is archived (read-only; still exported).
+    archived_at = serializers.DateTimeField(source="project.archived_at")
 
 
 class ProjectListApi(APIView):
@@ -188,6 +195,8 @@ class ProjectClaimApi(APIView):
 
     def post(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id)
+        # 400 with the reason, not the empty queue's 204: a pipeline should stop.
+        membership.project.refuse_if_archived("nothing can be claimed")
         assignment = item_claim_next(membership=membership, now=timezone.now())
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -376,11 +385,16 @@ class ProjectAgreementApi(APIView):
 
 
 class LabelSetVersionApi(APIView):
-    """A label set version's schema (fields, options, hotkeys, rules)."""
+    """A label set version's schema (fields, options, hotkeys, rules); 404
+    unless the user may see the label set."""
 
     def get(self, request: Request, name: str, number: int) -> Response:
+        # Only a label set the user may see (queries.label_sets_visible_to).
+        visible = label_sets_visible_to(authenticated_user(request))
         version = (
-            LabelSetVersion.objects.filter(label_set__name=name, number=number)
+            LabelSetVersion.objects.filter(
+                label_set__in=visible, label_set__name=name, number=number
+            )
             .select_related("label_set")
             .first()
         )

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 from django import forms
+from django.contrib.auth.models import User
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from annotate import importers
-from annotate.models import Batch, Role
+from annotate.models import Batch, GoldMethod, Project, QueueStrategy, Role
 from annotate.queries import ITEM_STATUSES, TranscriptFilters
 from annotate.services.assignments import SELECTION_KEYS
+from annotate.services.learning import RANGES, QueueSettings, queue_settings_of
 from annotate.services.members import Credentials
+from annotate.services.projects import ProjectSettings
+from labelsets.models import LabelSetVersion
+from labelsets.schema import SchemaError
+from labelsets.services import labelset_file_parse
 
 
 def add_service_errors(
@@ -275,3 +284,285 @@ class LabelSearchForm(forms.Form):
         label="Search",
         help_text="An external id, or text in the transcript (ignoring case).",
     )
+
+
+# The managers' workspace ----------------------------------------------------
+
+GUIDELINES_MAX = 100_000  # characters: a long handbook, far below a request's cap
+
+
+def _weight(label: str, name: str, help_text: str = "") -> forms.FloatField:
+    low, high = RANGES[name]
+    return forms.FloatField(
+        label=label,
+        min_value=low,
+        max_value=high,
+        initial=getattr(QueueSettings, name),
+        help_text=help_text or f"From {low:g} to {high:g}.",
+    )
+
+
+def _count(label: str, name: str, help_text: str = "") -> forms.IntegerField:
+    low, high = RANGES[name]
+    return forms.IntegerField(
+        label=label,
+        min_value=int(low),
+        max_value=int(high),
+        initial=getattr(QueueSettings, name),
+        help_text=help_text,
+    )
+
+
+class ProjectForm(forms.Form):
+    """A project's settings: the shape of each; project_create and
+    project_update hold the rules. The queue's fields are named as
+    services.learning.QueueSettings names them, so its errors land on them."""
+
+    name = forms.CharField(max_length=200)
+    label_set_version = forms.ModelChoiceField(
+        queryset=LabelSetVersion.objects.none(),
+        label="Label set",
+        empty_label=None,
+        help_text="Fixed once the project has labels.",
+    )
+    overlap = forms.IntegerField(
+        label="Labels per item",
+        min_value=1,
+        max_value=50,
+        initial=3,
+        help_text="Independent labels each item needs (the overlap).",
+    )
+    lease_minutes = forms.IntegerField(
+        label="Claim lease (minutes)",
+        min_value=1,
+        max_value=24 * 60,
+        initial=30,
+        help_text="How long a claimed item stays with its annotator.",
+    )
+    extra_labels_max = forms.IntegerField(
+        label="Extra labels on disagreement",
+        min_value=0,
+        max_value=50,
+        initial=0,
+        help_text="Labels an item may get beyond the overlap when its labels disagree.",
+    )
+    disagreement_threshold = forms.FloatField(
+        label="Disagreement threshold",
+        min_value=0,
+        max_value=1,
+        initial=0.35,
+        help_text=(
+            "Above it an item's labels disagree (0: all agree, 1: spread evenly "
+            "over every option of the key field)."
+        ),
+    )
+    gold_method = forms.ChoiceField(
+        label="Gold", choices=GoldMethod.choices, initial=GoldMethod.MAJORITY
+    )
+    guidelines = forms.CharField(
+        required=False,
+        max_length=GUIDELINES_MAX,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text="Markdown, shown beside the labelling form (g opens it there).",
+    )
+    queue_strategy = forms.ChoiceField(
+        label="Queue order", choices=QueueStrategy.choices, initial=QueueStrategy.HYBRID
+    )
+    target_fields = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Fields the model predicts",
+        help_text=(
+            "One-of fields by name, comma-separated; empty: the key field and "
+            "appropriateness."
+        ),
+    )
+    uncertainty = forms.ChoiceField(
+        label="Uncertainty measure",
+        choices=[("margin", "Margin"), ("entropy", "Entropy")],
+        initial=QueueSettings.uncertainty,
+    )
+    weight_uncertainty = _weight(
+        "Weight of the model's uncertainty", "weight_uncertainty"
+    )
+    weight_relabel = _weight("Weight of a weak consensus", "weight_relabel")
+    weight_coverage = _weight("Weight of coverage", "weight_coverage")
+    coverage_floor = _weight(
+        "Coverage floor",
+        "coverage_floor",
+        help_text="Each model, data set and category's floor share of the labels.",
+    )
+    started_bonus = _weight(
+        "Bonus for started items",
+        "started_bonus",
+        help_text="For an item with labels but short of its overlap.",
+    )
+    exploration = _weight(
+        "Exploration share",
+        "exploration",
+        help_text="Share of claims served at random, for unbiased estimates.",
+    )
+    retrain_every = _count("Retrain every (labels)", "retrain_every")
+    min_labels = _count(
+        "Labels before the model ranks",
+        "min_labels",
+        help_text="Until then the refusal-phrase heuristic ranks.",
+    )
+    seed = _count("Random seed", "seed")
+    blind = forms.BooleanField(
+        required=False,
+        initial=QueueSettings.blind,
+        label="Blind labelling",
+        help_text="Nothing on screen may anchor a label.",
+    )
+    prelabels = forms.BooleanField(
+        required=False,
+        initial=QueueSettings.prelabels,
+        label="Show the model's pre-labels",
+        help_text="Only in a project that is not blind.",
+    )
+
+    QUEUE_FIELDS = (
+        "target_fields",
+        "uncertainty",
+        *RANGES,
+        "blind",
+        "prelabels",
+    )
+
+    def __init__(
+        self, *args: Any, versions: QuerySet[LabelSetVersion], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(
+            "forms.ModelChoiceField[LabelSetVersion]", self.fields["label_set_version"]
+        )
+        field.queryset = versions
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The service's rules (queue_settings_parse), in the words of this form.
+        version = data.get("label_set_version")
+        names = [n.strip() for n in data.get("target_fields", "").split(",")]
+        if version is not None and any(names):
+            singles = {
+                f.name: f.label for f in version.schema.fields if f.kind == "single"
+            }
+            if bad := [n for n in names if n and n not in singles]:
+                self.add_error(
+                    "target_fields",
+                    f"{', '.join(bad)}: not a one-of field of {version}. The model "
+                    "predicts one-of fields: "
+                    + ", ".join(f"{label} ({name})" for name, label in singles.items())
+                    + ".",
+                )
+        if data.get("prelabels") and data.get("blind"):
+            self.add_error(
+                "prelabels",
+                "Pre-labels are never shown in a blind project: turn off "
+                "“Blind labelling” to show them.",
+            )
+        return data
+
+    def settings(self) -> ProjectSettings:
+        """The cleaned form as the services read it."""
+        d = self.cleaned_data
+        return ProjectSettings(
+            name=d["name"],
+            label_set_version=d["label_set_version"],
+            overlap=d["overlap"],
+            lease=timedelta(minutes=d["lease_minutes"]),
+            guidelines=d["guidelines"],
+            extra_labels_max=d["extra_labels_max"],
+            disagreement_threshold=d["disagreement_threshold"],
+            gold_method=GoldMethod(d["gold_method"]),
+            queue_strategy=QueueStrategy(d["queue_strategy"]),
+            queue_settings={name: d[name] for name in self.QUEUE_FIELDS},
+        )
+
+    @staticmethod
+    def initial_for(project: Project) -> dict[str, object]:
+        """The form's values for an existing project."""
+        queue = queue_settings_of(project)
+        return {
+            "name": project.name,
+            "label_set_version": project.label_set_version_id,
+            "overlap": project.overlap,
+            "lease_minutes": int(project.lease.total_seconds() // 60),
+            "extra_labels_max": project.extra_labels_max,
+            "disagreement_threshold": project.disagreement_threshold,
+            "gold_method": project.gold_method,
+            "guidelines": project.guidelines,
+            "queue_strategy": project.queue_strategy,
+            **{
+                name: getattr(queue, name)
+                for name in ProjectForm.QUEUE_FIELDS
+                if name != "target_fields"
+            },
+            "target_fields": ", ".join(queue.target_fields),
+        }
+
+
+class LabelSetUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Label set file",
+        help_text="YAML or JSON, as manage.py labelset_dump writes it; at most 1 MB.",
+    )
+
+    MAX_BYTES = 1024 * 1024
+
+    def clean_file(self) -> dict[str, object]:
+        """The file's data: it must be UTF-8 text that parses as YAML or JSON
+        (labelsets' labelset_file_parse). The schema is checked later, with
+        every error's path."""
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise ValidationError(
+                "The file is over 1 MB: a label set is a few kilobytes."
+            )
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValidationError(f"{upload.name} is not UTF-8 text.") from e
+        try:
+            return labelset_file_parse(text=text, filename=upload.name)
+        except SchemaError as e:
+            raise ValidationError(str(e)) from e
+
+
+UPLOAD_SALT = "annotate.labelset-upload"
+UPLOAD_MAX_AGE = 24 * 3600  # a preview left open overnight still saves
+
+
+def labelset_upload_token(user: User, data: Mapping[str, object]) -> str:
+    """An uploaded file's data, signed for its uploader: the preview's save
+    and check forms carry it, so nothing is stored before the save."""
+    return signing.dumps(
+        {"user": user.pk, "data": data}, salt=UPLOAD_SALT, compress=True
+    )
+
+
+class LabelSetTokenForm(forms.Form):
+    """The uploaded data a preview carries (prefix "labelset": its field is
+    labelset-upload, a name no label set field can have)."""
+
+    upload = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        kwargs["prefix"] = "labelset"
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_upload(self) -> dict[str, object]:
+        try:
+            signed = signing.loads(
+                self.cleaned_data["upload"], salt=UPLOAD_SALT, max_age=UPLOAD_MAX_AGE
+            )
+        except signing.BadSignature as e:
+            raise ValidationError(
+                "This preview has expired or was changed: upload the file again."
+            ) from e
+        if signed.get("user") != self.user.pk:
+            raise ValidationError("This preview is someone else's: upload the file.")
+        data: dict[str, object] = signed["data"]
+        return data

@@ -8,6 +8,7 @@ from functools import cached_property
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -121,6 +122,11 @@ class Project(models.Model):
     pause_window = models.PositiveSmallIntegerField(
         default=20, help_text="Recent gold questions the pause looks at."
     )
+    # Set while the project is archived: read-only (no claims, submits,
+    # skips, corrections, decisions, imports or settings changes; the
+    # services refuse them), off the home page, still readable and
+    # exportable. services.projects.project_archive says what it ends.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -136,6 +142,17 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def refuse_if_archived(self, refused: str) -> None:
+        """ValidationError (code `archived`) saying what is refused, when the
+        project is archived: every write path calls it (an archived project
+        is read-only), a claim finds nothing instead."""
+        if self.archived_at is not None:
+            raise ValidationError(
+                f"{self.name} is archived, so {refused}. It can still be read "
+                "and exported; a manager can unarchive it.",
+                code="archived",
+            )
 
 
 class Role(models.TextChoices):

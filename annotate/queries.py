@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from django.contrib.auth.models import User
 from django.db import connection, models
+
+from labelsets.models import LabelSet
 
 if TYPE_CHECKING:
     # The QuerySet generics name these models in strings; models.py imports this module.
@@ -777,3 +780,52 @@ def source_models_imported(project: Project) -> list[str]:
     ):
         found.update(m for m in (result or {}).get("by_model", {}) if m)
     return sorted(found)
+
+
+# The managers' workspace ----------------------------------------------------
+
+
+def manages_projects(user: User) -> bool:
+    """Whether the user may create projects and upload label sets: staff, or
+    an active manager of any project (archived ones too). Annotators and
+    reviewers cannot start projects of their own; an operator makes the
+    first manager (create_project and add_member, or a staff user)."""
+    from annotate.models import Membership, Role
+
+    return user.is_staff or (
+        Membership.objects.active().filter(user=user, role=Role.MANAGER).exists()
+    )
+
+
+def label_sets_visible_to(user: User) -> models.QuerySet[LabelSet]:
+    """The label sets a user may see: every one for staff; otherwise those
+    they uploaded, those a project of theirs uses (any version, any role),
+    and, for managers, the installation's own (loaded by a migration or
+    labelset_load, with no uploader)."""
+    from annotate.models import Membership
+
+    if user.is_staff:
+        return LabelSet.objects.all()
+    used = (
+        Membership.objects.active()
+        .filter(user=user)
+        .values("project__label_set_version__label_set")
+    )
+    visible = models.Q(created_by=user) | models.Q(pk__in=used)
+    if manages_projects(user):
+        visible |= models.Q(created_by__isnull=True)
+    return LabelSet.objects.filter(visible)
+
+
+def label_set_projects(label_set: LabelSet, user: User) -> dict[int, list[Project]]:
+    """The projects of the user (staff: all) using each version of the label
+    set, by version id, by name."""
+    from annotate.models import Project
+
+    projects = Project.objects.filter(label_set_version__label_set=label_set)
+    if not user.is_staff:
+        projects = projects.filter(memberships__user=user, memberships__is_active=True)
+    found: dict[int, list[Project]] = {}
+    for project in projects.order_by("name"):
+        found.setdefault(project.label_set_version_id, []).append(project)
+    return found

@@ -298,10 +298,13 @@ COUNT_MEMBER_SQL = f"""
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
         today = %s, last_active_at = %s
     WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
+# The item's label count is compared with the overlap in the project row, and
+# the row must not be archived: both read under its lock, so a settings change
+# or an archive committed meanwhile is seen (no row back: archived).
 COUNT_PROJECT_SQL = f"""
     UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
-        items_complete = items_complete + %s
-    WHERE id = %s RETURNING annotations_total"""  # noqa: S608 - fixed SQL, no input
+        items_complete = items_complete + CASE WHEN overlap = %s THEN 1 ELSE 0 END
+    WHERE id = %s AND archived_at IS NULL RETURNING annotations_total"""  # noqa: S608 - fixed SQL, no input
 
 # Progress: the kept counters and the annotator's queue length, capped.
 PROGRESS_SQL = f"""

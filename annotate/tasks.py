@@ -67,9 +67,10 @@ def gold_weighted_update() -> int:
     from annotate.models import GoldMethod, Project
     from annotate.services import gold
 
-    projects = Project.objects.filter(gold_method=GoldMethod.WEIGHTED).select_related(
-        "label_set_version"
-    )
+    # Not archived ones: their gold is read-only with the rest of them.
+    projects = Project.objects.filter(
+        gold_method=GoldMethod.WEIGHTED, archived_at__isnull=True
+    ).select_related("label_set_version")
     return sum(
         gold.gold_weighted_update(project=p, now=timezone.now()) for p in projects
     )
@@ -87,6 +88,8 @@ def queue_retrain(project_id: int) -> None:
     from annotate.services.learning import queue_job_create
 
     project = Project.objects.get(pk=project_id)
+    if project.archived_at is not None:
+        return  # archived since the label that asked: read-only now
     queue_job_create(
         project=project, kind=JobKind.RETRAIN, created_by=None, now=timezone.now()
     )

@@ -18,7 +18,35 @@ from annotate.views import (
 
 annotate_patterns = [
     path("", home.home, name="home"),
+    path("projects/archived/", home.archived, name="archived"),
+    path("projects/new/", manager.project_new, name="project-new"),
+    path(
+        "projects/guidelines-preview/",
+        manager.guidelines_preview,
+        name="guidelines-preview",
+    ),
     path("projects/<int:project_id>/", home.project_detail, name="project"),
+    path(
+        "projects/<int:project_id>/settings/",
+        manager.project_settings,
+        name="project-settings",
+    ),
+    path(
+        "projects/<int:project_id>/archive/",
+        manager.project_archive_view,
+        name="project-archive",
+    ),
+    path(
+        "projects/<int:project_id>/unarchive/",
+        manager.project_unarchive_view,
+        name="project-unarchive",
+    ),
+    path("label-sets/", manager.labelset_list, name="labelsets"),
+    path("label-sets/upload/", manager.labelset_upload_view, name="labelset-upload"),
+    path("label-sets/upload/check/", manager.labelset_try, name="labelset-try"),
+    path("label-sets/upload/save/", manager.labelset_save, name="labelset-save"),
+    # versions/: a label set named "upload" must not meet the upload page.
+    path("label-sets/<slug:name>/versions/", manager.labelset_detail, name="labelset"),
     path("projects/<int:project_id>/import/", manager.project_import, name="import"),
     path(
         "projects/<int:project_id>/queue/retrain/",

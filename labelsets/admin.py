@@ -34,7 +34,7 @@ class LabelSetVersionInline(admin.TabularInline[LabelSetVersion, LabelSet]):
 
 @admin.register(LabelSet)
 class LabelSetAdmin(admin.ModelAdmin[LabelSet]):
-    list_display = ("name", "description", "created_at")
+    list_display = ("name", "description", "created_by", "created_at")
     search_fields = ("name",)
-    readonly_fields = ("name", "created_at")
+    readonly_fields = ("name", "created_by", "created_at")
     inlines = (LabelSetVersionInline,)

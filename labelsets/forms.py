@@ -51,6 +51,12 @@ def label_form_for(version: LabelSetVersion) -> type[LabelForm]:
     return _form_for_schema(version.schema)
 
 
+def label_form_for_schema(schema: Schema) -> type[LabelForm]:
+    """The form class for a schema not stored yet (an upload's preview): the
+    very form its version will have."""
+    return _form_for_schema(schema)
+
+
 # Keyed by the schema itself, not the version id: versions never change, but
 # ids can be reused (a rolled-back test database, a restored dump).
 @lru_cache(maxsize=64)

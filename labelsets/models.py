@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -16,6 +17,18 @@ class LabelSet(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Who uploaded it from the browser: they (and staff) add its versions,
+    # and see it before any project uses it. None for a label set loaded by
+    # a migration or `manage.py labelset_load`: the installation's own,
+    # shared with every manager. PROTECT: a deleted uploader must not turn
+    # a private label set into a shared one.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     def __str__(self) -> str:
         return self.name

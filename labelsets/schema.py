@@ -41,6 +41,29 @@ class SchemaError(ValueError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    @property
+    def errors(self) -> tuple[SchemaError, ...]:
+        """Every problem found, in the file's order: this one alone here."""
+        return (self,)
+
+
+class SchemaErrors(SchemaError):
+    """Several problems at once; `path` and `problem` are the first one's, the
+    message lists them all."""
+
+    def __init__(self, errors: Sequence[SchemaError]) -> None:
+        self._errors = tuple(e for error in errors for e in error.errors)
+        first = self._errors[0]
+        super().__init__(first.path, first.problem)
+        self.args = ("; ".join(str(e) for e in self._errors),)
+
+    @property
+    def errors(self) -> tuple[SchemaError, ...]:
+        return self._errors
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
 
 @dataclass(frozen=True)
 class Option:
@@ -176,8 +199,12 @@ _KIND_ONLY_KEYS = {
 def parse_schema(data: Mapping[str, object]) -> Schema:
     """Build a Schema from plain data, checking all of it.
 
-    Raises SchemaError naming the path of the first bad key, for example
-    `fields[3].show_if.refusal_typ: unknown field 'refusal_typ'`.
+    Raises SchemaError naming the path of the bad key, for example
+    `fields[3].show_if.refusal_typ: unknown field 'refusal_typ'`; where there
+    are several, SchemaErrors with each of them (its `errors`), the first
+    one first. Each field and each rule is checked whatever the others hold,
+    but only to its first problem; a field's or rule's reference to a field
+    that has an error of its own is not reported again.
     """
     data = _mapping(data, "schema", _SCHEMA_KEYS, required=("fields",))
     raw_fields = _list(data["fields"], "fields", min_items=1)
@@ -187,27 +214,61 @@ def parse_schema(data: Mapping[str, object]) -> Schema:
         for r in raw_fields
         if isinstance(r, Mapping) and isinstance(r.get("name"), str)
     }
+    errors: list[SchemaError] = []
+    broken: set[str] = set()  # fields with an error: not in `earlier` or `known`
     fields: list[Field] = []
     for i, raw in enumerate(raw_fields):
         earlier = {f.name: f for f in fields}
-        field = _parse_field(raw, f"fields[{i}]", earlier=earlier, names=names)
+        try:
+            field = _parse_field(raw, f"fields[{i}]", earlier=earlier, names=names)
+        except SchemaError as e:
+            if not _follows_from(e, broken):
+                errors.append(e)
+            if isinstance(raw, Mapping) and isinstance(raw.get("name"), str):
+                broken.add(raw["name"])
+            continue
         if any(f.name == field.name for f in fields):
-            raise SchemaError(
-                f"fields[{i}].name", f"duplicate field name '{field.name}'"
+            errors.append(
+                SchemaError(f"fields[{i}].name", f"duplicate field name '{field.name}'")
             )
+            continue
         fields.append(field)
     keys = [f.name for f in fields if f.key]
     if len(keys) > 1:
-        raise SchemaError(
-            "fields", f"only one field can be the key field, got {', '.join(keys)}"
+        errors.append(
+            SchemaError(
+                "fields", f"only one field can be the key field, got {', '.join(keys)}"
+            )
         )
 
     known = {f.name: f for f in fields}
-    raw_rules = _list(data.get("rules", []), "rules")
-    rules = tuple(
-        _parse_rule(raw, f"rules[{i}]", known) for i, raw in enumerate(raw_rules)
-    )
-    return Schema(fields=tuple(fields), rules=rules)
+    rules: list[Rule] = []
+    try:
+        raw_rules = _list(data.get("rules", []), "rules")
+    except SchemaError as e:
+        errors.append(e)
+        raw_rules = []
+    for i, raw in enumerate(raw_rules):
+        try:
+            rules.append(_parse_rule(raw, f"rules[{i}]", known))
+        except SchemaError as e:
+            if not _follows_from(e, broken):
+                errors.append(e)
+    if errors:
+        raise errors[0] if len(errors) == 1 else SchemaErrors(errors)
+    return Schema(fields=tuple(fields), rules=tuple(rules))
+
+
+# A condition's path ends with the field it names: fields[2].show_if.name,
+# rules[0].when.name, rules[0].require.name (then maybe .in[0]).
+_CONDITION_PATH_RE = re.compile(r"\.(?:show_if|when|require)\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _follows_from(error: SchemaError, broken: Set[str]) -> bool:
+    """Whether the error is about a condition on a field that failed itself:
+    that field's own error says what is wrong."""
+    match = _CONDITION_PATH_RE.search(error.path)
+    return match is not None and match.group(1) in broken
 
 
 def _parse_field(

@@ -296,8 +296,9 @@ def decision_record(
     gold values it replaced. Releases the item's review claim (anyone's: the
     item has left the review queue). Raises ValidationError with per-field messages
     (nothing saved) if the values do not fit the label set or the reason is
-    empty.
+    empty; code `archived` in an archived project.
     """
+    item.project.refuse_if_archived("no decision can be recorded")
     version = item.project.label_set_version
     clean = version.validate(values)
     if not reason.strip():

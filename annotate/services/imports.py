@@ -115,6 +115,8 @@ def transcripts_import(
     with transaction.atomic():
         _project_import_lock(project)
         project = Project.objects.get(pk=project.pk)
+        # An import queued before the project was archived stops here.
+        project.refuse_if_archived("nothing can be imported into it")
         writer_class = (
             _CopyWriter if connection.vendor == "postgresql" else _BatchWriter
         )

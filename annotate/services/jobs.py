@@ -64,8 +64,10 @@ def import_job_create(
     """Save an uploaded file and queue its import as a job.
 
     The file is copied to MEDIA_ROOT/imports in chunks, so a large upload never
-    sits in memory, and a worker on another process can read it.
+    sits in memory, and a worker on another process can read it. Raises
+    ValidationError (code `archived`) in an archived project, nothing saved.
     """
+    project.refuse_if_archived("nothing can be imported into it")
     directory = Path(settings.MEDIA_ROOT) / "imports"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{secrets.token_hex(16)}{Path(filename).suffix[:10]}"

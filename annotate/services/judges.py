@@ -48,6 +48,7 @@ def judgements_import(
     """
     if not judge or not all(c.isalnum() or c in "-_." for c in judge):
         raise ValidationError({"judge": "Letters, digits, '-', '_' and '.' only."})
+    project.refuse_if_archived("no judge's labels can be imported into it")
     version = project.label_set_version
     by_external = dict(
         Transcript.objects.filter(project=project)

@@ -240,8 +240,10 @@ def project_queue_configure(
     (a job; or the one already queued or running, which reads the new ones).
 
     `settings` are merged into the stored ones. Raises ValidationError naming
-    each bad setting (queue_settings_parse), nothing stored.
+    each bad setting (queue_settings_parse), nothing stored; code `archived`
+    in an archived project.
     """
+    project.refuse_if_archived("its queue cannot be changed")
     merged = {**(project.queue_settings or {}), **settings}
     parsed = queue_settings_parse(schema=project.label_set_version.schema, data=merged)
     stored = queue_settings_data(parsed)
@@ -260,7 +262,9 @@ def queue_job_create(
     """Queue a retrain or a rescore of the project's queue; a project has at
     most one of them queued or running (a database constraint), so a second
     request gets the live one back. A retrain asked for while a rescore is
-    queued replaces nothing: the rescore runs with the model it finds."""
+    queued replaces nothing: the rescore runs with the model it finds.
+    ValidationError (code `archived`) in an archived project."""
+    project.refuse_if_archived("its queue is not retrained")
     from annotate.services.jobs import job_create
 
     try:
@@ -289,7 +293,9 @@ def queue_retrain_due(*, now: datetime) -> int:
     """Queue a retrain for each model-ranked project whose latest model is
     behind by at least retrain_every labels; the number queued."""
     queued = 0
-    for project in Project.objects.filter(queue_strategy__in=MODEL_STRATEGIES):
+    for project in Project.objects.filter(
+        queue_strategy__in=MODEL_STRATEGIES, archived_at__isnull=True
+    ):
         latest = _latest_model(project)
         behind = project.annotations_total - (latest.labels_used if latest else 0)
         if behind >= queue_settings_of(project).retrain_every or latest is None:

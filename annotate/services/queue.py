@@ -47,7 +47,7 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
     the same item back instead of spending a second slot. A claim past its
     lease is expired here (lazily) as well as by the periodic job; when
     nothing is open, other annotators' stale claims in the project are expired
-    and the queue is tried once more.
+    and the queue is tried once more. An archived project has nothing to claim.
     """
     try:
         return _claim_next(membership=membership, now=now)
@@ -60,6 +60,8 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
 @transaction.atomic
 def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     project = membership.project
+    if project.archived_at is not None:
+        return None  # read-only: archiving ended the live claims too
     with connection.cursor() as cursor:
         cursor.execute(rawsql.LIVE_SQL, [project.pk, membership.user_id])
         row = cursor.fetchone()
@@ -252,9 +254,11 @@ def annotation_submit(
     tab returns the annotation stored the first time, with created False.
     Raises ValidationError with per-field messages if the values do not fit
     the label set, code `skipped` for a skipped item, and code `claim_expired`
-    when the claim expired and its slot has been taken by someone else.
+    when the claim expired and its slot has been taken by someone else, and
+    code `archived` in an archived project.
     """
     project = assignment.project  # loaded with its version by access_assignment
+    project.refuse_if_archived("labels can no longer be submitted")
     version = project.label_set_version
     with connection.cursor() as cursor:
         cursor.execute(
@@ -278,13 +282,19 @@ def annotation_submit(
     if status == AssignmentStatus.SKIPPED:
         raise ValidationError("You skipped this item.", code="skipped")
     clean = version.validate(values)
-    # An expired claim's slot went back to the queue: take one again if free.
-    if status == AssignmentStatus.EXPIRED and not _retake(assignment):
-        raise ValidationError(
-            "Your claim on this item expired and others have filled it. "
-            "Your labels are kept here; skip to move on.",
-            code="claim_expired",
+    if status == AssignmentStatus.EXPIRED:
+        # Archiving expires the live claims: one archived since this request
+        # read the project comes here, and is refused.
+        Project.objects.get(pk=project.pk).refuse_if_archived(
+            "labels can no longer be submitted"
         )
+        # The slot went back to the queue: take one again if it is still free.
+        if not _retake(assignment):
+            raise ValidationError(
+                "Your claim on this item expired and others have filled it. "
+                "Your labels are kept here; skip to move on.",
+                code="claim_expired",
+            )
     annotation = Annotation(
         item_id=assignment.item_id,
         annotator_id=assignment.annotator_id,
@@ -378,11 +388,18 @@ def _count_annotation(
     )
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
-    # submits queue on it briefly but cannot deadlock.
-    cursor.execute(
-        rawsql.COUNT_PROJECT_SQL, [1 if count == project.overlap else 0, project.pk]
-    )
-    (project_labels,) = cursor.fetchone()
+    # submits queue on it briefly but cannot deadlock. The overlap and the
+    # archive are read there, under the lock, not from this request's copy:
+    # a change of overlap (project_update) or an archive that committed
+    # since would otherwise count an item complete twice, or let a label in
+    # after the archive (a claim archiving did not see yet).
+    cursor.execute(rawsql.COUNT_PROJECT_SQL, [count, project.pk])
+    row = cursor.fetchone()
+    if row is None:
+        Project.objects.get(pk=project.pk).refuse_if_archived(
+            "labels can no longer be submitted"
+        )
+    (project_labels,) = row
     return int(count), int(project_labels)
 
 
@@ -393,8 +410,9 @@ def assignment_skip(
     """Give the item up for good: its slot returns to the queue for others.
 
     Idempotent for a skipped claim; ValidationError (code `submitted`) if it
-    was already labelled.
+    was already labelled, (code `archived`) in an archived project.
     """
+    assignment.project.refuse_if_archived("items can no longer be skipped")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.status == AssignmentStatus.SKIPPED:
         return assignment
@@ -459,6 +477,22 @@ def assignments_expire(*, now: datetime, project: Project | None = None) -> int:
     return len(expired)
 
 
+@transaction.atomic
+def assignments_end(*, project: Project) -> int:
+    """End every live claim of the project now (archiving it), returning
+    their slots to their items; the number ended. The claims are marked
+    expired, so a submit still in flight is refused (annotation_submit
+    rereads the project on an expired claim)."""
+    live = list(
+        Assignment.objects.filter(project=project, status=AssignmentStatus.LIVE)
+        .select_for_update()
+        .only("pk", "item_id", "annotator_id", "project_id", "chosen_by")
+    )
+    if live:
+        _assignments_release(live, status=AssignmentStatus.EXPIRED)
+    return len(live)
+
+
 def annotation_editable(
     *, membership: Membership, now: datetime, annotation_id: int | None = None
 ) -> Annotation | None:
@@ -479,8 +513,12 @@ def annotation_update(
     *, annotation: Annotation, values: Mapping[str, object], now: datetime
 ) -> Annotation:
     """Correct one's own annotation while it is editable (EDIT_WINDOW after it
-    was made); ValidationError (code `not_editable`) after that."""
+    was made); ValidationError (code `not_editable`) after that, (code
+    `archived`) in an archived project."""
     annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
+    Project.objects.get(items=annotation.item_id).refuse_if_archived(
+        "labels can no longer be corrected"
+    )
     if annotation.created_at <= now - EDIT_WINDOW:
         raise ValidationError(
             "This annotation can no longer be changed.", code="not_editable"

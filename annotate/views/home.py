@@ -13,19 +13,38 @@ from annotate.charts import learning_chart
 from annotate.exporters import SPLITS
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
+from annotate.queries import manages_projects
 from annotate.services.learning import prelabels_shown, queue_settings_of
 
 
 @require_GET
 @login_required
 def home(request: AuthenticatedHtmxRequest) -> HttpResponse:
+    mine = Membership.objects.active().filter(user=request.user)
     memberships = (
-        Membership.objects.active()
-        .filter(user=request.user)
+        mine.filter(project__archived_at__isnull=True)
         .select_related("project__label_set_version__label_set")
         .order_by("project__name")
     )
-    return render(request, "annotate/home.html", {"memberships": memberships})
+    ctx = {
+        "memberships": memberships,
+        "archived": mine.filter(project__archived_at__isnull=False).count(),
+        "manages": manages_projects(request.user),
+    }
+    return render(request, "annotate/home.html", ctx)
+
+
+@require_GET
+@login_required
+def archived(request: AuthenticatedHtmxRequest) -> HttpResponse:
+    """The user's archived projects: read-only, still open to read and export."""
+    memberships = (
+        Membership.objects.active()
+        .filter(user=request.user, project__archived_at__isnull=False)
+        .select_related("project__label_set_version__label_set")
+        .order_by("-project__archived_at")
+    )
+    return render(request, "annotate/archived.html", {"memberships": memberships})
 
 
 @require_GET

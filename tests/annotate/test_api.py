@@ -320,3 +320,43 @@ def test_someone_elses_assignment_is_404(api, project, annotator, other_annotato
     )
 
     assert r.status_code == 404
+
+
+def test_an_archived_project_refuses_claims_saying_why(api, project, annotator):
+    from django.utils import timezone
+
+    from annotate.services.projects import project_archive
+
+    ItemFactory(project=project)
+    project_archive(project=project, now=timezone.now())
+    api.force_authenticate(annotator)
+
+    r = api.post(f"/api/projects/{project.pk}/claim/")
+
+    assert r.status_code == 400
+    assert "is archived, so nothing can be claimed" in str(r.json()["errors"])
+    assert api.get(f"/api/projects/{project.pk}/").json()["archived_at"] is not None
+
+
+def test_a_label_set_is_read_only_by_those_who_may_see_it(api, annotator, outsider):
+    from django.utils import timezone
+
+    from labelsets.services import labelset_load
+    from tests.factories import UserFactory
+
+    labelset_load(
+        now=timezone.now(),
+        created_by=UserFactory(username="zed"),
+        data={
+            "name": "private",
+            "fields": [{"name": "ok", "kind": "single", "options": [{"value": "y"}]}],
+        },
+    )
+    api.force_authenticate(annotator)
+
+    assert api.get("/api/label-sets/private/1/").status_code == 404
+    assert (
+        api.get("/api/label-sets/refusal-v1/1/").status_code == 200
+    )  # their project's
+    api.force_authenticate(outsider)
+    assert api.get("/api/label-sets/refusal-v1/1/").status_code == 404

@@ -282,3 +282,33 @@ def test_schema_error_is_a_value_error_with_its_path():
 
     assert isinstance(e.value, SchemaError)
     assert e.value.path == "fields[1].kind"
+
+
+def test_every_bad_field_and_rule_is_reported_with_its_path():
+    data = base()
+    data["fields"][0]["kind"] = "choice"
+    data["fields"][3]["max_length"] = 0
+    data["rules"][0]["when"] = {"modes": {"in": ["nope"]}}
+
+    with pytest.raises(SchemaError) as e:
+        parse_schema(data)
+
+    assert [(err.path, err.problem[:20]) for err in e.value.errors] == [
+        ("fields[0].kind", "unknown kind 'choice"),
+        ("fields[3].max_length", "must be at least 1"),
+        ("rules[0].when.modes.in[0]", "'nope' is not an opt"),
+    ]
+    # The first error is the exception's own path, as with a single one.
+    assert e.value.path == "fields[0].kind"
+    assert str(e.value).startswith("fields[0].kind: unknown kind")
+
+
+def test_conditions_on_a_field_with_its_own_error_are_not_reported_again():
+    data = base()
+    data["fields"][0]["options"] = []  # refusal_type fails itself
+
+    with pytest.raises(SchemaError) as e:
+        parse_schema(data)
+
+    # explain's show_if and the rule both name refusal_type: one error only.
+    assert [err.path for err in e.value.errors] == ["fields[0].options"]

@@ -5,13 +5,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.schema import SchemaError
-from labelsets.services import labelset_dump, labelset_load, load_labelset_file
+from labelsets.services import (
+    labelset_dump,
+    labelset_file_parse,
+    labelset_load,
+    labelset_parse,
+    labelset_plan,
+    load_labelset_file,
+)
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+NOTES = {"name": "notes", "kind": "text"}
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "labelsets" / "examples" / "toxicity-v1.yaml"
@@ -175,3 +186,90 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
 
     with pytest.raises(SchemaError, match="^list.yaml: must hold a mapping"):
         load_labelset_file(path)
+
+
+def test_the_files_own_keys_and_its_schema_are_checked_together():
+    bad = data(name="Not a slug!", fields=[{"name": "ok", "kind": "rating"}])
+
+    with pytest.raises(SchemaError) as e:
+        labelset_parse(bad)
+
+    assert [err.path for err in e.value.errors] == ["name", "fields[0].scale"]
+    assert not LabelSet.objects.filter(name="tiny").exists()
+
+
+def test_yaml_aliases_are_refused_naming_the_line():
+    # Nine aliases of nine aliases of ... is a few bytes that walk as millions.
+    text = (
+        "name: laughs\n"
+        "o: &o [{value: a}, {value: b}]\n"
+        "fields:\n"
+        "  - {name: x, kind: single, options: *o}\n"
+    )
+
+    with pytest.raises(SchemaError, match=r"^laughs\.yaml:4:\d+: aliases"):
+        labelset_file_parse(text=text, filename="laughs.yaml")
+
+
+def test_an_upload_records_its_uploader():
+    mona = UserFactory(username="mona")
+
+    version, _ = labelset_load(now=timezone.now(), data=data(), created_by=mona)
+
+    assert version.label_set.created_by == mona
+
+
+def test_only_the_uploader_or_staff_add_versions():
+    mona, bob = UserFactory(username="mona"), UserFactory(username="bob")
+    staff = UserFactory(username="sam", is_staff=True)
+    labelset_load(now=timezone.now(), data=data(), created_by=mona)
+    changed = data(description="Changed.", fields=[*data()["fields"], NOTES])
+
+    with pytest.raises(ValidationError) as e:
+        labelset_load(now=timezone.now(), data=changed, created_by=bob)
+    assert e.value.error_dict["name"][0].code == "not_yours"
+    assert LabelSet.objects.get(name="tiny").description == "A tiny label set."
+
+    version, created = labelset_load(now=timezone.now(), data=changed, created_by=staff)
+    assert (version.number, created) == (2, True)
+    assert labelset_load(now=timezone.now(), data=changed, created_by=mona)[1] is False
+
+
+def test_a_shared_label_set_takes_versions_from_staff_and_the_command_only():
+    labelset_load(now=timezone.now(), data=data())  # the command: no uploader
+    changed = data(fields=[*data()["fields"], NOTES])
+
+    with pytest.raises(ValidationError):
+        labelset_load(
+            now=timezone.now(), data=changed, created_by=UserFactory(username="mona")
+        )
+    assert labelset_load(now=timezone.now(), data=changed)[0].number == 2
+
+
+def test_the_plan_says_what_a_load_would_store_and_stores_nothing():
+    mona = UserFactory(username="mona")
+
+    new = labelset_plan(data=data(), created_by=mona)
+    assert (new.label_set, new.number, new.unchanged, new.changes) == (
+        None,
+        1,
+        False,
+        (),
+    )
+    assert not LabelSet.objects.filter(name="tiny").exists()
+
+    labelset_load(now=timezone.now(), data=data(), created_by=mona)
+    same = labelset_plan(data=data(), created_by=mona)
+    assert (same.number, same.unchanged) == (1, True)
+
+    more = labelset_plan(data=data(fields=[*data()["fields"], NOTES]), created_by=mona)
+    assert (more.number, more.unchanged) == (2, False)
+    assert [c.subject for c in more.changes] == ["Field “Notes” (notes)"]
+    assert LabelSetVersion.objects.filter(label_set__name="tiny").count() == 1
+
+
+def test_the_plan_refuses_a_version_the_load_would_refuse():
+    labelset_load(now=timezone.now(), data=data(), created_by=UserFactory())
+
+    with pytest.raises(ValidationError):
+        labelset_plan(data=data(), created_by=UserFactory(username="bob"))

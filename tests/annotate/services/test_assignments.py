@@ -281,3 +281,17 @@ def test_a_quota_below_what_is_labelled_is_refused_with_the_number(project):
     assert "has labelled 3 items today" in e.value.message_dict["quota_day"][0]
     assert "at least 3" in e.value.message_dict["quota_total"][0]
     assert member(alice, project).quota_day is None
+
+
+def test_overlap_cannot_drop_below_the_slots_held_for_assigned_work(project):
+    from tests.annotate.services.test_projects import update
+
+    ItemFactory(project=project)
+    for name in ("alice", "bob"):
+        new_annotator(project, name)
+    assign(project, ["alice", "bob"])  # both slots of the item are held
+
+    with pytest.raises(ValidationError) as e:
+        update(project, confirmed=True, overlap=1)
+
+    assert "assigned for" in e.value.message_dict["overlap"][0]
