@@ -566,3 +566,36 @@ class LabelSetTokenForm(forms.Form):
             raise ValidationError("This preview is someone else's: upload the file.")
         data: dict[str, object] = signed["data"]
         return data
+
+
+class QualityForm(forms.Form):
+    """A project's quality-control settings (services.quality.project_quality_set)."""
+
+    check_rate = forms.FloatField(
+        min_value=0.0,
+        max_value=0.5,
+        label="Share of claims that are gold questions",
+        help_text="0 to 0.5; 0.05 serves one in twenty.",
+    )
+    qualification_size = forms.IntegerField(
+        min_value=0,
+        max_value=1000,
+        label="Qualification questions",
+        help_text="A new annotator answers this many gold questions before the pool; 0 for none.",
+    )
+    qualification_pass = forms.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        label="Pass mark",
+        help_text="Share right, 0 to 1.",
+    )
+    pause_below = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        label="Pause below",
+        help_text="Pause an annotator whose recent share right falls below this; empty: never.",
+    )
+    pause_window = forms.IntegerField(
+        min_value=1, max_value=200, label="Recent questions the pause looks at"
+    )

@@ -13,6 +13,7 @@ from annotate.views import (
     home,
     manager,
     members,
+    quality,
     review,
 )
 
@@ -111,6 +112,27 @@ annotate_patterns = [
         "projects/<int:project_id>/members/<int:user_id>/tokens/revoke/",
         members.member_tokens_revoke,
         name="member-tokens-revoke",
+    ),
+    path("projects/<int:project_id>/quality/", quality.quality, name="quality"),
+    path(
+        "projects/<int:project_id>/quality/settings/",
+        quality.quality_settings,
+        name="quality-settings",
+    ),
+    path(
+        "projects/<int:project_id>/quality/questions/<int:item_id>/",
+        quality.question_set,
+        name="question-set",
+    ),
+    path(
+        "projects/<int:project_id>/quality/questions/<int:item_id>/remove/",
+        quality.question_remove,
+        name="question-remove",
+    ),
+    path(
+        "projects/<int:project_id>/quality/members/<int:user_id>/unblock/",
+        quality.member_unblock,
+        name="quality-unblock",
     ),
     path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
     path("projects/<int:project_id>/label/", annotator.queue, name="queue"),

@@ -317,7 +317,8 @@ def accuracy_table(project: Project) -> list[dict[str, Any]]:
         .select_related("user")
         .order_by("user__username")
     ):
-        if not m.checks_total and m.pk and m.user_id not in per:
+        blocked = m.paused_at is not None or m.qualification == Qualification.FAILED
+        if not (m.checks_total or m.user_id in per or blocked):
             continue
         rows.append(
             {

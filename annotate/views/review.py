@@ -147,7 +147,8 @@ def transcript_by_external_id(
 def transcript_detail(
     request: AuthenticatedHtmxRequest, project_id: int, transcript_id: int
 ) -> HttpResponse:
-    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    project = membership.project
     transcript = transcript_for_review(
         project=project, transcript_id=transcript_id, viewer_id=request.user.pk
     )
@@ -157,6 +158,7 @@ def transcript_detail(
         "project": project,
         "transcript": transcript,
         "status": _status_label(project, transcript),
+        "is_manager": membership.has_role(Role.MANAGER),
     }
     return render(request, "annotate/review/transcript.html", ctx)
 
