@@ -179,7 +179,11 @@ def _next_item(
         )  # no-JS: PRG
     assignment = item_claim_next(membership=membership, now=now)
     if assignment is None and not message:
-        message = claim_blocked(membership=membership, now=now)
+        # Read afresh: the submit just before may have paused them or settled
+        # their qualification (one query, only when the queue gives nothing).
+        fresh = Membership.objects.get(pk=membership.pk)
+        fresh.project = membership.project
+        message = claim_blocked(membership=fresh, now=now)
     return _item_panel(request, membership, assignment, now=now, message=message)
 
 
