@@ -64,14 +64,16 @@ def test_a_batch_assigned_in_the_browser_comes_first_to_its_annotator(
     expect(annotator.locator("#my-today")).to_have_text("2")
 
     # The red-team items came first, although the pool's rank higher.
-    done = list(
+    labelled = list(
         Annotation.objects.filter(annotator__username="alice")
         .order_by("created_at")
         .values_list("item_id", flat=True)
     )
-    assert done == sorted(i.pk for i in wanted)
+    assert labelled == sorted(i.pk for i in wanted)
     assert set(
-        Assignment.objects.filter(item_id__in=done).values_list("chosen_by", flat=True)
+        Assignment.objects.filter(item_id__in=labelled).values_list(
+            "chosen_by", flat=True
+        )
     ) == {"assigned"}
     manager.reload()
     expect(manager.get_by_role("table", name="Progress per annotator")).to_contain_text(
