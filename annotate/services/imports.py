@@ -26,6 +26,7 @@ from annotate.models import (
     Transcript,
 )
 from annotate.services.quality import expected_parse
+from labelsets.models import LabelSetVersion
 
 MAX_REPORTED_ERRORS = 50
 MAX_REPORTED_DUPLICATES = 50
@@ -114,9 +115,12 @@ def transcripts_import(
     expected: dict[str, dict[str, Any]] = {}  # content hash -> gold question answer
     with transaction.atomic():
         _project_import_lock(project)
-        project = Project.objects.get(pk=project.pk)
+        project = Project.objects.select_related("label_set_version").get(pk=project.pk)
         # An import queued before the project was archived stops here.
         project.refuse_if_archived("nothing can be imported into it")
+        # Read now: on PostgreSQL the writer holds the connection in COPY
+        # mode, where any other query would wait for ever.
+        version = project.label_set_version
         writer_class = (
             _CopyWriter if connection.vendor == "postgresql" else _BatchWriter
         )
@@ -127,7 +131,7 @@ def transcripts_import(
                         total_errors += 1
                         if len(errors) < MAX_REPORTED_ERRORS:
                             errors.append(str(row))
-                    elif (bad := _expected_error(row, project, expected)) is not None:
+                    elif (bad := _expected_error(row, version, expected)) is not None:
                         total_errors += 1
                         if len(errors) < MAX_REPORTED_ERRORS:
                             errors.append(str(bad))
@@ -152,7 +156,9 @@ def transcripts_import(
 
 
 def _expected_error(
-    row: importers.TranscriptRow, project: Project, expected: dict[str, dict[str, Any]]
+    row: importers.TranscriptRow,
+    version: LabelSetVersion,
+    expected: dict[str, dict[str, Any]],
 ) -> importers.RowError | None:
     """Check a row's metadata._expected (the answer that makes its item a
     gold question) and keep it by content hash; the error, if any."""
@@ -160,7 +166,7 @@ def _expected_error(
         return None
     try:
         expected[row.content_hash] = expected_parse(
-            version=project.label_set_version, values=row.metadata["_expected"]
+            version=version, values=row.metadata["_expected"]
         )
     except ValidationError as e:
         problems = (
