@@ -106,8 +106,7 @@ def queue_settings_parse(*, schema: Schema, data: Mapping[str, Any]) -> QueueSet
     for name in data:
         if name not in known:
             errors[name] = [
-                f"No such queue setting {name!r} "
-                f"(known: {', '.join(sorted(known))})."
+                f"No such queue setting {name!r} (known: {', '.join(sorted(known))})."
             ]
     values: dict[str, Any] = {}
     defaults = QueueSettings()
