@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["import", "queue", "agreement", "export"]
+BENCHES = ["import", "queue", "agreement", "export", "active_learning"]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHES

@@ -36,7 +36,11 @@ from annotate.models import (
 )
 from annotate.services.exports import calibration_report
 from annotate.services.imports import ImportRejected, transcripts_import
-from annotate.services.learning import queue_job_create
+from annotate.services.learning import (
+    MODEL_STRATEGIES,
+    queue_job_create,
+    queue_settings_of,
+)
 from annotate.services.members import membership_ensure
 from annotate.services.projects import (
     label_set_version_get,
@@ -146,6 +150,7 @@ class Command(BaseCommand):
         curve: list[dict[str, object]] = []
         last_version = 0
         labels = turn = idle = 0
+        every = queue_settings_of(project).retrain_every
         # Annotators take turns; the run ends at the budget, or when nobody
         # has anything left to claim.
         while labels < options["budget"] and idle < len(members):
@@ -169,6 +174,16 @@ class Command(BaseCommand):
                 now=timezone.now(),
             )
             labels += 1
+            if project.queue_strategy not in MODEL_STRATEGIES and labels % every == 0:
+                # The queue does not retrain for random or sequential (its
+                # order needs no model), but the curve needs one: trained
+                # here as often as the model strategies retrain.
+                queue_job_create(
+                    project=project,
+                    kind=JobKind.RETRAIN,
+                    created_by=None,
+                    now=timezone.now(),
+                )
             latest = (
                 QueueModel.objects.filter(project=project).order_by("-version").first()
             )
