@@ -351,6 +351,7 @@ ANNOTATOR_SORTS = (
     "agreement",
     "accuracy_decided",
     "accuracy_aggregated",
+    "accuracy_questions",
     "last_active",
 )
 # Skip reasons shown per annotator, the most frequent first.
@@ -374,6 +375,9 @@ class AnnotatorRow:
     accuracy_decided_compared: int
     accuracy_aggregated: float | None  # against gold from the labels
     accuracy_aggregated_compared: int
+    # On gold questions (quality control), from the kept counters.
+    accuracy_questions: float | None
+    questions_answered: int
 
 
 @dataclass(frozen=True)
@@ -486,6 +490,10 @@ def annotator_table(
                 accuracy_decided_compared=decided.get("compared", 0),
                 accuracy_aggregated=aggregated.get("share"),
                 accuracy_aggregated_compared=aggregated.get("compared", 0),
+                accuracy_questions=m.checks_correct / m.checks_total
+                if m.checks_total
+                else None,
+                questions_answered=m.checks_total,
             )
         )
     return AnnotatorTable(

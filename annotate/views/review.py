@@ -285,6 +285,7 @@ ANNOTATOR_COLUMNS = [
     ("agreement", "Agreement", True, "-"),
     ("accuracy_decided", "Accuracy: decisions", True, "-"),
     ("accuracy_aggregated", "Accuracy: label gold", True, "-"),
+    ("accuracy_questions", "Accuracy: gold questions", True, "-"),
     ("last_active", "Last active", True, "-"),
 ]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
+from annotate.models import Membership
 from tests.factories import ItemFactory
 from tests.labelling import claim, label, new_annotator, submit
 from tests.labelling import labels as values_for
@@ -135,3 +136,17 @@ def test_the_table_takes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(7):
         r = client.get(url(project, "?sort=-agreement"))
     assert len(r.context["table"].rows) == 11
+
+
+def test_accuracy_on_gold_questions_comes_from_the_kept_counters(client, team, manager):
+    project, ann, _ = team
+    Membership.objects.filter(project=project, user=ann).update(
+        checks_total=8, checks_correct=6
+    )
+    client.force_login(manager)
+
+    r = client.get(url(project), {"sort": "-accuracy_questions"})
+
+    assertContains(r, "Accuracy: gold questions")
+    assertContains(r, '75% <span class="muted">of 8</span>')
+    assert r.context["table"].rows[0].member.user == ann
