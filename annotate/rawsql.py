@@ -276,11 +276,14 @@ MARK_SUBMITTED_SQL = f"UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}' WHERE id
 COUNT_ITEM_SQL = f"""
     UPDATE {ITEM_T} SET annotations_count = annotations_count + 1
     WHERE transcript_id = %s RETURNING annotations_count"""  # noqa: S608 - fixed SQL, no input
+# RETURNING: the counters as written, for the claim that follows in the
+# same request (its membership was loaded before this submit).
 COUNT_MEMBER_SQL = f"""
     UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
         today = %s
-    WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
+    WHERE project_id = %s AND user_id = %s
+    RETURNING annotations_count, today_count"""  # noqa: S608 - fixed SQL, no input
 COUNT_PROJECT_SQL = f"""
     UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
         items_complete = items_complete + %s

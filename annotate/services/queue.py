@@ -218,6 +218,7 @@ def annotation_submit(
     client_uuid: uuid.UUID,
     seconds: float,
     now: datetime,
+    membership: Membership | None = None,
 ) -> tuple[Annotation, bool]:
     """Store the labels for a claimed item: (annotation, created).
 
@@ -226,6 +227,9 @@ def annotation_submit(
     Raises ValidationError with per-field messages if the values do not fit
     the label set, code `skipped` for a skipped item, and code `claim_expired`
     when the claim expired and its slot has been taken by someone else.
+    `membership`, the annotator's, when the caller claims the next item with
+    it: its kept counters are set to those this submit wrote (no query), so
+    that claim sees a quota this label reached.
     """
     project = assignment.project  # loaded with its version by access_assignment
     version = project.label_set_version
@@ -278,6 +282,7 @@ def annotation_submit(
             project=project,
             item_id=assignment.item_id,
             annotator_id=assignment.annotator_id,
+            membership=membership,
             now=now,
         )
     # A lone label cannot disagree: rescoring starts with the second (with
@@ -329,14 +334,18 @@ def _count_annotation(
     project: Project,
     item_id: int,
     annotator_id: int,
+    membership: Membership | None,
     now: datetime,
 ) -> tuple[int, int]:
-    """Keep the counters that progress reads, so no request counts rows;
-    the item's labels and the project's, this one included."""
+    """Keep the counters that progress and quotas read, so no request counts
+    rows; the item's labels and the project's, this one included."""
     cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
     (count,) = cursor.fetchone()
     today = connection.ops.adapt_datefield_value(now.date())
     cursor.execute(rawsql.COUNT_MEMBER_SQL, [today, today, project.pk, annotator_id])
+    if membership is not None:
+        membership.annotations_count, membership.today_count = cursor.fetchone()
+        membership.today = now.date()
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
     # submits queue on it briefly but cannot deadlock.

@@ -74,6 +74,7 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
                 client_uuid=meta.cleaned_data["client_uuid"] or uuid.uuid4(),
                 seconds=seconds,
                 now=now,
+                membership=membership,
             )
         except ValidationError as e:
             add_service_errors(form, e)
