@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotate import api
-from annotate.views import annotator, assignments, home, manager, review
+from annotate.views import annotator, assignments, care, home, manager, review
 
 annotate_patterns = [
     path("", home.home, name="home"),
@@ -61,6 +61,12 @@ annotate_patterns = [
         review.transcript_detail,
         name="transcript",
     ),
+    path(
+        "projects/<int:project_id>/transcripts/<int:transcript_id>/flag/",
+        care.transcript_flag,
+        name="transcript-flag",
+    ),
+    path("projects/<int:project_id>/flags/", care.flags, name="flags"),
     path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
     path(
         "projects/<int:project_id>/annotators/<int:user_id>/",

@@ -47,6 +47,7 @@ from annotate.services.jobs import (
 )
 from annotate.stats.aggregation import METHOD_LABELS
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
+from annotate.views.care import flag_context
 from labelsets.forms import label_form_for
 
 PAGE = 50
@@ -76,11 +77,15 @@ def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpR
 def transcript_detail(
     request: AuthenticatedHtmxRequest, project_id: int, transcript_id: int
 ) -> HttpResponse:
-    project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    transcript = Transcript.objects.filter(project=project, pk=transcript_id).first()
+    membership = access_project(request.user, project_id, role=Role.REVIEWER)
+    transcript = (
+        Transcript.objects.filter(project=membership.project, pk=transcript_id)
+        .select_related("item")
+        .first()
+    )
     if transcript is None:
         raise Http404("No such transcript in this project.")
-    ctx = {"project": project, "transcript": transcript}
+    ctx = flag_context(membership, transcript)  # the content warning section
     return render(request, "annotate/review/transcript.html", ctx)
 
 
