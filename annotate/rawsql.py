@@ -299,11 +299,15 @@ COUNT_MEMBER_SQL = f"""
 FLAGGED_RECENT = Membership._meta.get_field("flagged_recent")
 
 
+_FLAGGED_RECENT_COL = FLAGGED_RECENT.get_col(MEMBERSHIP_T)
+
+
 def flagged_recent_load(value: Any) -> list[float]:
     """COUNT_MEMBER_SQL's flagged_recent as the model holds it (jsonb comes
     as text from psycopg here, as from SQLite)."""
-    col = FLAGGED_RECENT.get_col(MEMBERSHIP_T)
-    loaded: list[float] = FLAGGED_RECENT.from_db_value(value, col, connection)
+    loaded: list[float] = FLAGGED_RECENT.from_db_value(
+        value, _FLAGGED_RECENT_COL, connection
+    )
     return loaded
 
 

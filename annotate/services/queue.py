@@ -379,10 +379,12 @@ def _count_annotation(
     today = connection.ops.adapt_datefield_value(now.date())
     cursor.execute(rawsql.COUNT_MEMBER_SQL, [today, today, project.pk, annotator_id])
     mine, mine_today, recent = cursor.fetchone()
-    recent = rawsql.flagged_recent_load(recent)
+    capped = distressing and project.flagged_cap is not None
+    if capped or membership is not None:
+        recent = rawsql.flagged_recent_load(recent)
     # Only a flagged item under a cap costs a query: the label's time, to
     # the list read under the row's lock (two tabs cannot lose one).
-    if distressing and project.flagged_cap is not None:
+    if capped:
         recent = flagged_recent_add(recent, now=now, window=project.flagged_window)
         cursor.execute(
             rawsql.FLAGGED_RECENT_SQL,
