@@ -29,6 +29,7 @@ from annotate.models import (
     JobStatus,
     Membership,
     Role,
+    SkipKind,
     Transcript,
 )
 from annotate.queries import (
@@ -206,6 +207,12 @@ class ProjectClaimApi(APIView):
                 "id": assignment.pk,
                 "expires_at": assignment.expires_at,
                 "transcript": _transcript_data(assignment.item.transcript),
+                # Annotator care: show the warning, and the text on request.
+                "content_warning": (
+                    assignment.item.content_warning
+                    if assignment.item.distressing
+                    else None
+                ),
                 # The schema itself once per client, not with every claim.
                 "label_set": {
                     "name": version.label_set.name,
@@ -259,6 +266,9 @@ class AssignmentSkipApi(APIView):
         reason = serializers.CharField(
             required=False, allow_blank=True, max_length=500, default=""
         )
+        kind = serializers.ChoiceField(
+            choices=SkipKind.choices, required=False, default=SkipKind.OTHER
+        )
 
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment, _ = access_assignment(request.user, assignment_id)
@@ -267,9 +277,12 @@ class AssignmentSkipApi(APIView):
         skipped = assignment_skip(
             assignment=assignment,
             reason=data.validated_data["reason"],
+            kind=SkipKind(data.validated_data["kind"]),
             now=timezone.now(),
         )
-        return Response({"id": skipped.pk, "status": skipped.status})
+        return Response(
+            {"id": skipped.pk, "status": skipped.status, "kind": skipped.skip_kind}
+        )
 
 
 class ProjectExportApi(APIView):

@@ -52,6 +52,14 @@ class ImportForm(forms.Form):
     )
 
 
+class ItemFlagForm(forms.Form):
+    """A manager's content warning on an item; services.care.item_flag_set
+    holds the rules."""
+
+    flagged = forms.BooleanField(required=False)
+    note = forms.CharField(required=False, max_length=200)
+
+
 class AgreementForm(forms.Form):
     """Which annotations the agreement figures are computed on: the fields
     the page shows; services.agreement.agreement_request_parse has the rules."""

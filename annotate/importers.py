@@ -47,6 +47,9 @@ class TranscriptRow:
     metadata: dict[str, object]
     content_hash: str
     messages_json: str  # canonical JSON of messages: hashed, and stored as it is
+    # From metadata["content_warning"]: None when not flagged, else the kind
+    # named ("" for none); the item keeps it (Item.distressing).
+    content_warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,13 @@ _INTEGER_TOO_LARGE = "is an integer outside the 64-bit range, which can't be sto
 # Where an import leaves its hints about a row: "_" keys are hidden from
 # annotators, and a data set's own preference label must not steer them.
 HH_VARIANT_KEY = "_hh_variant"
+# Flags a transcript as possibly distressing (annotator care): true, or a
+# string naming the kind of content. CSV cells are text, so "true"/"yes"/"1"
+# flag without a kind and "false"/"no"/"0" (or an empty cell) do not flag.
+CONTENT_WARNING_KEY = "content_warning"
+CONTENT_WARNING_MAX = 200
+_WARNING_YES = frozenset({"true", "yes", "1"})
+_WARNING_NO = frozenset({"false", "no", "0", ""})
 
 
 class _NotJSON(ValueError):
@@ -568,6 +578,11 @@ def _rows_from_object(
     prompt_group = _text_field(record, "prompt_group", max_len, problems)
     dataset = _text_field(record, "dataset", max_len, problems)
     metadata = _metadata(record, problems)
+    try:
+        warning = content_warning_of(metadata)
+    except ValueError as e:
+        problems.append((f"metadata.{CONTENT_WARNING_KEY}", str(e)))
+        warning = None
     system = record.get("system", "")
     if not isinstance(system, str):
         problems.append(("system", "must be a string"))
@@ -620,7 +635,31 @@ def _rows_from_object(
                 messages_json=messages_json,
             ),
             messages_json=messages_json,
+            content_warning=warning,
         )
+
+
+def content_warning_of(metadata: dict[str, object]) -> str | None:
+    """Whether metadata flags the transcript as possibly distressing: None if
+    not, else the kind of content it names ("" for none). ValueError, saying
+    why, for a value that is neither a boolean nor a short string."""
+    value = metadata.get(CONTENT_WARNING_KEY)
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be true, false or a string naming the kind of content")
+    kind = value.strip()
+    if kind.lower() in _WARNING_NO:
+        return None
+    if kind.lower() in _WARNING_YES:
+        return ""
+    if len(kind) > CONTENT_WARNING_MAX:
+        raise ValueError(
+            f"is {len(kind)} characters long; the limit is {CONTENT_WARNING_MAX}"
+        )
+    return kind
 
 
 def _text_field(

@@ -40,6 +40,11 @@ class ChosenBy(models.TextChoices):
     CHECK = "check", "A gold question (quality control)"
 
 
+# Annotator care (services.care): the most a project's cap may be, and so
+# the most label times a membership keeps to count against it.
+FLAGGED_CAP_MAX = 100
+
+
 class GoldMethod(models.TextChoices):
     MAJORITY = "majority", "Majority (unanimous, strict majority, median)"
     WEIGHTED = "weighted", "Weighted by each annotator's reliability (Dawid-Skene)"
@@ -127,6 +132,19 @@ class Project(models.Model):
     # services refuse them), off the home page, still readable and
     # exportable. services.projects.project_archive says what it ends.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Annotator care: once an annotator has labelled this many items with a
+    # content warning within any `flagged_window`, the queue offers a break
+    # and serves them only items without one. None: no cap.
+    flagged_cap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(FLAGGED_CAP_MAX)],
+        help_text="Items with a content warning an annotator labels in a window; empty for no cap.",
+    )
+    flagged_window = models.DurationField(
+        default=timedelta(hours=4),
+        help_text="The rolling window the cap counts in.",
+    )
 
     class Meta:
         constraints = [
@@ -137,6 +155,11 @@ class Project(models.Model):
                 condition=Q(disagreement_threshold__gte=0.0)
                 & Q(disagreement_threshold__lte=1.0),
                 name="project_disagreement_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(flagged_cap__isnull=True)
+                | (Q(flagged_cap__gte=1) & Q(flagged_cap__lte=FLAGGED_CAP_MAX)),
+                name="project_flagged_cap_range",
             ),
         ]
 
@@ -208,6 +231,11 @@ class Membership(models.Model):
     # (no query of its own on the labelling path).
     last_active_at = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Kept while the project caps items with a content warning: when the
+    # member labelled its latest ones (POSIX seconds, oldest first, at most
+    # FLAGGED_CAP_MAX), so the claim counts those in the window without a
+    # query (services.care).
+    flagged_recent = models.JSONField(default=list, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 
@@ -366,6 +394,15 @@ class Item(models.Model):
     # Kept by item_rescore at each new or corrected label; None
     # until then, or when the label set has no field to score.
     disagreement = models.FloatField(null=True, blank=True)
+    # Annotator care: flagged as possibly distressing (by its metadata's
+    # content_warning at import, a manager, or an annotator's flag and skip).
+    # The labelling screen warns and blurs the transcript until revealed; an
+    # annotator past the project's cap is served only unflagged items.
+    distressing = models.BooleanField(default=False, db_default=False)
+    # What kind of content, shown with the warning ("" for none named).
+    content_warning = models.CharField(
+        max_length=200, blank=True, default="", db_default=""
+    )
 
     class Meta:
         # The database holds the queue's invariants too, so a bug that would
@@ -409,6 +446,16 @@ class AssignmentStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+class SkipKind(models.TextChoices):
+    """Why an item was skipped. Only OTHER counts against the annotator (in
+    their skip count and the item's): a flag helps everyone after them, and a
+    skip for one's wellbeing is never a mark against anyone."""
+
+    OTHER = "other", "Skipped"
+    FLAG = "flag", "Flagged as distressing and skipped"
+    WELLBEING = "wellbeing", "Skipped for wellbeing"
+
+
 class Assignment(models.Model):
     """A claim (lease) of one item by one annotator."""
 
@@ -425,6 +472,10 @@ class Assignment(models.Model):
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     skip_reason = models.CharField(max_length=500, blank=True)
+    # Set with status skipped ("" otherwise).
+    skip_kind = models.CharField(
+        max_length=16, choices=SkipKind.choices, blank=True, default="", db_default=""
+    )
     # How the queue chose the item: which stream, the item's priority then,
     # and for exploration the probability of an item being in its sample.
     chosen_by = models.CharField(
@@ -468,6 +519,45 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.item}"
+
+
+class FlagSource(models.TextChoices):
+    MANAGER = "manager", "A manager"
+    ANNOTATOR = "annotator", "An annotator's flag and skip"
+
+
+class ItemFlag(models.Model):
+    """One change to an item's content warning, kept as a record: who set or
+    cleared it, when and why. An annotator's flag that flagged the item waits
+    for a manager's review until a manager sets the item's flag either way.
+    (A flag read from the import's metadata has no record: the metadata is.)"""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="flags")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=FlagSource.choices)
+    flagged = models.BooleanField()
+    # A manager's: the kind of content when flagging, the reason when
+    # clearing. An annotator's: their skip reason.
+    note = models.CharField(max_length=500, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    review_pending = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # The managers' list of flags to review.
+            models.Index(
+                fields=["project", "created_at"],
+                condition=Q(review_pending=True),
+                name="item_flag_review_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = "flagged" if self.flagged else "cleared"
+        return f"item {self.item_id} {what} by {self.get_source_display().lower()}"
 
 
 class Batch(models.Model):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Batch,
         Decision,
         Item,
+        ItemFlag,
         Job,
         Membership,
         Project,
@@ -837,3 +838,27 @@ def label_set_projects(label_set: LabelSet, user: User) -> dict[int, list[Projec
     for project in projects.order_by("name"):
         found.setdefault(project.label_set_version_id, []).append(project)
     return found
+
+
+def flags_to_review(project: Project, *, limit: int) -> list[ItemFlag]:
+    """Annotators' flags waiting for a manager's review, oldest first, with
+    their items' transcripts and flaggers: at most `limit` (the partial index
+    item_flag_review_idx serves it)."""
+    from annotate.models import ItemFlag
+
+    return list(
+        ItemFlag.objects.filter(project=project, review_pending=True)
+        .select_related("item__transcript", "by")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+def item_flags(item_id: int, *, limit: int = 20) -> list[ItemFlag]:
+    """An item's flag records, newest first, with who made them."""
+    from annotate.models import ItemFlag
+
+    return list(
+        ItemFlag.objects.filter(item_id=item_id)
+        .select_related("by")
+        .order_by("-created_at", "-pk")[:limit]
+    )

@@ -176,6 +176,11 @@ QUEUE_WHERE = f"{_OPEN} AND i.audit = %s"
 # transcript) WHERE slots_left > 0 serves it without a sort, however many
 # items are full.
 QUEUE_ORDER = "ORDER BY i.priority DESC, i.transcript_id"
+# Annotator care (services.care): the queue of an annotator past the
+# project's cap on items with a content warning leaves those out. A filter
+# on the rows the index scan reads, so the order and the plan stay
+# QUEUE_WHERE's (test_claim_plan); it reads past the flagged ones.
+UNFLAGGED = "AND NOT i.distressing"
 
 # The claim.
 ITEM = Columns(Item, "i")
@@ -190,6 +195,10 @@ NEXT_ITEM_SQL = f"""
     SELECT {ITEM.sql}, {TRANSCRIPT.sql}
     FROM {ITEM_T} i JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
     WHERE {QUEUE_WHERE} {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
+NEXT_UNFLAGGED_ITEM_SQL = f"""
+    SELECT {ITEM.sql}, {TRANSCRIPT.sql}
+    FROM {ITEM_T} i JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
+    WHERE {QUEUE_WHERE} {UNFLAGGED} {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
 # SKIP LOCKED: concurrent claimers step over an item being claimed instead of
 # queueing behind its lock, so nobody waits and nothing is over-filled (the
 # lock re-checks slots_left > 0 on the row's newest version). NO KEY: the
@@ -206,14 +215,15 @@ NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
 # empty while their own work waits.
 ALLOCATION_T = Allocation._meta.db_table
 PENDING = AllocationState.PENDING.value
-ASSIGNED_ITEM_SQL = f"""
+_ASSIGNED_ITEM = f"""
     SELECT {ITEM.sql}, {TRANSCRIPT.sql}, al.id
     FROM {ALLOCATION_T} al
     JOIN {ITEM_T} i ON i.transcript_id = al.item_id
     JOIN {TRANSCRIPT_T} t ON t.id = i.transcript_id
     WHERE al.project_id = %s AND al.annotator_id = %s AND al.state = '{PENDING}'
-        AND i.reserved > 0 AND {_UNCLAIMED}
-    {QUEUE_ORDER} LIMIT 1"""  # noqa: S608 - fixed SQL, no input
+        AND i.reserved > 0 AND {_UNCLAIMED}"""  # noqa: S608 - fixed SQL, no input
+ASSIGNED_ITEM_SQL = f"{_ASSIGNED_ITEM} {QUEUE_ORDER} LIMIT 1"
+ASSIGNED_UNFLAGGED_ITEM_SQL = f"{_ASSIGNED_ITEM} {UNFLAGGED} {QUEUE_ORDER} LIMIT 1"
 ASSIGNED_ITEM_LOCK = "FOR NO KEY UPDATE OF i, al"
 # Claiming an allocation: its reserved slot becomes the claim's.
 TAKE_RESERVED_SLOT_SQL = f"""
@@ -253,7 +263,8 @@ CLAIM_SQL = f"""
     VALUES (%s, %s, %s, '{LIVE}', %s, %s, '', %s, %s, %s, %s)
     ON CONFLICT (item_id, annotator_id) DO UPDATE SET status = '{LIVE}',
         claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
-        skip_reason = '', chosen_by = excluded.chosen_by, score = excluded.score,
+        skip_reason = '', skip_kind = '', chosen_by = excluded.chosen_by,
+        score = excluded.score,
         probability = excluded.probability, prelabels = excluded.prelabels
     RETURNING id"""  # noqa: S608 - fixed SQL, no input
 
@@ -292,11 +303,33 @@ MARK_SUBMITTED_SQL = f"UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}' WHERE id
 # The counters progress reads, so no request counts rows.
 COUNT_ITEM_SQL = f"""
     UPDATE {ITEM_T} SET annotations_count = annotations_count + 1
-    WHERE transcript_id = %s RETURNING annotations_count"""  # noqa: S608 - fixed SQL, no input
+    WHERE transcript_id = %s RETURNING annotations_count, distressing"""  # noqa: S608 - fixed SQL, no input
+# RETURNING: the counters as written, for the claim that follows in the
+# same request (its membership was loaded before this submit), and the
+# label times of flagged items as they are under the row's lock.
 COUNT_MEMBER_SQL = f"""
     UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
         today = %s, last_active_at = %s
+    WHERE project_id = %s AND user_id = %s
+    RETURNING annotations_count, today_count, flagged_recent"""  # noqa: S608 - fixed SQL, no input
+FLAGGED_RECENT = Membership._meta.get_field("flagged_recent")
+
+
+_FLAGGED_RECENT_COL = FLAGGED_RECENT.get_col(MEMBERSHIP_T)
+
+
+def flagged_recent_load(value: Any) -> list[float]:
+    """COUNT_MEMBER_SQL's flagged_recent as the model holds it (jsonb comes
+    as text from psycopg here, as from SQLite)."""
+    loaded: list[float] = FLAGGED_RECENT.from_db_value(
+        value, _FLAGGED_RECENT_COL, connection
+    )
+    return loaded
+
+
+FLAGGED_RECENT_SQL = f"""
+    UPDATE {MEMBERSHIP_T} SET flagged_recent = %s
     WHERE project_id = %s AND user_id = %s"""  # noqa: S608 - fixed SQL, no input
 # The item's label count is compared with the overlap in the project row, and
 # the row must not be archived: both read under its lock, so a settings change

@@ -10,6 +10,7 @@ from annotate.views import (
     account,
     annotator,
     assignments,
+    care,
     home,
     manager,
     members,
@@ -155,6 +156,12 @@ annotate_patterns = [
         review.transcript_detail,
         name="transcript",
     ),
+    path(
+        "projects/<int:project_id>/transcripts/<int:transcript_id>/flag/",
+        care.transcript_flag,
+        name="transcript-flag",
+    ),
+    path("projects/<int:project_id>/flags/", care.flags, name="flags"),
     path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
     path("projects/<int:project_id>/annotators/", review.annotators, name="annotators"),
     path(

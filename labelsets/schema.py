@@ -21,12 +21,14 @@ KINDS: tuple[Kind, ...] = ("single", "multi", "rating", "text")
 CHOICE_KINDS: tuple[Kind, ...] = ("single", "multi")
 # The labelling screen binds s (skip), u (undo) and ? (help) itself.
 RESERVED_HOTKEYS = frozenset("su?")
-# g opens the guidelines unless the current field gives it to an option
-# (label.js): never handed out by default, allowed when a label set asks.
+# g opens the guidelines unless the current field gives it to an option, and
+# r reveals a transcript blurred behind a content warning, before any option
+# (label.js): neither is handed out by default, both allowed when a label
+# set asks.
 DEFAULT_HOTKEYS = [
     k
     for k in "123456789abcdefghijklmnopqrstuvwxyz"
-    if k not in {*RESERVED_HOTKEYS, "g"}
+    if k not in {*RESERVED_HOTKEYS, "g", "r"}
 ]
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -345,7 +347,7 @@ def _parse_options(raw: object, path: str) -> tuple[Option, ...]:
                 item.get("label", _humanise(value)), f"{path}[{i}].label", nonempty=True
             ),
             help=_str(item.get("help", ""), f"{path}[{i}].help"),
-            # Past 33 options the pool runs dry; such options get no hotkey.
+            # Past 32 options the pool runs dry; such options get no hotkey.
             hotkey=hotkeys.get(i) or next(pool, ""),
         )
         for i, (item, value) in enumerate(zip(items, values, strict=True))

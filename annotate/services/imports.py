@@ -334,8 +334,14 @@ class _BatchWriter(_Writer):
             for r in fresh
         )
         Item.objects.bulk_create(
-            Item(project=self.project, transcript=t, slots_left=self.project.overlap)
-            for t in transcripts
+            Item(
+                project=self.project,
+                transcript=t,
+                slots_left=self.project.overlap,
+                distressing=r.content_warning is not None,
+                content_warning=r.content_warning or "",
+            )
+            for t, r in zip(transcripts, fresh, strict=True)
         )
         self.summary.imported += len(fresh)
         self.by_model.update(r.source_model for r in fresh)
@@ -359,6 +365,9 @@ class _CopyWriter(_Writer):
 
     def __enter__(self) -> Self:
         self.by_model: Counter[str] = Counter()
+        # (identity key, kind) of the rows flagged with a content warning,
+        # set on their items once these exist; usually few.
+        self.flagged: list[tuple[str, str]] = []
         existing = Transcript.objects.filter(project=self.project).values_list(
             "content_hash", flat=True
         )
@@ -420,6 +429,8 @@ class _CopyWriter(_Writer):
             )
         )
         self.by_model[row.source_model] += 1
+        if row.content_warning is not None:
+            self.flagged.append((row.content_hash, row.content_warning))
 
     def __exit__(
         self,
@@ -442,5 +453,16 @@ class _CopyWriter(_Writer):
             [self.project.overlap, self.project.pk, self.last_id_before],
         )
         self.summary.imported = self.pg.rowcount
+        for start in range(0, len(self.flagged), IMPORT_BATCH):
+            hashes, kinds = zip(
+                *self.flagged[start : start + IMPORT_BATCH], strict=True
+            )
+            self.pg.execute(
+                "UPDATE annotate_item AS i SET distressing = true, content_warning = f.kind "
+                "FROM annotate_transcript AS t, unnest(%s::text[], %s::text[]) AS f(hash, kind) "
+                "WHERE t.project_id = %s AND t.content_hash = f.hash AND t.id > %s "
+                "AND i.transcript_id = t.id",
+                [list(hashes), list(kinds), self.project.pk, self.last_id_before],
+            )
         self.pg.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
         self.summary.by_model = dict(sorted(self.by_model.items()))

@@ -25,8 +25,14 @@ from annotate.models import (
     Item,
     Membership,
     Project,
+    SkipKind,
 )
 from annotate.rawsql import for_update
+from annotate.services.care import (
+    flagged_pause_until,
+    flagged_recent_add,
+    item_flag_report,
+)
 from annotate.services.learning import exploration_share, prelabels_shown, retrain_due
 from annotate.services.quality import (
     check_answer_submit,
@@ -48,6 +54,8 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
     lease is expired here (lazily) as well as by the periodic job; when
     nothing is open, other annotators' stale claims in the project are expired
     and the queue is tried once more. An archived project has nothing to claim.
+    Past the project's cap on items with a content warning (services.care),
+    only items without one are served.
     """
     try:
         return _claim_next(membership=membership, now=now)
@@ -88,14 +96,20 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
                 membership = qualification_close(membership=membership)
                 if claim_blocked(membership=membership, now=now):
                     return None
+    unflagged = flagged_pause_until(membership=membership, now=now) is not None
     # What a manager assigned them comes before the pool.
     if membership.assigned_open:
-        claimed = _claim_assigned(membership=membership, now=now)
+        claimed = _claim_assigned(membership=membership, now=now, unflagged=unflagged)
         if claimed is not None:
             return claimed
-    claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
+    annotator_id = membership.user_id
+    claimed = _claim(
+        project=project, annotator_id=annotator_id, now=now, unflagged=unflagged
+    )
     if claimed is None and assignments_expire(now=now, project=project):
-        claimed = _claim(project=project, annotator_id=membership.user_id, now=now)
+        claimed = _claim(
+            project=project, annotator_id=annotator_id, now=now, unflagged=unflagged
+        )
     return claimed
 
 
@@ -121,14 +135,22 @@ def _claim_check(*, membership: Membership, now: datetime) -> Assignment | None:
     )
 
 
-def _claim_assigned(*, membership: Membership, now: datetime) -> Assignment | None:
-    """The head of the member's assigned stream, claimed with its reserved
-    slot; None (and the kept counter corrected) when it has nothing."""
+def _claim_assigned(
+    *, membership: Membership, now: datetime, unflagged: bool
+) -> Assignment | None:
+    """The head of the member's assigned stream (its unflagged items only, if
+    `unflagged`), claimed with its reserved slot; None (and the kept counter
+    corrected) when it has nothing."""
     project, annotator_id = membership.project, membership.user_id
-    sql = for_update(rawsql.ASSIGNED_ITEM_SQL, rawsql.ASSIGNED_ITEM_LOCK)
+    stream = (
+        rawsql.ASSIGNED_UNFLAGGED_ITEM_SQL if unflagged else rawsql.ASSIGNED_ITEM_SQL
+    )
+    sql = for_update(stream, rawsql.ASSIGNED_ITEM_LOCK)
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk, annotator_id, annotator_id])
         row = cursor.fetchone()
+        if row is None and unflagged:
+            return None  # its flagged items wait: the counter is right
         if row is None:
             cursor.execute(
                 rawsql.ASSIGNED_RECOUNT_SQL,
@@ -150,7 +172,9 @@ def _claim_assigned(*, membership: Membership, now: datetime) -> Assignment | No
     )
 
 
-def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment | None:
+def _claim(
+    *, project: Project, annotator_id: int, now: datetime, unflagged: bool
+) -> Assignment | None:
     # A share of claims explores: the next item of the exploration sample, in
     # its random order (services.learning says why). Either stream, when it
     # has nothing for this annotator, gives way to the other, whatever the
@@ -159,10 +183,17 @@ def _claim(*, project: Project, annotator_id: int, now: datetime) -> Assignment 
     # served.
     share = exploration_share(project)
     explore = share > 0 and random.random() < share  # noqa: S311 - a sampling draw, not a secret
-    item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
+    item = _next_item(
+        project=project, annotator_id=annotator_id, audit=explore, unflagged=unflagged
+    )
     if item is None:
         explore = not explore
-        item = _next_item(project=project, annotator_id=annotator_id, audit=explore)
+        item = _next_item(
+            project=project,
+            annotator_id=annotator_id,
+            audit=explore,
+            unflagged=unflagged,
+        )
     if item is None:
         return None
     return _claim_insert(
@@ -226,9 +257,13 @@ def _claim_insert(
     return assignment
 
 
-def _next_item(*, project: Project, annotator_id: int, audit: bool) -> Item | None:
-    """The head of one stream, locked; None when it has nothing for them."""
-    sql = for_update(rawsql.NEXT_ITEM_SQL, rawsql.NEXT_ITEM_LOCK)
+def _next_item(
+    *, project: Project, annotator_id: int, audit: bool, unflagged: bool
+) -> Item | None:
+    """The head of one stream (its unflagged items only, if `unflagged`),
+    locked; None when it has nothing for them."""
+    stream = rawsql.NEXT_UNFLAGGED_ITEM_SQL if unflagged else rawsql.NEXT_ITEM_SQL
+    sql = for_update(stream, rawsql.NEXT_ITEM_LOCK)
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk, annotator_id, audit])
         row = cursor.fetchone()
@@ -247,6 +282,7 @@ def annotation_submit(
     client_uuid: uuid.UUID,
     seconds: float,
     now: datetime,
+    membership: Membership | None = None,
 ) -> tuple[Annotation, bool]:
     """Store the labels for a claimed item: (annotation, created).
 
@@ -255,7 +291,10 @@ def annotation_submit(
     Raises ValidationError with per-field messages if the values do not fit
     the label set, code `skipped` for a skipped item, and code `claim_expired`
     when the claim expired and its slot has been taken by someone else, and
-    code `archived` in an archived project.
+    code `archived` in an archived project. `membership`, the annotator's,
+    when the caller claims the next item with it: its kept counters are set
+    to those this submit wrote (no query), so that claim sees a quota this
+    label reached.
     """
     project = assignment.project  # loaded with its version by access_assignment
     project.refuse_if_archived("labels can no longer be submitted")
@@ -323,6 +362,7 @@ def annotation_submit(
             project=project,
             item_id=assignment.item_id,
             annotator_id=assignment.annotator_id,
+            membership=membership,
             now=now,
         )
     # A lone label cannot disagree: rescoring starts with the second (with
@@ -374,18 +414,40 @@ def _count_annotation(
     project: Project,
     item_id: int,
     annotator_id: int,
+    membership: Membership | None,
     now: datetime,
 ) -> tuple[int, int]:
-    """Keep the counters that progress reads, so no request counts rows;
-    the item's labels and the project's, this one included."""
+    """Keep the counters that progress, quotas and the cap on flagged items
+    read, so no request counts rows; the item's labels and the project's,
+    this one included."""
     cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
-    (count,) = cursor.fetchone()
+    count, distressing = cursor.fetchone()
     ops = connection.ops
     today = ops.adapt_datefield_value(now.date())
     cursor.execute(
         rawsql.COUNT_MEMBER_SQL,
         [today, today, ops.adapt_datetimefield_value(now), project.pk, annotator_id],
     )
+    mine, mine_today, recent = cursor.fetchone()
+    capped = distressing and project.flagged_cap is not None
+    if capped or membership is not None:
+        recent = rawsql.flagged_recent_load(recent)
+    # Only a flagged item under a cap costs a query: the label's time, to
+    # the list read under the row's lock (two tabs cannot lose one).
+    if capped:
+        recent = flagged_recent_add(recent, now=now, window=project.flagged_window)
+        cursor.execute(
+            rawsql.FLAGGED_RECENT_SQL,
+            [
+                rawsql.FLAGGED_RECENT.get_db_prep_save(recent, connection),
+                project.pk,
+                annotator_id,
+            ],
+        )
+    if membership is not None:
+        membership.annotations_count, membership.today_count = mine, mine_today
+        membership.today = now.date()
+        membership.flagged_recent = recent
     # Every submit in the project updates this one row: last, so its lock is
     # held only through the commit and never while waiting on another row;
     # submits queue on it briefly but cannot deadlock. The overlap and the
@@ -405,12 +467,20 @@ def _count_annotation(
 
 @transaction.atomic
 def assignment_skip(
-    *, assignment: Assignment, reason: str, now: datetime
+    *,
+    assignment: Assignment,
+    reason: str,
+    now: datetime,
+    kind: SkipKind = SkipKind.OTHER,
 ) -> Assignment:
     """Give the item up for good: its slot returns to the queue for others.
 
-    Idempotent for a skipped claim; ValidationError (code `submitted`) if it
-    was already labelled, (code `archived`) in an archived project.
+    Only a skip of kind OTHER counts in the annotator's skip count and the
+    item's; FLAG also flags the item as distressing for a manager to review
+    (care.item_flag_report), and WELLBEING never counts against anyone.
+    Idempotent for a skipped claim (its first kind stays); ValidationError
+    (code `submitted`) if it was already labelled, (code `archived`) in an
+    archived project.
     """
     assignment.project.refuse_if_archived("items can no longer be skipped")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
@@ -422,9 +492,22 @@ def assignment_skip(
         _assignments_release([assignment], status=AssignmentStatus.SKIPPED)
     assignment.status = AssignmentStatus.SKIPPED
     assignment.skip_reason = reason[:500]
+    assignment.skip_kind = kind
     Assignment.objects.filter(pk=assignment.pk).update(
-        status=AssignmentStatus.SKIPPED, skip_reason=assignment.skip_reason
+        status=AssignmentStatus.SKIPPED,
+        skip_reason=assignment.skip_reason,
+        skip_kind=kind,
     )
+    if kind == SkipKind.FLAG:
+        item_flag_report(
+            item_id=assignment.item_id,
+            project_id=assignment.project_id,
+            annotator_id=assignment.annotator_id,
+            note=assignment.skip_reason,
+            now=now,
+        )
+    if kind != SkipKind.OTHER:
+        return assignment
     Item.objects.filter(pk=assignment.item_id).update(skips_count=F("skips_count") + 1)
     Membership.objects.filter(
         project_id=assignment.project_id, user_id=assignment.annotator_id

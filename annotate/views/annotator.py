@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import retarget
@@ -19,8 +20,9 @@ from django_htmx.http import retarget
 from annotate.access import access_annotation, access_assignment, access_project
 from annotate.forms import LabelSearchForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Annotation, Assignment, Membership
+from annotate.models import Annotation, Assignment, Membership, SkipKind
 from annotate.queries import annotations_of, progress_for
+from annotate.services.care import flagged_pause_until, window_words
 from annotate.services.quality import claim_blocked
 from annotate.services.queue import (
     EDIT_WINDOW,
@@ -42,11 +44,32 @@ class SubmitMeta(forms.Form):
     seconds = forms.FloatField(required=False, min_value=0)
 
 
+class SkipInput(forms.Form):
+    reason = forms.CharField(required=False, max_length=500, strip=True)
+    kind = forms.TypedChoiceField(
+        choices=SkipKind.choices,
+        coerce=SkipKind,
+        required=False,
+        empty_value=SkipKind.OTHER,
+    )
+
+
+SKIPPED = {
+    SkipKind.OTHER: "Skipped.",
+    SkipKind.FLAG: "Skipped and flagged: the next annotators get a content warning, "
+    "and a manager will review it. This does not count as a skip.",
+    SkipKind.WELLBEING: "Skipped for your wellbeing. This never counts as a skip.",
+}
+
+
 @require_GET
 @login_required
 def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     membership = access_project(request.user, project_id)
     now = timezone.now()
+    # ?reveal=<item>: the transcript shown at once, without JavaScript.
+    reveal = request.GET.get("reveal", "")
+    revealed = int(reveal) if reveal.isdigit() else None
     # ?reopen=1: my latest label; ?correct=<id>: that one (from my labels page).
     correct = request.GET.get("correct", "")
     if request.GET.get("reopen") or correct.isdigit():
@@ -58,7 +81,13 @@ def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
         if editing is not None:
             form = label_form_for(editing.label_set_version)(initial=editing.values)
             return _item_panel(
-                request, membership, None, now=now, form=form, editing=editing
+                request,
+                membership,
+                None,
+                now=now,
+                form=form,
+                editing=editing,
+                revealed=revealed,
             )
         message = (
             "That label can no longer be changed: corrections are open for an hour."
@@ -66,7 +95,9 @@ def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
             else "Nothing to reopen: your last label is older than an hour, or there is none."
         )
         return _next_item(request, membership, now=now, message=message)
-    return _next_item(request, membership, now=now)
+    if request.GET.get("pause") and flagged_pause_until(membership=membership, now=now):
+        return _item_panel(request, membership, None, now=now, care_break=True)
+    return _next_item(request, membership, now=now, revealed=revealed)
 
 
 @require_GET
@@ -119,6 +150,7 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
         seconds = meta.cleaned_data["seconds"]
         if seconds is None:
             seconds = (now - assignment.claimed_at).total_seconds()
+        paused = flagged_pause_until(membership=membership, now=now)
         try:
             annotation_submit(
                 assignment=assignment,
@@ -126,10 +158,13 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
                 client_uuid=meta.cleaned_data["client_uuid"] or uuid.uuid4(),
                 seconds=seconds,
                 now=now,
+                membership=membership,
             )
         except ValidationError as e:
             add_service_errors(form, e)
         else:
+            if paused is None and flagged_pause_until(membership=membership, now=now):
+                return _care_break(request, membership, now=now)
             return _next_item(request, membership, now=now)
     return _item_panel(request, membership, assignment, now=now, form=form)
 
@@ -139,13 +174,21 @@ def submit(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpRespons
 def skip(request: AuthenticatedHtmxRequest, assignment_id: int) -> HttpResponse:
     assignment, membership = access_assignment(request.user, assignment_id)
     now = timezone.now()
+    form = SkipInput(request.POST)
+    if not form.is_valid():
+        message = "Not skipped: choose why from the list, and keep the reason to 500 characters."
+        return _next_item(request, membership, now=now, message=message)
+    kind = form.cleaned_data["kind"]
     try:
         assignment_skip(
-            assignment=assignment, reason=request.POST.get("reason", ""), now=now
+            assignment=assignment,
+            reason=form.cleaned_data["reason"],
+            kind=kind,
+            now=now,
         )
     except ValidationError as e:
         return _next_item(request, membership, now=now, message=" ".join(e.messages))
-    return _next_item(request, membership, now=now, message="Skipped.")
+    return _next_item(request, membership, now=now, message=SKIPPED[kind])
 
 
 @require_POST
@@ -172,6 +215,7 @@ def _next_item(
     *,
     now: datetime,
     message: str = "",
+    revealed: int | None = None,
 ) -> HttpResponse:
     if request.method == "POST" and not request.htmx:
         return redirect(
@@ -184,7 +228,20 @@ def _next_item(
         fresh = Membership.objects.get(pk=membership.pk)
         fresh.project = membership.project
         message = claim_blocked(membership=fresh, now=now)
-    return _item_panel(request, membership, assignment, now=now, message=message)
+    return _item_panel(
+        request, membership, assignment, now=now, message=message, revealed=revealed
+    )
+
+
+def _care_break(
+    request: AuthenticatedHtmxRequest, membership: Membership, *, now: datetime
+) -> HttpResponse:
+    """The submit that reached the project's cap on flagged items: a break
+    offered instead of the next item, which is one click or Enter away."""
+    if not request.htmx:
+        url = reverse("annotate:queue", kwargs={"project_id": membership.project_id})
+        return redirect(f"{url}?pause=1")  # no-JS: PRG, to the same offer
+    return _item_panel(request, membership, None, now=now, care_break=True)
 
 
 def _item_panel(
@@ -196,6 +253,8 @@ def _item_panel(
     form: forms.Form | None = None,
     editing: Annotation | None = None,
     message: str = "",
+    revealed: int | None = None,
+    care_break: bool = False,
 ) -> HttpResponse:
     project = membership.project
     if assignment is not None and "item" not in assignment._state.fields_cache:
@@ -205,6 +264,7 @@ def _item_panel(
     form = form or label_form_for(project.label_set_version)()
     if assignment is not None and assignment.prelabels:
         _mark_prelabels(form, assignment.prelabels)
+    shown = editing.item if editing else assignment.item if assignment else None
     ctx = {
         "project": project,
         "assignment": assignment,
@@ -214,6 +274,12 @@ def _item_panel(
         "client_uuid": uuid.uuid4(),
         "progress": progress_for(membership=membership, now=now),
         "message": message,
+        # Annotator care: a flagged transcript is blurred until revealed; past
+        # the cap, the queue holds flagged items back until paused_until.
+        "veiled": shown is not None and shown.distressing and shown.pk != revealed,
+        "paused_until": flagged_pause_until(membership=membership, now=now),
+        "care_window": window_words(project.flagged_window),
+        "care_break": care_break,
     }
     if request.htmx:
         response = render(request, "annotate/annotator/queue.html#item-panel", ctx)

@@ -65,6 +65,7 @@ from annotate.services.jobs import (
 from annotate.services.review import review_claim_next, review_claim_take
 from annotate.stats.aggregation import METHOD_LABELS
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
+from annotate.views.care import flag_context
 from labelsets.forms import label_form_for
 
 PAGE = 50
@@ -155,10 +156,9 @@ def transcript_detail(
     if transcript is None:
         raise Http404("No such transcript in this project.")
     ctx = {
-        "project": project,
-        "transcript": transcript,
+        # The content warning section (its flag, records and form), then the page.
+        **flag_context(membership, transcript),
         "status": _status_label(project, transcript),
-        "is_manager": membership.has_role(Role.MANAGER),
     }
     return render(request, "annotate/review/transcript.html", ctx)
 

@@ -7,8 +7,8 @@
  * Keys (outside text boxes): an option's hotkey chooses it in the current
  * field (a checkbox toggles); ArrowDown/ArrowUp move between visible fields;
  * Enter submits; s opens the skip reason; u reopens my previous annotation;
- * ? toggles the cheat sheet. In the notes box Ctrl+Enter submits and Escape
- * leaves the box.
+ * r reveals a transcript blurred behind a content warning; ? toggles the
+ * cheat sheet. In the notes box Ctrl+Enter submits and Escape leaves the box.
  */
 (function () {
   "use strict";
@@ -183,6 +183,23 @@
     else move(1);
   }
 
+  // Annotator care: a flagged transcript is blurred, aria-hidden and inert
+  // until the annotator asks for it. False when nothing is veiled.
+  function reveal() {
+    const veil = document.getElementById("transcript-veil");
+    if (!veil || !veil.classList.contains("is-veiled")) return false;
+    veil.classList.remove("is-veiled");
+    veil.removeAttribute("aria-hidden");
+    veil.inert = false;
+    const form = document.getElementById("reveal-form");
+    if (form) form.hidden = true;
+    const status = document.getElementById("reveal-status");
+    if (status) status.textContent = "The transcript is shown.";
+    if (current) focusField(current);
+    else move(1);
+    return true;
+  }
+
   function toggleHelp() {
     const dialog = document.getElementById("cheatsheet");
     if (!dialog) return;
@@ -220,6 +237,9 @@
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     // Links, buttons and disclosure summaries keep their own Enter and Space.
     const native = target.closest && target.closest("a, button, summary");
+    // In the skip box (its "why" radios) keys are the box's own: arrows
+    // choose, Enter skips (natively), Escape cancels; no label hotkeys.
+    if (target.closest && target.closest("#skip-form") && e.key !== "Escape") return;
 
     switch (e.key) {
       case "?":
@@ -248,6 +268,13 @@
         }
         return;
       }
+      case "r":
+      case "R":
+        // While the transcript is veiled r reveals it, whatever option has
+        // r (none by default: labelsets.schema leaves it out); then it is the
+        // option's.
+        if (reveal() || (labelForm() && chooseByHotkey(e.key))) e.preventDefault();
+        return;
       case "u":
       case "U": {
         const link = document.getElementById("reopen-link");
@@ -310,7 +337,7 @@
 
     const form = labelForm();
     if (!form) {
-      const empty = document.getElementById("queue-empty");
+      const empty = document.getElementById("care-continue") || document.getElementById("queue-empty");
       if (empty) empty.focus();
       else if (document.activeElement === document.body || !document.activeElement) {
         panel.tabIndex = -1;
@@ -327,7 +354,11 @@
     applyShowIf();
     if (swapped) panel.scrollIntoView({ block: "start" });
     const firstError = visibleFields().find((f) => f.classList.contains("has-error"));
-    setCurrent(firstError || visibleFields()[0], true);
+    // A veiled transcript: the field is current, but focus waits on the
+    // reveal button, which a screen reader announces with the warning.
+    const revealButton = document.getElementById("reveal-button");
+    setCurrent(firstError || visibleFields()[0], !revealButton);
+    if (revealButton) revealButton.focus();
   }
 
   document.addEventListener("keydown", onKeydown);
@@ -347,6 +378,13 @@
     },
     true
   );
+
+  // The reveal button reveals here; its GET (?reveal=) is for pages without JavaScript.
+  document.addEventListener("submit", (e) => {
+    if (e.target.id !== "reveal-form") return;
+    e.preventDefault();
+    reveal();
+  });
 
   document.addEventListener("htmx:beforeRequest", (e) => {
     const elt = e.detail.elt;

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotate.models import ApiToken, Transcript
+from annotate.models import ApiToken, Item, Membership, Transcript
 from annotate.services.tokens import api_token_create, api_token_revoke
 from tests.factories import ItemFactory, ProjectFactory
 
@@ -305,6 +305,37 @@ def test_an_empty_queue_is_204_and_skip_works(api, project, annotator):
 
     assert skipped.json()["status"] == "skipped"
     assert empty.status_code == 204
+
+
+def test_a_claim_carries_its_content_warning_and_a_skip_its_kind(
+    api, project, annotator
+):
+    flagged = ItemFactory(project=project)
+    Item.objects.filter(pk=flagged.pk).update(
+        distressing=True, content_warning="self-harm", priority=1
+    )
+    ItemFactory(project=project)
+    api.force_authenticate(annotator)
+
+    first = api.post(f"/api/projects/{project.pk}/claim/").json()
+    skipped = api.post(
+        f"/api/assignments/{first['id']}/skip/", {"kind": "wellbeing"}, format="json"
+    )
+    second = api.post(f"/api/projects/{project.pk}/claim/").json()
+    bad = api.post(
+        f"/api/assignments/{second['id']}/skip/", {"kind": "bored"}, format="json"
+    )
+
+    assert first["content_warning"] == "self-harm"
+    assert skipped.json() == {
+        "id": first["id"],
+        "status": "skipped",
+        "kind": "wellbeing",
+    }
+    assert Membership.objects.get(user=annotator).skips_count == 0
+    assert second["content_warning"] is None
+    assert bad.status_code == 400
+    assert "kind" in bad.json()["errors"]
 
 
 def test_someone_elses_assignment_is_404(api, project, annotator, other_annotator):

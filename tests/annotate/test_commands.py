@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -26,6 +27,30 @@ def test_create_project_uses_the_label_set_and_overlap():
     project = Project.objects.get(name="XSTest eval")
     assert project.overlap == 2
     assert "refusal-v1 v1" in out
+
+
+def test_create_project_caps_items_with_a_content_warning_when_asked():
+    out = run(
+        "create_project",
+        "Care",
+        "--flagged-cap",
+        "5",
+        "--flagged-window-hours",
+        "2",
+    )
+
+    project = Project.objects.get(name="Care")
+    assert (project.flagged_cap, project.flagged_window) == (5, timedelta(hours=2))
+    assert "at most 5 items with a content warning per annotator in 2 hours" in out
+    run("create_project", "No cap")
+    assert Project.objects.get(name="No cap").flagged_cap is None
+
+
+def test_a_bad_flagged_cap_creates_no_project():
+    with pytest.raises(CommandError, match="The cap is from 1 to 100 items"):
+        run("create_project", "Care", "--flagged-cap", "0")
+
+    assert not Project.objects.filter(name="Care").exists()
 
 
 def test_create_project_with_an_unknown_label_set_fails_clearly():

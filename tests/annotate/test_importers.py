@@ -1032,3 +1032,70 @@ def test_judgement_lines_give_their_values_and_gold_rows_their_gold_values():
         (4, "not JSON"),
         (5, 'needs "i'),
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, ""),
+        (False, None),
+        (None, None),
+        ("self-harm", "self-harm"),
+        ("  graphic violence ", "graphic violence"),
+        ("", None),
+        ("   ", None),
+        # CSV cells are text.
+        ("true", ""),
+        ("Yes", ""),
+        ("1", ""),
+        ("false", None),
+        ("NO", None),
+        ("0", None),
+    ],
+)
+def test_content_warning_flags_a_row_and_names_its_kind(value, expected):
+    line = json.dumps({"prompt": "p", "response": "r", "content_warning": value})
+    in_metadata = json.dumps(
+        {"prompt": "p", "response": "r", "metadata": {"content_warning": value}}
+    )
+
+    assert rows(f"{line}\n".encode(), "jsonl")[0].content_warning == expected
+    assert rows(f"{in_metadata}\n".encode(), "jsonl")[0].content_warning == expected
+
+
+def test_a_content_warning_column_of_a_csv_flags_the_rows_it_names():
+    data = b"prompt,response,content_warning\na,b,self-harm\nc,d,\ne,f,no\ng,h,yes\n"
+
+    assert [r.content_warning for r in rows(data, "csv")] == [
+        "self-harm",
+        None,
+        None,
+        "",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (3, "must be true, false or a string naming the kind of content"),
+        (["gore"], "must be true, false or a string naming the kind of content"),
+        ("x" * 201, "is 201 characters long; the limit is 200"),
+    ],
+)
+def test_a_content_warning_that_is_not_a_flag_is_refused_with_its_line(value, message):
+    good = json.dumps({"prompt": "p", "response": "r"})
+    bad = json.dumps(
+        {"prompt": "p", "response": "r", "metadata": {"content_warning": value}}
+    )
+
+    (error,) = [
+        r
+        for r in parse(f"{good}\n{bad}\n".encode(), "jsonl")
+        if isinstance(r, RowError)
+    ]
+
+    assert (error.line, error.field, error.message) == (
+        2,
+        "metadata.content_warning",
+        message,
+    )

@@ -37,7 +37,7 @@ def test_a_manager_sorts_the_table_by_keyboard_and_opens_a_row(
     page.get_by_label("Password").fill("pw-for-tests")
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/projects/{project.pk}/")
-    page.get_by_role("link", name="Annotators").click()
+    page.get_by_role("link", name="Annotators", exact=True).click()
 
     rows = page.locator("#annotator-table tbody tr")
     expect(rows).to_have_count(3)

@@ -83,7 +83,15 @@ def test_hotkeys_default_to_digits_then_letters_skipping_reserved_ones():
     assert "s" not in hotkeys
     assert "u" not in hotkeys
     assert "g" not in hotkeys  # the guidelines' key, unless a label set gives it
-    assert hotkeys[-1] == "z"
+    assert "r" not in hotkeys  # reveals a blurred transcript, unless given
+    assert hotkeys[-2:] == ["z", ""]  # the pool ran dry
+
+
+def test_a_label_set_may_give_r_to_an_option():
+    data = base()
+    data["fields"][0]["options"][0]["hotkey"] = "r"
+
+    assert parse_schema(data).field("refusal_type").options[0].hotkey == "r"
 
 
 def test_given_hotkeys_are_kept_and_defaults_skip_them():

@@ -5,11 +5,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 
 from annotate.management.commands._common import settings_from_flags
-from annotate.models import GoldMethod, QueueStrategy
+from annotate.models import GoldMethod, Project, QueueStrategy
+from annotate.services.care import project_care_set, window_words
 from annotate.services.projects import label_set_version_get, project_create
+from labelsets.models import LabelSetVersion
 
 
 class Command(BaseCommand):
@@ -57,6 +60,19 @@ class Command(BaseCommand):
             default=GoldMethod.MAJORITY.value,
             help="how one-of fields aggregate to gold (weighted: Dawid-Skene)",
         )
+        parser.add_argument(
+            "--flagged-cap",
+            type=int,
+            default=None,
+            help="items with a content warning an annotator labels in the window "
+            "before the queue offers a break and serves only others (default: no cap)",
+        )
+        parser.add_argument(
+            "--flagged-window-hours",
+            type=float,
+            default=4.0,
+            help="the rolling window of --flagged-cap, in hours",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         guidelines = ""
@@ -67,25 +83,44 @@ class Command(BaseCommand):
             except OSError as e:
                 raise CommandError(f"--guidelines: {e}") from e
         try:
-            version = label_set_version_get(
-                name=options["labelset"], number=options["labelset_version"]
-            )
-            project = project_create(
-                now=timezone.now(),
-                name=options["name"],
-                label_set_version=version,
-                overlap=options["overlap"],
-                lease=timedelta(minutes=options["lease_minutes"]),
-                guidelines=guidelines,
-                extra_labels_max=options["extra_labels"],
-                disagreement_threshold=options["disagreement_threshold"],
-                gold_method=GoldMethod(options["gold_method"]),
-                queue_strategy=QueueStrategy(options["strategy"]),
-                queue_settings=settings_from_flags(options["queue_setting"]),
-            )
+            with transaction.atomic():  # a bad --flagged-cap creates no project
+                project, version = self._create(options, guidelines)
         except ValidationError as e:
             raise CommandError("; ".join(e.messages)) from e
+        cap = project.flagged_cap
         self.stdout.write(
             f"Created project {project.name!r} (id {project.pk}) with {version}, "
-            f"overlap {project.overlap}."
+            f"overlap {project.overlap}"
+            + (
+                f", at most {cap} items with a content warning per annotator in "
+                f"{window_words(project.flagged_window)}."
+                if cap
+                else "."
+            )
         )
+
+    def _create(
+        self, options: dict[str, Any], guidelines: str
+    ) -> tuple[Project, LabelSetVersion]:
+        version = label_set_version_get(
+            name=options["labelset"], number=options["labelset_version"]
+        )
+        project = project_create(
+            now=timezone.now(),
+            name=options["name"],
+            label_set_version=version,
+            overlap=options["overlap"],
+            lease=timedelta(minutes=options["lease_minutes"]),
+            guidelines=guidelines,
+            extra_labels_max=options["extra_labels"],
+            disagreement_threshold=options["disagreement_threshold"],
+            gold_method=GoldMethod(options["gold_method"]),
+            queue_strategy=QueueStrategy(options["strategy"]),
+            queue_settings=settings_from_flags(options["queue_setting"]),
+        )
+        project_care_set(
+            project=project,
+            flagged_cap=options["flagged_cap"],
+            flagged_window=timedelta(hours=options["flagged_window_hours"]),
+        )
+        return project, version

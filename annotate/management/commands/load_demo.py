@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from annotate.models import Annotation, Membership, Project, Role, Transcript
+from annotate.services.care import project_care_set
 from annotate.services.imports import transcripts_import
 from annotate.services.members import membership_ensure
 from annotate.services.projects import (
@@ -55,6 +57,7 @@ class Command(BaseCommand):
                 "The demo has known passwords: it loads only with DEBUG=true."
             )
         project = Project.objects.filter(name=PROJECT).first()
+        created = project is None
         if project is None:
             project = project_create(
                 now=timezone.now(),
@@ -88,6 +91,10 @@ class Command(BaseCommand):
                 now=timezone.now(), project=project, stream=stream, filename=path.name
             )
         labelled = _label_as_bob_and_carol(project)
+        if created:  # after bob and carol, whose labels the cap would steer
+            project_care_set(
+                project=project, flagged_cap=3, flagged_window=timedelta(hours=4)
+            )
         self.stdout.write(
             f"Demo project {project.name!r}: {summary.imported} transcripts imported, "
             f"{summary.duplicates} already there; {labelled} labels by bob and carol.\n"

@@ -170,6 +170,38 @@ def test_a_large_import_is_written_in_batches(project):
     assert Item.objects.filter(project=project).count() == len(records)
 
 
+def test_rows_with_a_content_warning_import_as_flagged_items(project, monkeypatch):
+    # Small batches, so the flags span several on either writer.
+    monkeypatch.setattr("annotate.services.imports.IMPORT_BATCH", 2)
+    warned = [
+        {**record(1), "content_warning": "self-harm"},
+        record(2),
+        {**record(3), "metadata": {"content_warning": True}},
+        {**record(4), "content_warning": False},
+        {**record(5), "content_warning": "graphic violence"},
+    ]
+    run_import(project, jsonl(record(0), *warned))  # r0 comes first: its own batch
+    run_import(project, jsonl(record(1), {**record(6), "content_warning": "gore"}))
+
+    items = Item.objects.filter(project=project).select_related("transcript")
+    flags = {
+        i.transcript.external_id: (i.distressing, i.content_warning) for i in items
+    }
+    assert flags == {
+        "r0": (False, ""),
+        "r1": (True, "self-harm"),
+        "r2": (False, ""),
+        "r3": (True, ""),
+        "r4": (False, ""),
+        "r5": (True, "graphic violence"),
+        "r6": (True, "gore"),  # the second file's; its duplicate r1 is untouched
+    }
+    # The metadata keeps the key as imported.
+    assert Transcript.objects.get(external_id="r1").metadata == {
+        "content_warning": "self-harm"
+    }
+
+
 def test_csv_and_hh_formats_import(project):
     csv = io.BytesIO(b"prompt,response,model,topic\nWhy?,Because.,m1,general\n")
     hh = io.BytesIO(b"\n\nHuman: Hello there\n\nAssistant: Hi! How can I help?\n")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from annotate.models import Allocation, Batch, Membership
+from annotate.models import Allocation, Assignment, Batch, Membership
 from tests.factories import ItemFactory
 from tests.labelling import member
 
@@ -119,3 +121,27 @@ def test_the_labelling_screen_says_when_the_quota_is_reached(
     page = client.get(f"/projects/{project.pk}/label/")
 
     assertContains(page, "You have labelled your quota of 0 items in this project.")
+
+
+def test_the_submit_that_reaches_the_quota_ends_the_queue_on_the_screen(
+    client, project, annotator
+):
+    ItemFactory.create_batch(3, project=project)
+    Membership.objects.filter(user=annotator).update(quota_total=1)
+    client.force_login(annotator)
+    client.get(f"/projects/{project.pk}/label/")
+    claim = Assignment.objects.get(annotator=annotator, status="live")
+    labels = {
+        "request_harm": "benign",
+        "refusal_type": "none",
+        "appropriateness": "appropriate_compliance",
+        "client_uuid": str(uuid.uuid4()),
+    }
+
+    r = client.post(
+        f"/assignments/{claim.pk}/submit/", labels, headers={"HX-Request": "true"}
+    )
+
+    # The membership the view claims with was loaded before the submit.
+    assertContains(r, "You have labelled your quota of 1 items in this project.")
+    assert not Assignment.objects.filter(annotator=annotator, status="live").exists()
