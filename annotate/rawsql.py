@@ -206,6 +206,12 @@ NEXT_UNFLAGGED_ITEM_SQL = f"""
 # claims), whose foreign-key checks would otherwise wait on it and close
 # deadlock cycles. OF i: the transcript row is not locked.
 NEXT_ITEM_LOCK = "FOR NO KEY UPDATE OF i SKIP LOCKED"
+# Is anything open to the annotator at all, locked or not (params: project
+# id, annotator id): asked only when the locking read found nothing.
+OPEN_SQL = f"SELECT 1 FROM {ITEM_T} i WHERE {_OPEN} LIMIT 1"  # noqa: S608 - fixed SQL, no input
+OPEN_UNFLAGGED_SQL = (
+    f"SELECT 1 FROM {ITEM_T} i WHERE {_OPEN} AND NOT i.distressing LIMIT 1"  # noqa: S608 - fixed SQL, no input
+)
 # The assigned stream (params: project id, annotator id, annotator id): the
 # annotator's pending allocations, most informative first, each holding a
 # reserved slot of its item. The lock waits rather than skips: these rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -183,18 +184,33 @@ def _claim(
     # served.
     share = exploration_share(project)
     explore = share > 0 and random.random() < share  # noqa: S311 - a sampling draw, not a secret
-    item = _next_item(
-        project=project, annotator_id=annotator_id, audit=explore, unflagged=unflagged
-    )
-    if item is None:
-        explore = not explore
+    for attempt in range(LOCKED_RETRIES + 1):
         item = _next_item(
             project=project,
             annotator_id=annotator_id,
             audit=explore,
             unflagged=unflagged,
         )
-    if item is None:
+        if item is None:
+            explore = not explore
+            item = _next_item(
+                project=project,
+                annotator_id=annotator_id,
+                audit=explore,
+                unflagged=unflagged,
+            )
+        if item is not None:
+            break
+        # SKIP LOCKED passes over the items others are claiming this instant:
+        # when those are all that is left, "nothing" is only for now (they
+        # may have slots to spare), so look again shortly rather than tell
+        # the annotator their queue is empty.
+        if attempt == LOCKED_RETRIES or not _open_but_locked(
+            project=project, annotator_id=annotator_id, unflagged=unflagged
+        ):
+            return None
+        time.sleep(LOCKED_WAIT_SECONDS)
+    if item is None:  # not reached: the loop breaks with an item or returns
         return None
     return _claim_insert(
         item=item,
@@ -255,6 +271,24 @@ def _claim_insert(
     )
     assignment._state.adding = False
     return assignment
+
+
+# How often, and how long apart, a claim looks again when the only open
+# items are locked by other claims (PostgreSQL's SKIP LOCKED; SQLite has no
+# row locks to skip).
+LOCKED_RETRIES = 5
+LOCKED_WAIT_SECONDS = 0.01
+
+
+def _open_but_locked(*, project: Project, annotator_id: int, unflagged: bool) -> bool:
+    """Whether the pool holds an item for the annotator that the locking
+    read stepped over (only on PostgreSQL; a read with no lock)."""
+    if connection.vendor != "postgresql":
+        return False
+    sql = rawsql.OPEN_UNFLAGGED_SQL if unflagged else rawsql.OPEN_SQL
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, annotator_id])
+        return cursor.fetchone() is not None
 
 
 def _next_item(
