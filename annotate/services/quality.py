@@ -19,9 +19,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from annotate import rawsql
 from annotate.models import (
     Annotation,
     Assignment,
@@ -214,20 +215,23 @@ def _record(membership: Membership, *, right: bool, now: datetime) -> None:
     membership.checks_recent = (membership.checks_recent + ("1" if right else "0"))[
         -min(window, 200) :
     ]
-    today = now.date()
-    membership.today_count = (
-        membership.today_count + 1 if membership.today == today else 1
-    )
-    membership.today = today
-    membership.annotations_count += 1
-    fields = [
-        "checks_total",
-        "checks_correct",
-        "checks_recent",
-        "today",
-        "today_count",
-        "annotations_count",
-    ]
+    # The work counters as every submit keeps them (and last activity).
+    ops = connection.ops
+    today = ops.adapt_datefield_value(now.date())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            rawsql.COUNT_MEMBER_SQL,
+            [
+                today,
+                today,
+                ops.adapt_datetimefield_value(now),
+                project.pk,
+                membership.user_id,
+            ],
+        )
+        membership.annotations_count, membership.today_count, _ = cursor.fetchone()
+    membership.today = now.date()
+    fields = ["checks_total", "checks_correct", "checks_recent"]
     if qualifying(membership) and membership.checks_total >= project.qualification_size:
         membership.qualification = _verdict(membership)
         fields.append("qualification")

@@ -479,3 +479,9 @@ def _ds_e_step(
     log_likelihood = float((top + np.log(total))[labelled].sum())
     log_prior = smoothing * float(np.log(priors).sum() + log_confusion.sum())
     return truth, log_likelihood + log_prior
+
+
+def gold_chosen(gold: Mapping[str, Mapping[str, Any]]) -> dict[str, object]:
+    """Each field's value of an item's gold ({field: {"value", ...}}), the
+    fields without one left out."""
+    return {k: v["value"] for k, v in gold.items() if v.get("value") is not None}

@@ -22,6 +22,7 @@ from annotate.services.quality import (
     project_quality_set,
     qualification_retry,
 )
+from annotate.stats.aggregation import gold_chosen
 
 SHOWN_QUESTIONS = 50
 
@@ -63,7 +64,7 @@ def question_set(
     gold = getattr(item, "gold", None)
     if gold is None:
         raise Http404("This item has no gold yet to expect.")
-    expected = {name: cell.get("value") for name, cell in gold.values.items()}
+    expected = gold_chosen(gold.values)
     try:
         gold_question_set(
             item=item,

@@ -63,7 +63,7 @@ from annotate.services.jobs import (
     calibration_params,
 )
 from annotate.services.review import review_claim_next, review_claim_take
-from annotate.stats.aggregation import METHOD_LABELS
+from annotate.stats.aggregation import METHOD_LABELS, gold_chosen
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
 from annotate.views.care import flag_context
 from labelsets.forms import label_form_for
@@ -425,7 +425,7 @@ def adjudicate(
             else:
                 return _next_for_review(request, membership, now=now)
     else:
-        form = form_class(initial=_gold_initial(review.gold))
+        form = form_class(initial=gold_chosen(review.gold))
         try:
             review_claim_take(membership=membership, item=review.item, now=now)
         except ValidationError as e:  # another reviewer is on it: say so
@@ -442,11 +442,6 @@ def adjudicate(
     return _review_render(request, ctx)
 
 
-def _gold_initial(gold: dict[str, Any]) -> dict[str, object]:
-    """The form prefilled with the gold so far (the majority, or the last decision)."""
-    return {k: v["value"] for k, v in gold.items() if v.get("value") is not None}
-
-
 def _next_for_review(
     request: AuthenticatedHtmxRequest, membership: Membership, *, now: datetime
 ) -> HttpResponse:
@@ -460,7 +455,7 @@ def _next_for_review(
         )
     review = review_item(project=project, item_id=claim.item_id) if claim else None
     form = (
-        label_form_for(project.label_set_version)(initial=_gold_initial(review.gold))
+        label_form_for(project.label_set_version)(initial=gold_chosen(review.gold))
         if review
         else None
     )
