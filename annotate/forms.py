@@ -13,9 +13,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from annotate import importers
-from annotate.models import Batch, GoldMethod, Project, QueueStrategy, Role
+from annotate.models import (
+    FLAGGED_CAP_MAX,
+    Batch,
+    GoldMethod,
+    Project,
+    QueueStrategy,
+    Role,
+)
 from annotate.queries import ITEM_STATUSES, TranscriptFilters
 from annotate.services.assignments import SELECTION_KEYS
+from annotate.services.care import WINDOW_MAX
 from annotate.services.learning import RANGES, QueueSettings, queue_settings_of
 from annotate.services.members import Credentials
 from annotate.services.projects import ProjectSettings
@@ -430,6 +438,26 @@ class ProjectForm(forms.Form):
         help_text="Only in a project that is not blind.",
     )
 
+    flagged_cap = forms.IntegerField(
+        required=False,
+        label="Items with a content warning per window",
+        min_value=1,
+        max_value=FLAGGED_CAP_MAX,
+        help_text=(
+            "After labelling this many, an annotator is offered a break and served "
+            "only items without a warning until the window moves on. Empty: no cap."
+        ),
+    )
+    flagged_window_hours = forms.FloatField(
+        label="Window (hours)",
+        # The bounds keep timedelta() in range; the service says the rule
+        # (10 minutes to 7 days) on this field.
+        min_value=0,
+        max_value=WINDOW_MAX / timedelta(hours=1),
+        initial=4,
+        help_text="The rolling window the cap counts in: from 10 minutes to 7 days.",
+    )
+
     QUEUE_FIELDS = (
         "target_fields",
         "uncertainty",
@@ -486,7 +514,12 @@ class ProjectForm(forms.Form):
             gold_method=GoldMethod(d["gold_method"]),
             queue_strategy=QueueStrategy(d["queue_strategy"]),
             queue_settings={name: d[name] for name in self.QUEUE_FIELDS},
+            flagged_cap=d["flagged_cap"],
+            flagged_window=timedelta(hours=d["flagged_window_hours"]),
         )
+
+    # The services' names for settings this form shows in other units.
+    SERVICE_NAMES = {"lease": "lease_minutes", "flagged_window": "flagged_window_hours"}
 
     @staticmethod
     def initial_for(project: Project) -> dict[str, object]:
@@ -508,6 +541,8 @@ class ProjectForm(forms.Form):
                 if name != "target_fields"
             },
             "target_fields": ", ".join(queue.target_fields),
+            "flagged_cap": project.flagged_cap,
+            "flagged_window_hours": project.flagged_window / timedelta(hours=1),
         }
 
 

@@ -142,6 +142,24 @@ def item_flag_report(
     )
 
 
+def care_settings_errors(
+    *, flagged_cap: int | None, flagged_window: timedelta
+) -> dict[str, ValidationError]:
+    """What is wrong with a cap and its window, by setting: a cap outside
+    1..FLAGGED_CAP_MAX (None: no cap), a window outside WINDOW_MIN..WINDOW_MAX."""
+    errors = {}
+    if flagged_cap is not None and not 1 <= flagged_cap <= FLAGGED_CAP_MAX:
+        errors["flagged_cap"] = ValidationError(
+            f"The cap is from 1 to {FLAGGED_CAP_MAX} items, or none for no cap.",
+            code="invalid",
+        )
+    if not WINDOW_MIN <= flagged_window <= WINDOW_MAX:
+        errors["flagged_window"] = ValidationError(
+            "The window is from 10 minutes to 7 days.", code="invalid"
+        )
+    return errors
+
+
 @transaction.atomic
 def project_care_set(
     *, project: Project, flagged_cap: int | None, flagged_window: timedelta
@@ -153,17 +171,9 @@ def project_care_set(
     ValidationError naming the setting for a cap outside 1..FLAGGED_CAP_MAX
     (None turns the cap off) or a window outside WINDOW_MIN..WINDOW_MAX.
     """
-    errors = {}
-    if flagged_cap is not None and not 1 <= flagged_cap <= FLAGGED_CAP_MAX:
-        errors["flagged_cap"] = ValidationError(
-            f"The cap is from 1 to {FLAGGED_CAP_MAX} items, or none for no cap.",
-            code="invalid",
-        )
-    if not WINDOW_MIN <= flagged_window <= WINDOW_MAX:
-        errors["flagged_window"] = ValidationError(
-            "The window is from 10 minutes to 7 days.", code="invalid"
-        )
-    if errors:
+    if errors := care_settings_errors(
+        flagged_cap=flagged_cap, flagged_window=flagged_window
+    ):
         raise ValidationError(errors)
     project.flagged_cap, project.flagged_window = flagged_cap, flagged_window
     Project.objects.filter(pk=project.pk).update(

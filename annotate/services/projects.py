@@ -28,6 +28,7 @@ from annotate.models import (
     Role,
 )
 from annotate.queries import label_sets_visible_to, manages_projects
+from annotate.services.care import care_settings_errors
 from annotate.services.learning import (
     project_queue_configure,
     queue_settings_data,
@@ -53,6 +54,9 @@ class ProjectSettings:
     gold_method: GoldMethod = GoldMethod.MAJORITY
     queue_strategy: QueueStrategy = QueueStrategy.HYBRID
     queue_settings: Mapping[str, Any] = field(default_factory=dict)
+    # Annotator care (services.care): None is no cap on flagged items.
+    flagged_cap: int | None = None
+    flagged_window: timedelta = timedelta(hours=4)
 
 
 MAX_LEASE = timedelta(days=1)
@@ -84,6 +88,10 @@ def _settings_check(
         refuse("extra_labels_max", "Extra labels cannot be negative.")
     if not 0 <= settings.disagreement_threshold <= 1:
         refuse("disagreement_threshold", "The threshold is between 0 and 1.")
+    for key, error in care_settings_errors(
+        flagged_cap=settings.flagged_cap, flagged_window=settings.flagged_window
+    ).items():
+        errors.setdefault(key, []).append(error)
     stored: dict[str, object] = {}
     try:
         stored = queue_settings_data(
@@ -113,6 +121,8 @@ def project_create(
     gold_method: GoldMethod = GoldMethod.MAJORITY,
     queue_strategy: QueueStrategy = QueueStrategy.HYBRID,
     queue_settings: Mapping[str, Any] | None = None,
+    flagged_cap: int | None = None,
+    flagged_window: timedelta = timedelta(hours=4),
     created_by: User | None = None,
     now: datetime,
 ) -> Project:
@@ -129,7 +139,8 @@ def project_create(
     `duplicate_name`) or empty, overlap below 1 (code `invalid_overlap`),
     a lease outside 1 minute..24 hours, negative extra labels, a threshold
     outside 0..1, a queue setting out of its range
-    (learning.queue_settings_parse). Nothing is stored then.
+    (learning.queue_settings_parse), a cap on flagged items or its window
+    out of range (care.care_settings_errors). Nothing is stored then.
     """
     settings = ProjectSettings(
         name=name,
@@ -142,6 +153,8 @@ def project_create(
         gold_method=gold_method,
         queue_strategy=queue_strategy,
         queue_settings=queue_settings or {},
+        flagged_cap=flagged_cap,
+        flagged_window=flagged_window,
     )
     if created_by is not None:
         if not manages_projects(created_by):
@@ -166,6 +179,8 @@ def project_create(
         gold_method=gold_method,
         queue_strategy=queue_strategy,
         queue_settings=stored,
+        flagged_cap=flagged_cap,
+        flagged_window=flagged_window,
         created_at=now,
     )
     if created_by is not None:
@@ -252,6 +267,8 @@ def project_update(
         extra_labels_max=settings.extra_labels_max,
         disagreement_threshold=settings.disagreement_threshold,
         gold_method=settings.gold_method,
+        flagged_cap=settings.flagged_cap,
+        flagged_window=settings.flagged_window,
     )
     project = Project.objects.select_related("label_set_version").get(pk=project.pk)
     if settings.overlap != old.overlap:

@@ -172,7 +172,7 @@ def project_new(request: AuthenticatedHtmxRequest) -> HttpResponse:
                 now=timezone.now(),
             )
         except ValidationError as e:
-            add_service_errors(form, e)
+            add_service_errors(form, e, fields=ProjectForm.SERVICE_NAMES)
         else:
             messages.success(request, f"Created {project.name}.")
             return redirect("annotate:project", project_id=project.pk)
@@ -202,7 +202,7 @@ def project_settings(
                 now=timezone.now(),
             )
         except ValidationError as e:
-            add_service_errors(form, e)
+            add_service_errors(form, e, fields=ProjectForm.SERVICE_NAMES)
         else:
             if result.applied:
                 saved = " ".join(["Settings saved.", *result.consequences])

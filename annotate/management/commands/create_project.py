@@ -5,12 +5,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 from django.utils import timezone
 
 from annotate.management.commands._common import settings_from_flags
 from annotate.models import GoldMethod, Project, QueueStrategy
-from annotate.services.care import project_care_set, window_words
+from annotate.services.care import window_words
 from annotate.services.projects import label_set_version_get, project_create
 from labelsets.models import LabelSetVersion
 
@@ -83,8 +82,7 @@ class Command(BaseCommand):
             except OSError as e:
                 raise CommandError(f"--guidelines: {e}") from e
         try:
-            with transaction.atomic():  # a bad --flagged-cap creates no project
-                project, version = self._create(options, guidelines)
+            project, version = self._create(options, guidelines)
         except ValidationError as e:
             raise CommandError("; ".join(e.messages)) from e
         cap = project.flagged_cap
@@ -117,9 +115,6 @@ class Command(BaseCommand):
             gold_method=GoldMethod(options["gold_method"]),
             queue_strategy=QueueStrategy(options["strategy"]),
             queue_settings=settings_from_flags(options["queue_setting"]),
-        )
-        project_care_set(
-            project=project,
             flagged_cap=options["flagged_cap"],
             flagged_window=timedelta(hours=options["flagged_window_hours"]),
         )

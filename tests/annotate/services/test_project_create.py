@@ -23,9 +23,12 @@ def test_project_create_stores_the_settings():
         extra_labels_max=1,
         disagreement_threshold=0.4,
         gold_method=GoldMethod.WEIGHTED,
+        flagged_cap=3,
+        flagged_window=timedelta(hours=2),
     )
 
     assert project.overlap == 2
+    assert (project.flagged_cap, project.flagged_window) == (3, timedelta(hours=2))
     assert (project.extra_labels_max, project.disagreement_threshold) == (1, 0.4)
     assert project.gold_method == "weighted"
     assert project.lease == timedelta(minutes=5)

@@ -45,6 +45,8 @@ def settings_of(project: Project, **changes) -> ProjectSettings:
         gold_method=GoldMethod(project.gold_method),
         queue_strategy=QueueStrategy(project.queue_strategy),
         queue_settings=project.queue_settings,
+        flagged_cap=project.flagged_cap,
+        flagged_window=project.flagged_window,
     )
     return replace(current, **changes)
 
@@ -128,10 +130,19 @@ def test_every_bad_setting_is_named_at_once(db):
             overlap=0,
             lease=timedelta(0),
             queue_settings={"exploration": 0.9},
+            flagged_cap=0,
+            flagged_window=timedelta(days=8),
             now=NOW,
         )
 
-    assert set(e.value.message_dict) == {"name", "overlap", "lease", "exploration"}
+    assert set(e.value.message_dict) == {
+        "name",
+        "overlap",
+        "lease",
+        "exploration",
+        "flagged_cap",
+        "flagged_window",
+    }
     assert not Project.objects.filter(name=" ").exists()
 
 
@@ -145,6 +156,19 @@ def test_a_change_that_touches_no_item_is_stored_at_once(project):
     assert result.consequences == []
     project.refresh_from_db()
     assert (project.name, project.guidelines) == ("Renamed", "Read *all* turns.")
+
+
+def test_the_cap_on_flagged_items_is_set_and_lifted_at_once(project):
+    set_ = update(project, flagged_cap=5, flagged_window=timedelta(hours=2))
+    project.refresh_from_db()
+    capped = (project.flagged_cap, project.flagged_window)
+    lifted = update(project, flagged_cap=None)
+    project.refresh_from_db()
+
+    assert (set_.applied, set_.consequences) == (True, [])
+    assert capped == (5, timedelta(hours=2))
+    assert lifted.applied
+    assert project.flagged_cap is None
 
 
 def test_the_name_stays_unique(project):

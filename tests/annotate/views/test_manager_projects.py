@@ -40,6 +40,8 @@ def valid(**changes) -> dict[str, object]:
         "min_labels": 30,
         "seed": 0,
         "blind": "on",
+        "flagged_cap": "",
+        "flagged_window_hours": 4,
         **changes,
     }
 
@@ -64,6 +66,32 @@ def test_a_manager_creates_a_project_and_lands_on_it_as_its_manager(client, mana
     assert created.queue_settings["exploration"] == 0.1
     assert Membership.objects.get(project=created, user=manager).role == "manager"
     assertContains(client.get(r["Location"]), "Created Second eval.")
+
+
+def test_the_care_settings_are_set_at_creation_and_shown_in_the_settings(
+    client, manager
+):
+    client.force_login(manager)
+
+    client.post("/projects/new/", valid(flagged_cap=3, flagged_window_hours=1.5))
+
+    created = Project.objects.get(name="Second eval")
+    assert (created.flagged_cap, created.flagged_window.total_seconds()) == (3, 5400)
+    r = client.get(f"/projects/{created.pk}/settings/")
+    assertContains(r, "Annotator care")
+    assertContains(r, 'name="flagged_cap" value="3"')
+    assertContains(r, 'name="flagged_window_hours" value="1.5"')
+
+
+def test_a_window_out_of_range_is_an_error_on_its_field(client, manager):
+    client.force_login(manager)
+
+    r = client.post("/projects/new/", valid(flagged_cap=3, flagged_window_hours=0.1))
+
+    assert r.context["form"].errors["flagged_window_hours"] == [
+        "The window is from 10 minutes to 7 days."
+    ]
+    assert not Project.objects.filter(name="Second eval").exists()
 
 
 def test_the_new_project_form_offers_the_label_sets_one_may_use(client, manager):
