@@ -1,15 +1,19 @@
-"""The managers' workspace in a real browser: upload a label set, try its form
-with the keyboard, save it, create a project with it, land on the project."""
+"""The managers' workspace in a real browser, end to end: upload a label set,
+try its form with the keyboard, save it, create a project with it, import a
+file, add an annotator and assign them a batch, which the queue serves them
+first, labelled by keyboard."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
-from annotate.models import Membership, Project
+from annotate.models import Annotation, Membership, Project
 from labelsets.models import LabelSetVersion
+from tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,11 +52,32 @@ def log_in(page: Page, base: str, username: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_a_manager_creates_a_project_from_an_uploaded_label_set(
-    page: Page, live_server, project, manager, tmp_path
+def transcripts_file(path) -> list[str]:
+    """Four transcripts: two plain refusals first in the file, then the two
+    red-team ones the batch picks. Their ids."""
+    rows = [
+        {
+            "id": f"{model}-{n}",
+            "model": model,
+            "prompt": f"Question {model} {n}",
+            "response": answer,
+        }
+        for model, answer in (
+            ("pool-model", "I can't help with that."),
+            ("red-team", "Here is how."),
+        )
+        for n in range(2)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return [r["id"] for r in rows]
+
+
+def test_a_manager_sets_up_a_project_whose_batch_its_annotator_gets_first(
+    page: Page, browser: Browser, live_server, project, manager, tmp_path
 ):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY)
+    UserFactory(username="alice")
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -108,4 +133,48 @@ def test_a_manager_creates_a_project_from_an_uploaded_label_set(
     created = Project.objects.get(name="Refusals, tiny")
     assert created.overlap == 2
     assert Membership.objects.get(project=created, user=manager).role == "manager"
+
+    # Import a file.
+    ids = transcripts_file(tmp_path / "four.jsonl")
+    page.get_by_role("link", name="Import transcripts").click()
+    page.get_by_label("File").set_input_files(str(tmp_path / "four.jsonl"))
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#job-status")).to_contain_text("Imported 4 transcripts")
+
+    # Add alice, then assign her the red-team transcripts.
+    page.get_by_role("link", name="Refusals, tiny").first.click()
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Username or e-mail").fill("alice")
+    page.get_by_label("Username or e-mail").press("Enter")
+    expect(page.get_by_role("status")).to_have_text("alice is added as Annotator.")
+    page.goto(f"{live_server.url}/projects/{created.pk}/")
+    page.get_by_role("link", name="Assign work and set quotas").click()
+    page.get_by_label("Model").fill("red-team")
+    page.get_by_role("button", name="Preview the items").click()
+    expect(page.locator("#preview")).to_contain_text("2 open items match")
+    page.get_by_role("group", name="To whom").get_by_label("alice").check()
+    page.get_by_role("button", name="Assign").click()
+    progress = page.get_by_role("table", name="Progress per annotator")
+    expect(progress).to_contain_text("0 of 2")
+
+    # alice is served the batch first, before the file's first rows, and
+    # labels it by keyboard alone.
+    annotator = browser.new_page()
+    annotator.on("console", on_console)
+    log_in(annotator, live_server.url, "alice")
+    annotator.goto(f"{live_server.url}/projects/{created.pk}/label/")
+    for done in range(2):
+        expect(annotator.locator("#my-today")).to_have_text(str(done))
+        annotator.keyboard.press("y")
+        annotator.keyboard.press("1")
+        annotator.keyboard.press("Enter")
+    expect(annotator.locator("#my-today")).to_have_text("2")
+    labelled = (
+        Annotation.objects.filter(item__project=created)
+        .order_by("created_at")
+        .values_list("item__transcript__external_id", flat=True)
+    )
+    assert sorted(labelled) == ids[2:]
+    page.reload()
+    expect(progress).to_contain_text("2 of 2")
     assert problems == []
