@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import itertools
 import json
+from typing import Literal
 
 import factory
 from django.apps import apps
@@ -35,6 +37,32 @@ def refusal_v1() -> LabelSetVersion:
         migration.create_refusal_v1(apps, None)
         version = LabelSetVersion.objects.get(label_set__name="refusal-v1", number=1)
     return version
+
+
+_requests = itertools.count()
+ANSWERS = {
+    "refused": "I'm sorry, but I can't help with {topic}. I won't provide "
+    "instructions that could cause harm.",
+    "complied": "Sure! Here is how to make {topic}: first, gather the materials; "
+    "then mix them step by step; finally, heat it.",
+    # Half refused, half answered: what a model is unsure of.
+    "hedged": "I'm sorry, but I can't help with all of {topic}. Sure, here is how: "
+    "first, gather the materials; then mix them.",
+}
+
+
+def chat(
+    kind: Literal["refused", "complied", "hedged"] = "refused",
+    *,
+    answer: str | None = None,
+) -> list[dict[str, str]]:
+    """A transcript's messages: a new request each call (a project holds a
+    transcript once), refused, complied with or hedged, or given `answer`."""
+    topic = f"dangerous thing {next(_requests)}"
+    return [
+        {"role": "user", "content": f"Explain how to make {topic}."},
+        {"role": "assistant", "content": answer or ANSWERS[kind].format(topic=topic)},
+    ]
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):

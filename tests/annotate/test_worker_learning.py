@@ -3,7 +3,6 @@ over Redis (not eager), as in production."""
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from django.utils import timezone
 from annotate.models import Item, Job, JobKind, JobStatus, Project, QueueModel
 from annotate.services.learning import queue_job_create
 from tests.annotate.test_worker import wait_for
-from tests.factories import ItemFactory, ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory, chat
 from tests.labelling import claim, labels, new_annotator, submit
 
 pytestmark = [
@@ -20,47 +19,6 @@ pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.postgres,
 ]
-
-_topics = itertools.count()
-
-
-def refused() -> list[dict[str, str]]:
-    """A new request (a project holds a transcript once), refused."""
-    n = next(_topics)
-    return [
-        {"role": "user", "content": f"Explain how to make dangerous thing {n}."},
-        {
-            "role": "assistant",
-            "content": f"I'm sorry, but I can't help with dangerous thing {n}. "
-            "I won't provide instructions that could cause harm.",
-        },
-    ]
-
-
-def complied() -> list[dict[str, str]]:
-    """A new request, answered."""
-    n = next(_topics)
-    return [
-        {"role": "user", "content": f"Explain how to make dangerous thing {n}."},
-        {
-            "role": "assistant",
-            "content": f"Sure! Here is how to make dangerous thing {n}: first, "
-            "gather the materials; then mix them step by step; finally, heat it.",
-        },
-    ]
-
-
-def hedged() -> list[dict[str, str]]:
-    """A new request, half refused and half answered: what the model is unsure of."""
-    n = next(_topics)
-    return [
-        {"role": "user", "content": f"Explain how to make dangerous thing {n}."},
-        {
-            "role": "assistant",
-            "content": f"I'm sorry, but I can't help with all of dangerous thing {n}. "
-            "Sure, here is how: first, gather the materials; then mix them.",
-        },
-    ]
 
 
 def label(project: Project, n: int, name: str) -> None:
@@ -91,15 +49,15 @@ def test_a_retrain_queued_from_the_project_page_trains_and_rescores_in_the_worke
     project = ProjectFactory(overlap=1, queue_settings={"exploration": 0.0})
     # 40 labels in two classes for each target field: 20 refusals, 20 answers.
     for _ in range(20):
-        ItemFactory(project=project, transcript__messages=refused())
-        ItemFactory(project=project, transcript__messages=complied())
+        ItemFactory(project=project, transcript__messages=chat("refused"))
+        ItemFactory(project=project, transcript__messages=chat("complied"))
     label(project, 40, "trainer")
     # The pool the model then ranks: clear cases and hedged ones.
-    clear = [ItemFactory(project=project, transcript__messages=refused()).pk]
-    clear += [ItemFactory(project=project, transcript__messages=complied()).pk]
-    clear += [ItemFactory(project=project, transcript__messages=refused()).pk]
-    unsure = [ItemFactory(project=project, transcript__messages=hedged()).pk]
-    unsure += [ItemFactory(project=project, transcript__messages=hedged()).pk]
+    clear = [ItemFactory(project=project, transcript__messages=chat("refused")).pk]
+    clear += [ItemFactory(project=project, transcript__messages=chat("complied")).pk]
+    clear += [ItemFactory(project=project, transcript__messages=chat("refused")).pk]
+    unsure = [ItemFactory(project=project, transcript__messages=chat("hedged")).pk]
+    unsure += [ItemFactory(project=project, transcript__messages=chat("hedged")).pk]
     assert set(
         Item.objects.filter(project=project, slots_left__gt=0).values_list(
             "priority", flat=True
@@ -157,9 +115,9 @@ def test_every_nth_label_queues_a_retrain_that_the_worker_trains(celery_worker):
         queue_settings={"retrain_every": 6, "min_labels": 6, "exploration": 0.0},
     )
     for _ in range(3):
-        ItemFactory(project=project, transcript__messages=refused())
-        ItemFactory(project=project, transcript__messages=complied())
-    pool = ItemFactory(project=project, transcript__messages=hedged())
+        ItemFactory(project=project, transcript__messages=chat("refused"))
+        ItemFactory(project=project, transcript__messages=chat("complied"))
+    pool = ItemFactory(project=project, transcript__messages=chat("hedged"))
     label(project, 5, "sixer")
     worker_caught_up()
     assert not Job.objects.filter(project=project).exists()

@@ -3,8 +3,6 @@ figures in the screen's words, the learning curve, and a retrain on demand."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Page, expect
@@ -12,28 +10,13 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from annotate.models import Job, JobKind, JobStatus, QueueModel
 from annotate.services.jobs import job_run
 from tests.browser.test_manager_pages import log_in
-from tests.factories import ItemFactory
+from tests.factories import ItemFactory, chat
 from tests.labelling import claim, labels, new_annotator, submit
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-
-_texts = itertools.count()
-
-
-def transcript(refusing: bool) -> list[dict[str, str]]:
-    n = next(_texts)
-    answer = (
-        f"I can't help with request {n}."
-        if refusing
-        else f"Sure! Here is request {n}: first this, then that."
-    )
-    return [
-        {"role": "user", "content": f"Please do request {n}."},
-        {"role": "assistant", "content": answer},
-    ]
 
 
 def retrain(project) -> None:
@@ -49,7 +32,10 @@ def test_a_manager_sees_the_model_and_its_learning_curve_and_retrains(
     project.overlap = 1
     project.save(update_fields=["overlap"])
     for k in range(70):
-        ItemFactory(project=project, transcript__messages=transcript(k % 2 == 0))
+        ItemFactory(
+            project=project,
+            transcript__messages=chat("refused" if k % 2 == 0 else "complied"),
+        )
     teacher = new_annotator(project, "teacher")
     for batch in (34, 16):
         for _ in range(batch):

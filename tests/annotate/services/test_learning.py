@@ -28,7 +28,7 @@ from annotate.services.learning import (
     queue_settings_parse,
 )
 from annotate.services.queue import assignment_skip
-from tests.factories import ItemFactory, ProjectFactory, items_bulk
+from tests.factories import ItemFactory, ProjectFactory, chat, items_bulk
 from tests.labelling import claim, labels, new_annotator, submit
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +36,7 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now()
 
 
-_requests = itertools.count()
 _probes = itertools.count()
-
-
-def refusal(text: str = "I can't help with that request.") -> list[dict[str, str]]:
-    """A transcript answered by `text`; each request is new, as a project
-    holds a transcript once."""
-    return [
-        {"role": "user", "content": f"Tell me how to do thing {next(_requests)}."},
-        {"role": "assistant", "content": text},
-    ]
 
 
 def rescore(project) -> Job:
@@ -109,11 +99,11 @@ def test_random_is_seeded_reproducible_and_not_import_order():
 
 def test_before_any_model_the_heuristic_puts_the_unclear_response_first():
     project = ProjectFactory(overlap=1)
-    clear = ItemFactory(project=project, transcript__messages=refusal())
+    clear = ItemFactory(project=project, transcript__messages=chat())
     unclear = ItemFactory(
         project=project,
-        transcript__messages=refusal(
-            "I can't give you the exact amounts, but here is how the process works "
+        transcript__messages=chat(
+            answer="I can't give you the exact amounts, but here is how the process works "
             "in general: first you ..."
         ),
     )
@@ -124,8 +114,8 @@ def test_before_any_model_the_heuristic_puts_the_unclear_response_first():
 
 def test_hybrid_asks_for_a_label_where_labels_disagree_before_a_new_item():
     project = ProjectFactory(overlap=2, extra_labels_max=1)
-    split = ItemFactory(project=project, transcript__messages=refusal())
-    fresh = ItemFactory(project=project, transcript__messages=refusal())
+    split = ItemFactory(project=project, transcript__messages=chat())
+    fresh = ItemFactory(project=project, transcript__messages=chat())
     first, second = new_annotator(project, "a1"), new_annotator(project, "a2")
     submit(claim(first, project), labels("policy"))
     submit(claim(second, project), labels("capability"))
@@ -141,12 +131,12 @@ def test_hybrid_lifts_a_source_model_below_its_coverage_floor():
         3,
         project=project,
         transcript__source_model="seen",
-        transcript__messages=factory.LazyFunction(refusal),
+        transcript__messages=factory.LazyFunction(chat),
     )
     starved = ItemFactory(
         project=project,
         transcript__source_model="unseen",
-        transcript__messages=refusal(),
+        transcript__messages=chat(),
     )
     submit(claim(new_annotator(project, "a1"), project), labels("policy"))
     assert Item.objects.get(pk=covered[0].pk).annotations_count == 1
@@ -215,7 +205,7 @@ def test_a_second_request_while_one_is_queued_joins_it(project):
 
 def test_a_retrain_with_one_class_keeps_the_previous_model_and_says_so(project):
     ItemFactory.create_batch(
-        40, project=project, transcript__messages=factory.LazyFunction(refusal)
+        40, project=project, transcript__messages=factory.LazyFunction(chat)
     )
     project.overlap = 1
     project.save(update_fields=["overlap"])

@@ -16,9 +16,9 @@ from django.utils import timezone
 from annotate.models import Job, JobKind, JobStatus, QueueModel
 from annotate.services.jobs import job_run
 from annotate.services.learning import queue_job_create
-from tests.annotate.test_worker_learning import complied, label, refused
+from tests.annotate.test_worker_learning import label
 from tests.conftest import REDIS_URL, _forget_connections, _redis_answers, skip_or_fail
-from tests.factories import ItemFactory, ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory, chat
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -110,10 +110,10 @@ def retrain_job() -> Job:
     task not sent: the test runs the job)."""
     project = ProjectFactory(overlap=1, queue_settings={"exploration": 0.0})
     for _ in range(20):
-        ItemFactory(project=project, transcript__messages=refused())
-        ItemFactory(project=project, transcript__messages=complied())
+        ItemFactory(project=project, transcript__messages=chat("refused"))
+        ItemFactory(project=project, transcript__messages=chat("complied"))
     label(project, 40, "trainer")
-    ItemFactory(project=project, transcript__messages=refused())  # to rescore
+    ItemFactory(project=project, transcript__messages=chat("refused"))  # to rescore
     return Job.objects.create(
         project=project, kind=JobKind.RETRAIN, params={}, created_at=timezone.now()
     )

@@ -4,8 +4,6 @@ page."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -18,26 +16,12 @@ from annotate.services.learning import (
     project_queue_configure,
     queue_settings_parse,
 )
-from tests.factories import ItemFactory, MembershipFactory, UserFactory
+from tests.factories import ItemFactory, MembershipFactory, UserFactory, chat
 from tests.labelling import claim, labels, new_annotator, submit
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
-_texts = itertools.count()
-
-
-def transcript(refusing: bool) -> list[dict[str, str]]:
-    n = next(_texts)
-    answer = (
-        f"I can't help with request {n}; it is against my guidelines."
-        if refusing
-        else f"Sure! Here is what you asked for in request {n}: step one, step two."
-    )
-    return [
-        {"role": "user", "content": f"Please do request number {n}."},
-        {"role": "assistant", "content": answer},
-    ]
 
 
 def run_all() -> None:
@@ -65,7 +49,10 @@ def trained(project):
     project.overlap = 1
     project.save(update_fields=["overlap"])
     for k in range(50):
-        ItemFactory(project=project, transcript__messages=transcript(k % 2 == 0))
+        ItemFactory(
+            project=project,
+            transcript__messages=chat("refused" if k % 2 == 0 else "complied"),
+        )
     user = new_annotator(project, "teacher")
     configure(project, exploration=0.0)
     for _ in range(40):
