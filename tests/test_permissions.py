@@ -576,3 +576,30 @@ def test_another_projects_object_is_a_404(world, name):
     where = f"{method} {name} {kwargs} as {persona}: {r.status_code}"
 
     assert r.status_code == 404, where
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/nope/",
+        "/api/projects/abc/",  # not an int: no route matches
+        "/api/assignments/1/nope/",
+    ],
+)
+@pytest.mark.parametrize("persona", ["anonymous", "annotator"])
+def test_an_unknown_api_url_is_a_404_with_the_error_body(world, path, persona):
+    client = APIClient()
+    if persona != "anonymous":
+        client.credentials(HTTP_AUTHORIZATION=f"Token {world.keys[persona]}")
+
+    r = client.get(path)
+
+    assert r.status_code == 404
+    assert_api_error_body(r, f"GET {path} as {persona}")
+
+
+def test_an_unknown_page_is_still_the_html_404(world):
+    r = Client().get("/nope/")
+
+    assert r.status_code == 404
+    assert r["Content-Type"].startswith("text/html")
