@@ -496,11 +496,12 @@ def test_access(world, name, method, persona, auth):
     where = f"{method} {name} as {persona}: {got}"
 
     assert got < 500, where
+    to_login = got == 302 and r["Location"].startswith(f"{reverse('login')}?next=")
     if want == ALLOWED:
         assert got not in {401, 403, 404, 405}, f"{where}, expected it allowed"
+        assert not to_login, f"{where}, sent to log in, expected it allowed"
     elif want == LOGIN:
-        assert got == 302, f"{where}, expected a redirect to the login page"
-        assert r["Location"].startswith(f"{reverse('login')}?next="), where
+        assert to_login, f"{where}, expected a redirect to the login page"
     else:
         assert got == want, f"{where}, expected {want}"
     if is_api(name) and got >= 400:
