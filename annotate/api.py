@@ -10,8 +10,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -78,6 +79,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"], "errors": {}}
     return response
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The URL conf's handler404. Under /api/, the API's error body: a URL
+    that matches no route (a mistyped path, a non-numeric id) never reaches
+    DRF's exception_handler, and a pipeline must not get an HTML page.
+    Elsewhere, Django's page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    return page_not_found(request, exception)
 
 
 def authenticated_user(request: Request) -> User:

@@ -267,3 +267,5 @@ urlpatterns = [
     path("healthz/", home.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "annotate.api.not_found"
