@@ -31,9 +31,11 @@ def saved_search_create(
     Raises ValidationError on `name`: code `required` for a blank one,
     `max_length` past NAME_MAX characters, `duplicate_name` when the project
     has a saved search of that name; on `status`, code `invalid` for one
-    not in ITEM_STATUSES; and code `empty` when no filter is set (that
-    search is the whole list). Nothing is saved then.
+    not in ITEM_STATUSES; code `empty` when no filter is set (that search
+    is the whole list); code `archived` in an archived project. Nothing is
+    saved then.
     """
+    project.refuse_if_archived("no search can be saved in it")
     name = name.strip()
     if not name:
         raise _error("name", "Give the search a name.", code="required")
@@ -69,7 +71,9 @@ def saved_search_create(
 
 def saved_search_delete(*, search: SavedSearch) -> None:
     """Delete a saved search. Idempotent. Batches it selected keep its id and
-    name in their selection."""
+    name in their selection. Raises ValidationError (code `archived`) in an
+    archived project."""
+    search.project.refuse_if_archived("its saved searches cannot be deleted")
     SavedSearch.objects.filter(pk=search.pk).delete()
 
 

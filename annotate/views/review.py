@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -19,7 +20,7 @@ from django.views.decorators.http import (
     require_http_methods,
     require_POST,
 )
-from django_htmx.http import retarget
+from django_htmx.http import HttpResponseClientRefresh, retarget
 
 from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
@@ -135,7 +136,13 @@ def saved_search_delete_view(
 ) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
     search = get_object_or_404(SavedSearch, project=project, pk=search_id)
-    saved_search_delete(search=search)
+    try:
+        saved_search_delete(search=search)
+    except ValidationError as e:  # an archived project
+        messages.error(request, " ".join(e.messages))
+        # The reloaded page shows the message; a row has no room for it.
+        if request.htmx:
+            return HttpResponseClientRefresh()
     if not request.htmx:
         return redirect(_browser_url(project))
     return HttpResponse("")  # htmx swaps the search's row out for nothing

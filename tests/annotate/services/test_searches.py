@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotate.models import SavedSearch
+from annotate.models import Project, SavedSearch
 from annotate.queries import TranscriptFilters, saved_searches_of
 from annotate.services.searches import (
     saved_search_create,
@@ -120,3 +120,17 @@ def test_another_projects_search_is_unknown_by_its_id(project):
 
     assert error_codes(excinfo) == {"saved_search": ["unknown"]}
     assert f"No saved search #{theirs.pk} in this project" in str(excinfo.value)
+
+
+def test_an_archived_project_keeps_its_searches_as_they_are(project, reviewer):
+    kept = SavedSearchFactory(project=project)
+    Project.objects.filter(pk=project.pk).update(archived_at=NOW)
+    project.refresh_from_db()
+
+    with pytest.raises(ValidationError) as saving:
+        save(project, "new", by=reviewer)
+    with pytest.raises(ValidationError) as deleting:
+        saved_search_delete(search=SavedSearch.objects.get())
+
+    assert saving.value.code == deleting.value.code == "archived"
+    assert list(SavedSearch.objects.all()) == [kept]

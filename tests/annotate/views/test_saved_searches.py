@@ -4,13 +4,14 @@ as links that apply them, deleted."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from pytest_django.asserts import (
     assertContains,
     assertNotContains,
     assertTemplateUsed,
 )
 
-from annotate.models import SavedSearch
+from annotate.models import Project, SavedSearch
 from tests.factories import ItemFactory, SavedSearchFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,4 +170,20 @@ def test_outsiders_get_404_annotators_403_and_gets_405(
     assert [client.post(p, data).status_code for p in posts] == [403, 403]
     client.force_login(reviewer)
     assert [client.get(p).status_code for p in posts] == [405, 405]
+    assert list(SavedSearch.objects.all()) == [search]
+
+
+def test_in_an_archived_project_delete_reloads_the_page_with_why(
+    client, project, reviewer
+):
+    search = SavedSearchFactory(project=project)
+    Project.objects.filter(pk=project.pk).update(archived_at=timezone.now())
+    client.force_login(reviewer)
+
+    r = client.post(delete_url(search), headers=HTMX)
+    saved = client.post(new_url(project), {**FILTERS, "name": "new"}, headers=HTMX)
+
+    assert (r.status_code, r["HX-Refresh"]) == (200, "true")
+    assertContains(client.get(url(project)), "is archived, so its saved searches")
+    assertContains(saved, "is archived, so no search can be saved in it")
     assert list(SavedSearch.objects.all()) == [search]
