@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
@@ -169,6 +170,14 @@ class BatchForm(forms.Form):
         required=False, max_length=200, label="Metadata key", help_text="E.g. category."
     )
     metadata_value = forms.CharField(required=False, max_length=500)
+    # An id, not a ModelChoiceField: services.searches.saved_search_of
+    # checks it is the project's, and names it when not.
+    saved_search = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The transcripts one of the browser's saved searches finds.",
+        widget=forms.Select,
+    )
     limit = forms.IntegerField(
         required=False,
         min_value=1,
@@ -179,9 +188,16 @@ class BatchForm(forms.Form):
     annotators = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple)
     mode = forms.ChoiceField(choices=Batch.Mode.choices, initial=Batch.Mode.EACH)
 
-    def __init__(self, *args: Any, usernames: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        usernames: list[str],
+        searches: list[tuple[int, str]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["annotators"].choices = [(u, u) for u in usernames]  # type: ignore[attr-defined]
+        self.fields["saved_search"].widget.choices = [("", "None"), *searches]
 
     def selection(self) -> dict[str, Any]:
         return {k: self.cleaned_data.get(k) for k in SELECTION_KEYS}
@@ -287,8 +303,25 @@ class TranscriptFilterForm(forms.Form):
     def filters(self) -> TranscriptFilters:
         """The valid form's filters, each stripped of surrounding spaces."""
         return TranscriptFilters(
-            **{name: str(self.cleaned_data.get(name) or "") for name in self.fields}
+            **{
+                f.name: str(self.cleaned_data.get(f.name) or "")
+                for f in dataclasses.fields(TranscriptFilters)
+            }
         )
+
+
+class SavedSearchForm(TranscriptFilterForm):
+    """Save the browser's filters (hidden fields here) under a name;
+    services.searches.saved_search_create holds the rules."""
+
+    name = forms.CharField(max_length=100, label="Save this search as")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Ids of its own: the filter form on the same page has these names.
+        super().__init__(*args, **{"auto_id": "save_%s", **kwargs})
+        for name, field in self.fields.items():
+            if name != "name":
+                field.widget = forms.HiddenInput()
 
 
 class LabelSearchForm(forms.Form):

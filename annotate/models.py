@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from functools import cached_property
@@ -19,6 +20,7 @@ from annotate.queries import (
     AssignmentQuerySet,
     JobQuerySet,
     MembershipQuerySet,
+    TranscriptFilters,
 )
 from labelsets.models import LabelSetVersion
 
@@ -583,6 +585,47 @@ class Batch(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SavedSearch(models.Model):
+    """The transcript browser's filters under a name, shared by the project's
+    reviewers and managers: a link in the browser, and a batch's selection."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=100)
+    # The fields of queries.TranscriptFilters; empty means not filtered.
+    text = models.CharField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    source_model = models.CharField(max_length=200, blank=True)
+    dataset = models.CharField(max_length=200, blank=True)
+    metadata_key = models.CharField(max_length=200, blank=True)
+    metadata_value = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], name="saved_search_name_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def filters(self) -> TranscriptFilters:
+        return TranscriptFilters(
+            **{
+                f.name: getattr(self, f.name)
+                for f in dataclasses.fields(TranscriptFilters)
+            }
+        )
 
 
 class AllocationState(models.TextChoices):

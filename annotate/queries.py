@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
 from django.db import connection, models
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
         Job,
         Membership,
         Project,
+        SavedSearch,
         Transcript,
     )
 
@@ -337,6 +341,13 @@ def batches_of(project: Project) -> models.QuerySet[Batch]:
     from annotate.models import Batch
 
     return Batch.objects.filter(project=project).order_by("-created_at", "-pk")
+
+
+def saved_searches_of(project: Project) -> models.QuerySet[SavedSearch]:
+    """The project's saved searches, by name."""
+    from annotate.models import SavedSearch
+
+    return SavedSearch.objects.filter(project=project).order_by("name")
 
 
 # The annotator table (managers and reviewers).
@@ -675,6 +686,11 @@ class TranscriptFilters:
     metadata_value: str = ""
     status: str = ""  # a key of ITEM_STATUSES
 
+    @property
+    def query(self) -> str:
+        """The browser's query string for these filters."""
+        return urlencode({k: v for k, v in asdict(self).items() if v})
+
 
 # A text search reads every message of the project (no trigram index: it
 # made imports 14 times slower; README), so on PostgreSQL it has this long
@@ -686,34 +702,26 @@ class SearchTooSlow(Exception):
     """The text search ran past SEARCH_TIMEOUT_MS."""
 
 
-def transcripts_browse(
-    *,
-    project: Project,
-    filters: TranscriptFilters,
-    after: int,
-    limit: int,
-    viewer_id: int | None = None,
-) -> list[Transcript]:
-    """The project's transcripts matching `filters`, in id order, up to
-    `limit` after the transcript `after` (keyset pagination: no COUNT, so
-    a page costs the same anywhere), each with its item and gold.
+def transcripts_matching(
+    *, project: Project, filters: TranscriptFilters, viewer_id: int | None = None
+) -> models.QuerySet[Transcript]:
+    """The project's transcripts matching `filters`, unordered: what the
+    browser pages through and a saved search's batch picks from.
 
     The external id is looked up by transcript_external_id_idx; model,
-    dataset, metadata and status filter the rows met in id order, so a page
-    stops as soon as it is full. The text search is a case-insensitive
-    contains over the messages' JSON text (ILIKE on PostgreSQL, LIKE on
-    SQLite) with no index: raises SearchTooSlow past SEARCH_TIMEOUT_MS on
-    PostgreSQL. With `viewer_id`, each transcript says whether that user
-    labelled its item or holds a claim on it (`seen`), and a status filter
-    leaves those out: their state is not shown to someone labelling them.
+    dataset, metadata and status filter the rows met. The text search is a
+    case-insensitive contains over the messages' JSON text (ILIKE on
+    PostgreSQL, LIKE on SQLite) with no index: evaluate it inside
+    search_deadline. With `viewer_id`, a status filter leaves out the items
+    that user labelled or holds a claim on: their state is not shown to
+    someone labelling them.
     """
-    from django.db import OperationalError, transaction
     from django.db.models.fields.json import KeyTextTransform
     from django.db.models.functions import Cast
 
     from annotate.models import Transcript
 
-    qs = Transcript.objects.filter(project=project, pk__gt=after)
+    qs = Transcript.objects.filter(project=project)
     if filters.external_id:
         qs = qs.filter(external_id=filters.external_id)
     if filters.source_model:
@@ -735,20 +743,66 @@ def transcripts_browse(
         qs = qs.filter(item_status_filter(project, filters.status))
         if viewer_id is not None:
             qs = qs.exclude(seen_by(viewer_id))
-    if viewer_id is not None:
-        qs = qs.annotate(seen=_seen_flag(viewer_id))
     if filters.text:
         qs = qs.filter(messages_json__icontains=filters.text)
-    qs = qs.select_related("item__gold").order_by("pk")[:limit]
-    if not filters.text or connection.vendor != "postgresql":
-        return list(qs)
+    return qs
+
+
+@contextmanager
+def search_deadline(*, on: bool) -> Iterator[None]:
+    """Run the block's queries with at most SEARCH_TIMEOUT_MS each on
+    PostgreSQL; as they are when not `on`, or on SQLite.
+
+    Raises SearchTooSlow past it, the block's work rolled back to its
+    savepoint, so the caller's transaction goes on.
+    """
+    from django.db import OperationalError, transaction
+
+    if not on or connection.vendor != "postgresql":
+        yield
+        return
+    nested = connection.in_atomic_block
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
-            return list(qs)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if nested:
+                cursor.execute("SHOW statement_timeout")
+                (before,) = cursor.fetchone()
+            cursor.execute(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}")
+            yield
+            # Releasing a savepoint keeps its SET LOCAL: put the caller's
+            # timeout back for the rest of their transaction.
+            if nested:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)", [before]
+                )
     except OperationalError as e:  # psycopg's QueryCanceled
         raise SearchTooSlow from e
+
+
+def transcripts_browse(
+    *,
+    project: Project,
+    filters: TranscriptFilters,
+    after: int,
+    limit: int,
+    viewer_id: int | None = None,
+) -> list[Transcript]:
+    """The project's transcripts matching `filters` (transcripts_matching),
+    in id order, up to `limit` after the transcript `after` (keyset
+    pagination: no COUNT, so a page costs the same anywhere), each with its
+    item and gold.
+
+    Rows are met in id order, so a page stops as soon as it is full. Raises
+    SearchTooSlow when a text search runs past SEARCH_TIMEOUT_MS on
+    PostgreSQL. With `viewer_id`, each transcript says whether that user
+    labelled its item or holds a claim on it (`seen`).
+    """
+    qs = transcripts_matching(project=project, filters=filters, viewer_id=viewer_id)
+    if viewer_id is not None:
+        qs = qs.annotate(seen=_seen_flag(viewer_id))
+    qs = qs.filter(pk__gt=after).select_related("item__gold").order_by("pk")[:limit]
+    with search_deadline(on=bool(filters.text)):
+        return list(qs)
 
 
 def transcript_for_review(

@@ -147,6 +147,16 @@ annotate_patterns = [
         name="transcripts",
     ),
     path(
+        "projects/<int:project_id>/transcripts/searches/",
+        review.saved_search_new,
+        name="saved-search-new",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/searches/<int:search_id>/delete/",
+        review.saved_search_delete_view,
+        name="saved-search-delete",
+    ),
+    path(
         "projects/<int:project_id>/transcripts/by-id/<path:external_id>/",
         review.transcript_by_external_id,
         name="transcript-by-id",

@@ -12,8 +12,9 @@ import factory
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db.models import F
+from django.utils import timezone
 
-from annotate.models import Item, Membership, Project, Transcript
+from annotate.models import Item, Membership, Project, SavedSearch, Transcript
 from labelsets.models import LabelSetVersion
 
 
@@ -116,6 +117,16 @@ class ItemFactory(factory.django.DjangoModelFactory):
     slots_left = factory.LazyAttribute(lambda i: i.project.overlap)
 
 
+class SavedSearchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedSearch
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"search {n}")
+    source_model = "model-a"
+    created_at = factory.LazyFunction(timezone.now)
+
+
 def items_bulk(project: Project, n: int) -> list[Item]:
     """n items of plain two-turn transcripts, in two bulk inserts: for tests
     that need thousands."""
@@ -146,8 +157,6 @@ def disputed_items(project: Project, n: int) -> list[Item]:
     """n items of the project's review queue, most disagreeing first: all
     their labels in (counted, not stored) and the key field unresolved, as
     item_rescore leaves a split. For tests of the queue, not of its labels."""
-    from django.utils import timezone
-
     from annotate.models import Gold
 
     items: list[Item] = [

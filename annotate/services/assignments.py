@@ -12,7 +12,8 @@ the pool: an annotator sees only the item, never whom else it went to.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,15 @@ from annotate.models import (
     Item,
     Membership,
     Project,
+    SavedSearch,
 )
+from annotate.queries import (
+    SEARCH_TIMEOUT_MS,
+    SearchTooSlow,
+    search_deadline,
+    transcripts_matching,
+)
+from annotate.services.searches import saved_search_of
 
 # At most this many items per batch: one request's worth of rows to lock.
 MAX_BATCH_ITEMS = 10_000
@@ -45,14 +54,22 @@ SELECTION_KEYS = (
     "metadata_key",
     "metadata_value",
     "limit",
+    "saved_search",
 )
 
 
-def batch_items(*, project: Project, selection: Mapping[str, Any]) -> QuerySet[Item]:
-    """The project's items a selection picks, most informative first: those
-    with a free slot beyond the reserved ones, by source model, data set,
-    prompt group and a metadata key's value (each optional), the first
-    `limit` (the next N by priority)."""
+def batch_items(
+    *, project: Project, selection: Mapping[str, Any]
+) -> tuple[QuerySet[Item], SavedSearch | None]:
+    """The project's items a selection picks, most informative first, and
+    the saved search it used (None without one): the items with a free slot
+    beyond the reserved ones, by source model, data set, prompt group, a
+    metadata key's value and the transcripts a saved search matches (each
+    optional), the first `limit` (the next N by priority).
+
+    Raises ValidationError (field `saved_search`) naming a saved search id
+    that is none of the project's. Evaluate the items inside _deadline.
+    """
     items = Item.objects.filter(project=project, slots_left__gt=F("reserved"))
     for key, lookup in (
         ("source_model", "transcript__source_model"),
@@ -73,8 +90,50 @@ def batch_items(*, project: Project, selection: Mapping[str, Any]) -> QuerySet[I
                 TextField(),
             )
         ).filter(meta_value=str(selection.get("metadata_value", "")))
+    search = None
+    if selection.get("saved_search"):
+        search = saved_search_of(
+            project=project, search_id=int(selection["saved_search"])
+        )
+        # The browser's own filtering, without its viewer: a manager's batch
+        # is not about what they label themselves.
+        items = items.filter(
+            transcript__in=transcripts_matching(project=project, filters=search.filters)
+        )
     limit = int(selection.get("limit") or MAX_BATCH_ITEMS)
-    return items.order_by("-priority", "transcript_id")[: min(limit, MAX_BATCH_ITEMS)]
+    items = items.order_by("-priority", "transcript_id")[: min(limit, MAX_BATCH_ITEMS)]
+    return items, search
+
+
+def batch_items_preview(
+    *, project: Project, selection: Mapping[str, Any], limit: int
+) -> list[Item]:
+    """The first `limit` items batch_items picks, with their transcripts.
+    Raises ValidationError as batch_items, and (field `saved_search`, code
+    `too_slow`) when the saved search's text search runs out of time."""
+    items, search = batch_items(project=project, selection=selection)
+    with _deadline(search):
+        return list(items.select_related("transcript")[:limit])
+
+
+@contextmanager
+def _deadline(search: SavedSearch | None) -> Iterator[None]:
+    """The browser's time limit on a saved search's text search, as a
+    ValidationError the batch form shows."""
+    try:
+        with search_deadline(on=search is not None and bool(search.text)):
+            yield
+    except SearchTooSlow:
+        raise ValidationError(
+            {
+                "saved_search": ValidationError(
+                    f"The saved search's text search took longer than "
+                    f"{SEARCH_TIMEOUT_MS // 1000} seconds and was stopped: narrow "
+                    "the batch by model or dataset, or save a narrower search.",
+                    code="too_slow",
+                )
+            }
+        ) from None
 
 
 def members_for_assignment(
@@ -150,12 +209,15 @@ def batch_create(
     The items are locked while their slots are counted, so a concurrent
     claim steps over them (SKIP LOCKED) instead of taking a slot counted
     here. Raises ValidationError naming non-members and deactivated members,
-    or when the selection picks no item with a free slot; nothing is saved.
+    as batch_items_preview for the saved search, or when the selection picks no
+    item with a free slot; nothing is saved.
     """
     members = members_for_assignment(project=project, usernames=usernames)
-    chosen = batch_items(project=project, selection=selection)
+    chosen, search = batch_items(project=project, selection=selection)
+    with _deadline(search):
+        chosen_ids = list(chosen.values_list("pk", flat=True))
     rows = list(
-        Item.objects.filter(pk__in=list(chosen.values_list("pk", flat=True)))
+        Item.objects.filter(pk__in=chosen_ids)
         .select_for_update(no_key=True)
         .order_by("-priority", "transcript_id")
         .values_list("pk", "slots_left", "reserved")
@@ -187,7 +249,16 @@ def batch_create(
         project=project,
         name=name.strip() or f"Batch of {now:%Y-%m-%d %H:%M}",
         mode=mode,
-        selection={k: selection[k] for k in SELECTION_KEYS if selection.get(k)},
+        selection={
+            **{k: selection[k] for k in SELECTION_KEYS if selection.get(k)},
+            # The search's name with its id: the batch page says what picked
+            # the items even after the search is deleted.
+            **(
+                {"saved_search": {"id": search.pk, "name": search.name}}
+                if search
+                else {}
+            ),
+        },
         items_count=len({i for i, _ in pairs}),
         allocations_count=len(pairs),
         created_by=created_by,

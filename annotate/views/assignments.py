@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -16,12 +16,12 @@ from django.views.decorators.http import require_GET, require_POST
 from annotate.access import access_project
 from annotate.forms import BatchForm, MoveForm, QuotaForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
-from annotate.models import Batch, Membership, Project, Role
-from annotate.queries import active_members, batches_of
+from annotate.models import Batch, Item, Membership, Project, Role
+from annotate.queries import active_members, batches_of, saved_searches_of
 from annotate.services.assignments import (
     allocations_move,
     batch_create,
-    batch_items,
+    batch_items_preview,
     batch_progress,
     membership_quota_set,
 )
@@ -40,7 +40,7 @@ def assignments(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespo
 @login_required
 def batch_new(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.MANAGER).project
-    form = BatchForm(request.POST, usernames=_usernames(project))
+    form = _batch_form(project, request.POST)
     if form.is_valid():
         try:
             result = batch_create(
@@ -66,18 +66,21 @@ def batch_new(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
 def batch_preview(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The items a selection would pick, the first PREVIEW_ITEMS of them."""
     project = access_project(request.user, project_id, role=Role.MANAGER).project
-    form = BatchForm(request.GET, usernames=_usernames(project))
+    form = _batch_form(project, request.GET)
     form.is_valid()  # the selection's own fields; annotators are not needed here
-    selection = {k: v for k, v in form.cleaned_data.items() if k != "annotators"}
-    items = list(
-        batch_items(project=project, selection=selection).select_related("transcript")[
-            : PREVIEW_ITEMS + 1
-        ]
-    )
+    items: list[Item] = []
+    errors: list[str] = []
+    try:
+        items = batch_items_preview(
+            project=project, selection=form.selection(), limit=PREVIEW_ITEMS + 1
+        )
+    except ValidationError as e:
+        errors = e.messages
     ctx = {
         "project": project,
         "preview": items[:PREVIEW_ITEMS],
         "more": len(items) > PREVIEW_ITEMS,
+        "preview_errors": errors,
     }
     return render(request, "annotate/manager/assignments.html#preview", ctx)
 
@@ -146,6 +149,11 @@ def _usernames(project: Project, *, everyone: bool = False) -> list[str]:
     return [m.user.username for m in active_members(project, everyone=everyone)]
 
 
+def _batch_form(project: Project, data: QueryDict | None = None) -> BatchForm:
+    searches = list(saved_searches_of(project).values_list("pk", "name"))
+    return BatchForm(data, usernames=_usernames(project), searches=searches)
+
+
 def _quota_form(m: Membership) -> QuotaForm:
     return QuotaForm(
         initial={"quota_day": m.quota_day, "quota_total": m.quota_total},
@@ -162,12 +170,11 @@ def _page(
     moved: dict[str, int] | None = None,
 ) -> HttpResponse:
     members = list(active_members(project))
-    names = [m.user.username for m in members]
     every = _usernames(project, everyone=True)
     batches = list(batches_of(project)[:50])
     ctx: dict[str, Any] = {
         "project": project,
-        "batch_form": batch_form or BatchForm(usernames=names),
+        "batch_form": batch_form or _batch_form(project),
         "move_form": move_form or MoveForm(usernames=every),
         "moved": moved,
         "batches": batches,

@@ -8,20 +8,26 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import retarget
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
+from django_htmx.http import HttpResponseClientRefresh, retarget
 
 from annotate.access import access_project, access_review_item
 from annotate.charts import alpha_chart, heat_map, rate_chart, weekly_chart
 from annotate.forms import (
     AgreementForm,
     LabelSearchForm,
+    SavedSearchForm,
     TranscriptFilterForm,
     add_service_errors,
 )
@@ -33,6 +39,7 @@ from annotate.models import (
     Membership,
     Project,
     Role,
+    SavedSearch,
     Transcript,
 )
 from annotate.queries import (
@@ -42,6 +49,7 @@ from annotate.queries import (
     SEARCH_TIMEOUT_MS,
     ReviewItem,
     SearchTooSlow,
+    TranscriptFilters,
     adjudication_queue,
     agreement_job_for,
     annotations_of,
@@ -50,6 +58,7 @@ from annotate.queries import (
     job_for,
     job_live,
     review_item,
+    saved_searches_of,
     source_models_imported,
     transcript_for_review,
     transcripts_browse,
@@ -63,6 +72,7 @@ from annotate.services.jobs import (
     calibration_params,
 )
 from annotate.services.review import review_claim_next, review_claim_take
+from annotate.services.searches import saved_search_create, saved_search_delete
 from annotate.stats.aggregation import METHOD_LABELS, gold_chosen
 from annotate.stats.calibration import DEFAULT_BREAKDOWN, FIGURES, QUALITY
 from annotate.views.care import flag_context
@@ -76,9 +86,83 @@ PAGE = 50
 def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     """The project's transcripts, searched and filtered by the query string."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
-    form = TranscriptFilterForm(request.GET)
     # Keyset pagination: no COUNT over the table, flat cost on any page.
     after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
+    return _browser(request, project, TranscriptFilterForm(request.GET), after=after)
+
+
+@require_POST
+@login_required
+def saved_search_new(
+    request: AuthenticatedHtmxRequest, project_id: int
+) -> HttpResponse:
+    """Save the browser's filters (the form's hidden fields) under a name."""
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    form = SavedSearchForm(request.POST)
+    notice = ""
+    if form.is_valid():
+        try:
+            search = saved_search_create(
+                project=project,
+                name=form.cleaned_data["name"],
+                filters=form.filters(),
+                created_by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as e:
+            add_service_errors(form, e)
+        else:
+            if not request.htmx:
+                return redirect(_browser_url(project, search.filters.query))
+            notice = f"Saved “{search.name}”."
+            form = SavedSearchForm(initial=form.cleaned_data | {"name": ""})
+    if not request.htmx:
+        return _browser(
+            request, project, TranscriptFilterForm(request.POST), save_form=form
+        )
+    ctx = {
+        "project": project,
+        "save_form": form,
+        "notice": notice,
+        "saved_searches": saved_searches_of(project),
+    }
+    return render(request, "annotate/review/transcripts.html#saved-searches", ctx)
+
+
+@require_POST
+@login_required
+def saved_search_delete_view(
+    request: AuthenticatedHtmxRequest, project_id: int, search_id: int
+) -> HttpResponse:
+    project = access_project(request.user, project_id, role=Role.REVIEWER).project
+    search = get_object_or_404(SavedSearch, project=project, pk=search_id)
+    try:
+        saved_search_delete(search=search)
+    except ValidationError as e:  # an archived project
+        messages.error(request, " ".join(e.messages))
+        # The reloaded page shows the message; a row has no room for it.
+        if request.htmx:
+            return HttpResponseClientRefresh()
+    if not request.htmx:
+        return redirect(_browser_url(project))
+    return HttpResponse("")  # htmx swaps the search's row out for nothing
+
+
+def _browser_url(project: Project, query: str = "") -> str:
+    url = reverse("annotate:transcripts", kwargs={"project_id": project.pk})
+    return f"{url}?{query}" if query else url
+
+
+def _browser(
+    request: AuthenticatedHtmxRequest,
+    project: Project,
+    form: TranscriptFilterForm,
+    *,
+    after: int = 0,
+    save_form: SavedSearchForm | None = None,
+) -> HttpResponse:
+    """The browser's page for `form`'s filters, with the saved searches and,
+    when something is filtered, a form to save the filters."""
     page: list[Transcript] = []
     error = ""
     if form.is_valid():
@@ -96,8 +180,10 @@ def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpR
                 "seconds and was stopped: narrow it by model, dataset or status, "
                 "or look the transcript up by its external id."
             )
-    query = request.GET.copy()
-    query.pop("after", None)
+        if save_form is None and form.filters() != TranscriptFilters():
+            save_form = SavedSearchForm(initial=form.cleaned_data)
+    # What the links keep (the next page, Clear): the valid filters, or what was asked.
+    query = form.filters().query if form.is_valid() else request.GET.urlencode()
     ctx = {
         "project": project,
         "form": form,
@@ -105,8 +191,10 @@ def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpR
         "transcripts": page[:PAGE],
         "rows": [(t, _status_label(project, t)) for t in page[:PAGE]],
         "next_after": page[PAGE - 1].pk if len(page) > PAGE else None,
-        "query": query.urlencode(),
+        "query": query,
         "source_models": source_models_imported(project),
+        "saved_searches": saved_searches_of(project),
+        "save_form": save_form,
     }
     return render(request, "annotate/review/transcripts.html", ctx)
 

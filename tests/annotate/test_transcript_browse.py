@@ -15,7 +15,14 @@ from annotate.queries import (
     source_models_imported,
     transcripts_browse,
 )
-from tests.factories import ItemFactory, ProjectFactory, TranscriptFactory, items_bulk
+from annotate.services.assignments import batch_items
+from tests.factories import (
+    ItemFactory,
+    ProjectFactory,
+    SavedSearchFactory,
+    TranscriptFactory,
+    items_bulk,
+)
 from tests.labelling import claim, label, new_annotator
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +192,16 @@ def test_a_text_search_past_its_time_is_stopped_on_postgresql(project, monkeypat
         browse(project, text="found nowhere at all")
     # The transaction rolled back to before the search: the connection works.
     assert Transcript.objects.filter(project=project).exists()
+
+
+def test_a_saved_search_selects_for_a_batch_what_the_browser_lists(states):
+    project, items = states
+    # As if the overlap were raised: every item open, whatever its status.
+    Item.objects.filter(project=project).update(slots_left=1)
+
+    for status in ITEM_STATUSES:
+        search = SavedSearchFactory(project=project, source_model="", status=status)
+        chosen, _ = batch_items(project=project, selection={"saved_search": search.pk})
+
+        assert {i.pk for i in chosen} == set(ids(browse(project, status=status)))
+        assert chosen, status

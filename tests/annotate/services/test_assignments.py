@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from annotate.models import (
     Allocation,
@@ -19,6 +20,8 @@ from annotate.models import (
 from annotate.services.assignments import (
     allocations_move,
     batch_create,
+    batch_items,
+    batch_items_preview,
     batch_progress,
     membership_quota_set,
 )
@@ -28,7 +31,8 @@ from annotate.services.queue import (
     assignments_expire,
     item_claim_next,
 )
-from tests.factories import ItemFactory, ProjectFactory
+from annotate.services.searches import saved_search_delete
+from tests.factories import ItemFactory, ProjectFactory, SavedSearchFactory, items_bulk
 from tests.labelling import NOW, claim, labels, member, new_annotator, submit
 
 pytestmark = pytest.mark.django_db
@@ -295,3 +299,132 @@ def test_overlap_cannot_drop_below_the_slots_held_for_assigned_work(project):
         update(project, confirmed=True, overlap=1)
 
     assert "assigned for" in e.value.message_dict["overlap"][0]
+
+
+def _said(content: str) -> list[dict[str, str]]:
+    return [
+        {"role": "user", "content": "Help?"},
+        {"role": "assistant", "content": content},
+    ]
+
+
+def test_a_saved_search_picks_its_open_items_with_the_other_filters(project):
+    def item(content, priority, *, model="m1", **kwargs):
+        it = ItemFactory(
+            project=project,
+            transcript__messages=_said(content),
+            transcript__source_model=model,
+            **kwargs,
+        )
+        Item.objects.filter(pk=it.pk).update(priority=priority)
+        return it
+
+    low = item("I won't explain METH synthesis.", 1)
+    high = item("Meth is dangerous; no.", 5)
+    item("meth again", 9, slots_left=0)  # no free slot
+    item("meth, half labelled", 8, annotations_count=1)  # not unlabelled
+    item("meth from another model", 7, model="m2")
+    item("Nothing to see here.", 6)
+    ItemFactory(transcript__messages=_said("meth elsewhere"))  # another project
+    search = SavedSearchFactory(
+        project=project, name="meth", source_model="", text="meth", status="unlabelled"
+    )
+    new_annotator(project, "alice")
+    selection = {"saved_search": search.pk, "source_model": "m1"}
+
+    chosen, used = batch_items(project=project, selection=selection)
+    first = batch_items_preview(project=project, selection=selection, limit=1)
+    limited, _ = batch_items(project=project, selection={**selection, "limit": 1})
+    result = assign(project, ["alice"], **selection)
+
+    assert used == search
+    assert [i.pk for i in chosen] == [high.pk, low.pk]
+    assert [i.pk for i in first] == [i.pk for i in limited] == [high.pk]
+    assert set(
+        Allocation.objects.filter(batch=result.batch).values_list("item_id", flat=True)
+    ) == {high.pk, low.pk}
+    assert result.batch.selection == {
+        "source_model": "m1",
+        "saved_search": {"id": search.pk, "name": "meth"},
+    }
+
+
+def test_a_batch_keeps_its_saved_searchs_name_after_the_search_is_deleted(project):
+    ItemFactory(project=project)
+    search = SavedSearchFactory(project=project, name="model a")
+    new_annotator(project, "alice")
+    result = assign(project, ["alice"], saved_search=search.pk)
+
+    saved_search_delete(search=search)
+
+    batch = Batch.objects.get(pk=result.batch.pk)
+    assert batch.selection == {"saved_search": {"id": search.pk, "name": "model a"}}
+
+
+@pytest.mark.parametrize("whose", ["another project's", "unknown"])
+def test_a_saved_search_not_of_the_project_is_named_and_nothing_saved(project, whose):
+    ItemFactory(project=project)
+    new_annotator(project, "alice")
+    search_id = SavedSearchFactory().pk if whose == "another project's" else 999_999
+
+    with pytest.raises(ValidationError) as excinfo:
+        assign(project, ["alice"], saved_search=search_id)
+    with pytest.raises(ValidationError) as previewed:
+        batch_items_preview(
+            project=project, selection={"saved_search": search_id}, limit=20
+        )
+
+    for raised in (excinfo, previewed):
+        (error,) = raised.value.error_dict["saved_search"]
+        assert error.code == "unknown"
+        assert f"#{search_id}" in error.message
+    assert not Batch.objects.exists()
+    assert not Allocation.objects.exists()
+    assert Item.objects.get().reserved == 0
+
+
+def test_a_saved_search_of_only_labelled_items_picks_nothing(project):
+    ItemFactory(project=project, slots_left=0, annotations_count=2)
+    search = SavedSearchFactory(project=project, source_model="", status="complete")
+    new_annotator(project, "alice")
+
+    with pytest.raises(ValidationError) as excinfo:
+        assign(project, ["alice"], saved_search=search.pk)
+
+    assert excinfo.value.code == "empty"
+    assert not Batch.objects.exists()
+
+
+@pytest.mark.postgres
+def test_a_saved_text_search_past_its_time_is_a_field_error_and_saves_nothing(
+    project, monkeypatch
+):
+    import annotate.queries
+
+    items_bulk(project, 20_000)
+    search = SavedSearchFactory(project=project, text="found nowhere at all")
+    new_annotator(project, "alice")
+    monkeypatch.setattr(annotate.queries, "SEARCH_TIMEOUT_MS", 1)
+
+    with pytest.raises(ValidationError) as excinfo:
+        assign(project, ["alice"], saved_search=search.pk)
+
+    (error,) = excinfo.value.error_dict["saved_search"]
+    assert error.code == "too_slow"
+    assert not Batch.objects.exists()
+
+
+@pytest.mark.postgres
+def test_a_saved_text_search_leaves_the_transactions_timeout_as_it_was(project):
+    ItemFactory(project=project, transcript__messages=_said("Meth? No."))
+    search = SavedSearchFactory(project=project, text="meth")
+    new_annotator(project, "alice")
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 123456")
+        result = assign(project, ["alice"], saved_search=search.pk)
+        cursor.execute("SHOW statement_timeout")
+        after = cursor.fetchone()[0]
+
+    assert result.batch.items_count == 1
+    assert after == "123456ms"

@@ -9,7 +9,8 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from annotate.models import Allocation, Assignment, Batch, Membership
-from tests.factories import ItemFactory
+from annotate.queries import SearchTooSlow
+from tests.factories import ItemFactory, SavedSearchFactory
 from tests.labelling import member
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +146,69 @@ def test_the_submit_that_reaches_the_quota_ends_the_queue_on_the_screen(
     # The membership the view claims with was loaded before the submit.
     assertContains(r, "You have labelled your quota of 1 items in this project.")
     assert not Assignment.objects.filter(annotator=annotator, status="live").exists()
+
+
+def test_a_batch_by_saved_search_says_so_on_its_page(
+    client, project, manager, annotator
+):
+    wanted = ItemFactory(project=project, transcript__dataset="xstest")
+    ItemFactory(project=project)
+    search = SavedSearchFactory(project=project, name="xstest", dataset="xstest")
+    SavedSearchFactory(name="not ours")
+    client.force_login(manager)
+
+    page = client.get(url(project))
+    preview = client.get(url(project, "preview/"), {"saved_search": search.pk})
+    r = client.post(
+        url(project, "batches/"),
+        {"saved_search": search.pk, "annotators": [annotator.username], "mode": "each"},
+    )
+
+    assertContains(page, f'<option value="{search.pk}">xstest</option>', html=True)
+    assertNotContains(page, "not ours")
+    assertContains(preview, "1 open item matches")
+    assert [a.item_id for a in Allocation.objects.all()] == [wanted.pk]
+    assertContains(client.get(r["Location"]), "Selected by the saved search “xstest”.")
+
+
+def test_another_projects_saved_search_is_named_in_the_form_and_the_preview(
+    client, project, manager, annotator
+):
+    ItemFactory(project=project)
+    theirs = SavedSearchFactory()
+    client.force_login(manager)
+
+    preview = client.get(url(project, "preview/"), {"saved_search": theirs.pk})
+    r = client.post(
+        url(project, "batches/"),
+        {"saved_search": theirs.pk, "annotators": [annotator.username], "mode": "each"},
+    )
+
+    message = f"No saved search #{theirs.pk} in this project"
+    assertContains(preview, message)
+    assert message in r.context["batch_form"].errors["saved_search"][0]
+    assert not Batch.objects.exists()
+
+
+def test_a_saved_text_search_out_of_time_is_a_form_error(
+    client, project, manager, annotator, monkeypatch
+):
+    import annotate.services.assignments
+
+    def too_slow(**_kwargs):
+        raise SearchTooSlow
+
+    monkeypatch.setattr(annotate.services.assignments, "search_deadline", too_slow)
+    ItemFactory(project=project)
+    search = SavedSearchFactory(project=project, text="lock")
+    client.force_login(manager)
+
+    preview = client.get(url(project, "preview/"), {"saved_search": search.pk})
+    r = client.post(
+        url(project, "batches/"),
+        {"saved_search": search.pk, "annotators": [annotator.username], "mode": "each"},
+    )
+
+    assertContains(preview, "took longer than 5 seconds and was stopped")
+    assertContains(r, "took longer than 5 seconds and was stopped")
+    assert not Batch.objects.exists()
