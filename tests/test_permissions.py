@@ -39,6 +39,7 @@ from annotate.models import (
     JobStatus,
     Membership,
     Role,
+    SavedSearch,
     Transcript,
 )
 from annotate.services.exports import export_paths
@@ -126,6 +127,7 @@ class World:
     annotation: int  # the annotator's label on another item
     item: int  # an item with gold and no label of the personas: reviewable
     batch: int
+    search: int  # a saved search of the transcript browser
     job: int  # a finished export, its files written
     token: int  # the annotator's API token
     keys: dict[str, str]  # persona -> API key
@@ -208,6 +210,10 @@ ROUTES: dict[str, Route] = {
         lambda w: {"project_id": w.project, "external_id": "ext-1"}, {"GET": page(R)}
     ),
     "annotate:transcript": Route(transcript_kwargs, {"GET": page(R)}),
+    "annotate:saved-search-new": Route(project_kwargs, {"POST": page(R)}),
+    "annotate:saved-search-delete": Route(
+        lambda w: {"project_id": w.project, "search_id": w.search}, {"POST": page(R)}
+    ),
     "annotate:agreement": Route(project_kwargs, {"GET": page(R), "POST": page(R)}),
     "annotate:annotators": Route(project_kwargs, {"GET": page(R)}),
     "annotate:annotator-annotations": Route(member_kwargs, {"GET": page(R)}),
@@ -420,6 +426,13 @@ def build_world() -> World:
     batch = Batch.objects.create(
         project=project, name="b1", created_by=users["manager"], created_at=now
     )
+    search = SavedSearch.objects.create(
+        project=project,
+        name="s1",
+        source_model="m",
+        created_by=users["manager"],
+        created_at=now,
+    )
     job = Job.objects.create(
         project=project,
         kind=JobKind.EXPORT,
@@ -453,6 +466,7 @@ def build_world() -> World:
         annotation=annotation.pk,
         item=gold_item.pk,
         batch=batch.pk,
+        search=search.pk,
         job=job.pk,
         token=token,
         keys=keys,
@@ -530,6 +544,7 @@ PLACEHOLDER = World(
     annotation=1,
     item=1,
     batch=1,
+    search=1,
     job=1,
     token=1,
     keys={},

@@ -210,8 +210,10 @@ def batch_create(
     claim steps over them (SKIP LOCKED) instead of taking a slot counted
     here. Raises ValidationError naming non-members and deactivated members,
     as batch_items_preview for the saved search, or when the selection picks no
-    item with a free slot; nothing is saved.
+    item with a free slot, or in an archived project (code `archived`);
+    nothing is saved.
     """
+    project.refuse_if_archived("no work can be assigned in it")
     members = members_for_assignment(project=project, usernames=usernames)
     chosen, search = batch_items(project=project, selection=selection)
     with _deadline(search):
@@ -305,7 +307,8 @@ def allocations_move(
     labelled or been assigned stays where it is. Returns how many each
     target got (and `kept`: those that stayed). Raises ValidationError
     naming a source or a target who is not a member, or a target who is
-    deactivated."""
+    deactivated, or in an archived project."""
+    project.refuse_if_archived("no work can be moved in it")
     (source,) = _member_named(project, from_username, field="from_annotator")
     targets = members_for_assignment(
         project=project, usernames=[n for n in to_usernames if n != from_username]
@@ -372,7 +375,9 @@ def membership_quota_set(
     now: datetime,
 ) -> Membership:
     """Set a member's quotas (None: no limit). Refused, naming the number,
-    below what they have labelled today (for the daily quota) or in all."""
+    below what they have labelled today (for the daily quota) or in all,
+    and in an archived project."""
+    membership.project.refuse_if_archived("its quotas cannot be changed")
     current = Membership.objects.select_for_update().get(pk=membership.pk)
     today = current.today_count if current.today == now.date() else 0
     errors = {}

@@ -89,9 +89,11 @@ def item_flag_set(
     Either way the annotators' flags of the item waiting for review are
     reviewed, and the change is kept as an ItemFlag. Idempotent: the same
     flag and note again, with nothing to review, records nothing. Raises
-    ValidationError (code `too_long`) for a note past CONTENT_WARNING_MAX.
-    Claims already on the item keep the warning they were shown.
+    ValidationError (code `too_long`) for a note past CONTENT_WARNING_MAX,
+    and in an archived project (code `archived`). Claims already on the item
+    keep the warning they were shown.
     """
+    item.project.refuse_if_archived("its content warnings cannot change")
     note = note.strip()
     if len(note) > CONTENT_WARNING_MAX:
         message = f"Keep it to {CONTENT_WARNING_MAX} characters."
@@ -169,8 +171,10 @@ def project_care_set(
     Takes effect at each annotator's next claim, counting the labels of
     flagged items they made in the window before it was set. Raises
     ValidationError naming the setting for a cap outside 1..FLAGGED_CAP_MAX
-    (None turns the cap off) or a window outside WINDOW_MIN..WINDOW_MAX.
+    (None turns the cap off) or a window outside WINDOW_MIN..WINDOW_MAX,
+    and in an archived project.
     """
+    project.refuse_if_archived("its settings cannot be changed")
     if errors := care_settings_errors(
         flagged_cap=flagged_cap, flagged_window=flagged_window
     ):

@@ -114,8 +114,10 @@ def gold_question_set(
     now: datetime,
 ) -> GoldQuestion:
     """Make the item a gold question with these expected values (or change
-    them). Raises ValidationError naming a bad field."""
+    them). Raises ValidationError naming a bad field, or in an archived
+    project."""
     project = Project.objects.select_for_update().get(pk=item.project_id)
+    project.refuse_if_archived("its gold questions cannot change")
     expected = expected_parse(version=project.label_set_version, values=values)
     question, created = GoldQuestion.objects.update_or_create(
         item=item,
@@ -137,7 +139,11 @@ def gold_question_set(
 
 @transaction.atomic
 def gold_question_remove(*, item: Item) -> None:
-    """The item is no gold question any more; its answers go with it."""
+    """The item is no gold question any more; its answers go with it.
+    Refused in an archived project."""
+    Project.objects.get(pk=item.project_id).refuse_if_archived(
+        "its gold questions cannot change"
+    )
     if GoldQuestion.objects.filter(item=item).delete()[0]:
         Project.objects.filter(pk=item.project_id).update(
             questions_count=F("questions_count") - 1
@@ -349,7 +355,9 @@ def project_quality_set(
     pause_window: int,
 ) -> Project:
     """Set the project's quality-control settings. Raises ValidationError
-    naming each one out of its range; nothing is saved then."""
+    naming each one out of its range, or in an archived project; nothing
+    is saved then."""
+    project.refuse_if_archived("its settings cannot be changed")
     errors = {}
     if not 0.0 <= check_rate <= 0.5:
         errors["check_rate"] = "The share of gold questions must be between 0 and 0.5."

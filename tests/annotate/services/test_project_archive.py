@@ -15,13 +15,22 @@ from django.utils import timezone
 from annotate.models import (
     Annotation,
     Assignment,
+    Batch,
+    GoldQuestion,
     Item,
     Job,
     JobKind,
+    Membership,
     Project,
     QueueStrategy,
     Role,
 )
+from annotate.services.assignments import (
+    allocations_move,
+    batch_create,
+    membership_quota_set,
+)
+from annotate.services.care import item_flag_set, project_care_set
 from annotate.services.exports import export_options_parse
 from annotate.services.gold import decision_record
 from annotate.services.imports import transcripts_import
@@ -29,6 +38,11 @@ from annotate.services.jobs import export_job_create, import_job_create
 from annotate.services.judges import judgements_import
 from annotate.services.learning import project_queue_configure, queue_job_create
 from annotate.services.projects import project_archive, project_unarchive
+from annotate.services.quality import (
+    gold_question_remove,
+    gold_question_set,
+    project_quality_set,
+)
 from annotate.services.queue import (
     annotation_submit,
     annotation_update,
@@ -178,6 +192,76 @@ def test_the_queue_cannot_be_changed_or_retrained(project):
             project=project, kind=JobKind.RETRAIN, created_by=None, now=NOW
         )
     )
+
+
+def test_assignments_quality_control_and_care_are_refused(project, annotator, manager):
+    item = ItemFactory(project=project)
+    project = archived(project)
+    item.refresh_from_db()
+    member = Membership.objects.get(project=project, user=annotator)
+
+    messages = [
+        refused(
+            lambda: batch_create(
+                project=project,
+                name="b",
+                selection={},
+                usernames=[annotator.username],
+                mode=Batch.Mode.EACH,
+                created_by=manager,
+                now=NOW,
+            )
+        ),
+        refused(
+            lambda: allocations_move(
+                project=project,
+                from_username=annotator.username,
+                to_usernames=[manager.username],
+                now=NOW,
+            )
+        ),
+        refused(
+            lambda: membership_quota_set(
+                membership=member, quota_day=5, quota_total=None, now=NOW
+            )
+        ),
+        refused(
+            lambda: gold_question_set(
+                item=item,
+                values={"refusal_type": "none"},
+                source="manager",
+                created_by=manager,
+                now=NOW,
+            )
+        ),
+        refused(lambda: gold_question_remove(item=item)),
+        refused(
+            lambda: project_quality_set(
+                project=project,
+                check_rate=0.1,
+                qualification_size=0,
+                qualification_pass=0.8,
+                pause_below=None,
+                pause_window=20,
+            )
+        ),
+        refused(
+            lambda: item_flag_set(
+                item=item, flagged=True, note="gore", by=manager, now=NOW
+            )
+        ),
+        refused(
+            lambda: project_care_set(
+                project=project, flagged_cap=3, flagged_window=timedelta(hours=4)
+            )
+        ),
+    ]
+
+    assert messages[0].startswith(f"{project.name} is archived, so no work can be")
+    assert not Batch.objects.exists()
+    assert Membership.objects.get(pk=member.pk).quota_day is None
+    assert not GoldQuestion.objects.exists()
+    assert not Item.objects.get(pk=item.pk).distressing
 
 
 def test_an_archived_project_is_still_exported(project, reviewer):
