@@ -86,7 +86,12 @@ def question_remove(
     request: AuthenticatedHtmxRequest, project_id: int, item_id: int
 ) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.MANAGER).project
-    gold_question_remove(item=get_object_or_404(Item, project=project, pk=item_id))
+    try:
+        gold_question_remove(item=get_object_or_404(Item, project=project, pk=item_id))
+    except ValidationError as e:
+        return _page(
+            request, project, _settings_form(project), error=" ".join(e.messages)
+        )
     return redirect("annotate:quality", project_id=project.pk)
 
 

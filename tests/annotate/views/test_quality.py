@@ -8,6 +8,7 @@ from pytest_django.asserts import assertContains
 
 from annotate.models import GoldQuestion, Membership, Project
 from annotate.services.gold import item_rescore
+from annotate.services.projects import project_archive
 from annotate.services.quality import gold_question_set
 from tests.factories import ItemFactory
 from tests.labelling import claim, labels, submit
@@ -104,3 +105,23 @@ def test_a_paused_annotator_shows_with_the_evidence_and_the_pause_is_undone(
     assertContains(page, "Undo the pause")
     assert r.status_code == 302
     assert Membership.objects.get(user=annotator).paused_at is None
+
+
+def test_an_archived_projects_gold_questions_stay_and_the_page_says_why(
+    client, project, manager
+):
+    item = ItemFactory(project=project)
+    gold_question_set(
+        item=item,
+        values={"refusal_type": "none"},
+        source="manager",
+        created_by=None,
+        now=timezone.now(),
+    )
+    project_archive(project=project, now=timezone.now())
+    client.force_login(manager)
+
+    r = client.post(url(project, f"questions/{item.pk}/remove/"))
+
+    assertContains(r, f"{project.name} is archived, so its gold questions cannot")
+    assert GoldQuestion.objects.filter(item=item).exists()
