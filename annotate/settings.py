@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "annotate.api.exception_handler",
+    "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 

@@ -5,7 +5,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from annotate import api
 from annotate.views import (
     account,
     annotator,
@@ -204,62 +203,9 @@ annotate_patterns = [
     ),
 ]
 
-api_patterns = [
-    path("projects/", api.ProjectListApi.as_view(), name="api-projects"),
-    path(
-        "projects/<int:project_id>/", api.ProjectDetailApi.as_view(), name="api-project"
-    ),
-    path(
-        "projects/<int:project_id>/imports/",
-        api.ProjectImportApi.as_view(),
-        name="api-project-import",
-    ),
-    path("jobs/<int:job_id>/", api.JobDetailApi.as_view(), name="api-job"),
-    path(
-        "jobs/<int:job_id>/download/<slug:part>/",
-        api.JobDownloadApi.as_view(),
-        name="api-job-download",
-    ),
-    path(
-        "projects/<int:project_id>/exports/",
-        api.ProjectExportApi.as_view(),
-        name="api-project-export",
-    ),
-    path(
-        "projects/<int:project_id>/agreement/",
-        api.ProjectAgreementApi.as_view(),
-        name="api-agreement",
-    ),
-    path(
-        "projects/<int:project_id>/calibration/",
-        api.ProjectCalibrationApi.as_view(),
-        name="api-calibration",
-    ),
-    path(
-        "label-sets/<slug:name>/<int:number>/",
-        api.LabelSetVersionApi.as_view(),
-        name="api-label-set",
-    ),
-    path(
-        "projects/<int:project_id>/claim/",
-        api.ProjectClaimApi.as_view(),
-        name="api-claim",
-    ),
-    path(
-        "assignments/<int:assignment_id>/annotation/",
-        api.AssignmentAnnotationApi.as_view(),
-        name="api-annotation",
-    ),
-    path(
-        "assignments/<int:assignment_id>/skip/",
-        api.AssignmentSkipApi.as_view(),
-        name="api-skip",
-    ),
-]
-
 urlpatterns = [
     path("", include((annotate_patterns, "annotate"))),
-    path("api/", include((api_patterns, "api"))),
+    path("api/", include(("annotate.api.urls", "api"))),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # A new member's invitation (services.members.membership_add): Django's
@@ -278,4 +224,4 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "annotate.api.not_found"
+handler404 = "annotate.api.errors.not_found"

@@ -1,0 +1,88 @@
+"""Projects: list, detail, import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotate import importers
+from annotate.access import access_project
+from annotate.api.common import JobOutputSerializer, authenticated_user
+from annotate.models import (
+    Membership,
+    Role,
+)
+from annotate.services.jobs import (
+    import_job_create,
+)
+
+
+class ProjectOutputSerializer(serializers.Serializer[Membership]):
+    id = serializers.IntegerField(source="project.id")
+    name = serializers.CharField(source="project.name")
+    role = serializers.CharField()
+    label_set = serializers.CharField(source="project.label_set_version.label_set.name")
+    label_set_version = serializers.IntegerField(
+        source="project.label_set_version.number"
+    )
+    overlap = serializers.IntegerField(source="project.overlap")
+    items_total = serializers.IntegerField(source="project.items_total")
+    items_complete = serializers.IntegerField(source="project.items_complete")
+    annotations_total = serializers.IntegerField(source="project.annotations_total")
+    # Set while the project is archived (read-only; still exported).
+    archived_at = serializers.DateTimeField(source="project.archived_at")
+
+
+class ProjectListApi(APIView):
+    def get(self, request: Request) -> Response:
+        memberships = (
+            Membership.objects.active()
+            .filter(user=authenticated_user(request))
+            .select_related("project__label_set_version__label_set")
+            .order_by("project__name")
+        )
+        return Response(
+            {"results": [ProjectOutputSerializer(m).data for m in memberships]}
+        )
+
+
+class ProjectDetailApi(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        membership = access_project(request.user, project_id)
+        return Response(ProjectOutputSerializer(membership).data)
+
+
+class ProjectImportApi(APIView):
+    """Upload a transcript file; the import runs as a job (202, then poll the job)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        file = serializers.FileField()
+        format = serializers.ChoiceField(choices=importers.FORMATS, required=False)
+
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access_project(request.user, project_id, role=Role.MANAGER).project
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        job = import_job_create(
+            project=project,
+            upload=upload,
+            filename=upload.name,
+            fmt=data.validated_data.get("format"),
+            created_by=authenticated_user(request),
+            now=timezone.now(),
+        )
+        job.refresh_from_db()  # eager mode has already run it
+        return Response(
+            JobOutputSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/jobs/{job.pk}/"},
+        )
