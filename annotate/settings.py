@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "labelsets",
     "annotate",
@@ -236,7 +238,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "annotate.api.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "refusal-annotate API",
+    "DESCRIPTION": (
+        "Label how AI models refuse: projects, imports, the labelling loop, "
+        "agreement, calibration and gold exports. Authenticate with "
+        "`Authorization: Token <key>` (a member's token, from their profile) or a "
+        "session. Every error answers with one body: "
+        '`{"detail": "...", "errors": {"field": ["message", ...]}}`.'
+    ),
+    "VERSION": "1",
+    # The docs' assets come from drf-spectacular-sidecar: no CDN under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {

@@ -256,6 +256,15 @@ ROUTES: dict[str, Route] = {
     "annotate:transcript-flag": Route(transcript_kwargs, {"POST": page(M)}),
     "annotate:flags": Route(project_kwargs, {"GET": page(M)}),
     # The API.
+    # The schema and its docs describe the API and hold no data: public.
+    **{
+        f"api:{name}": Route(
+            no_kwargs,
+            {"GET": PUBLIC}
+            | {m: everyone(405) for m in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")},
+        )
+        for name in ("schema", "docs", "redoc")
+    },
     "api:api-projects": Route(
         no_kwargs, {"GET": everyone(ALLOWED) | {"anonymous": 401}}
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -35,3 +37,32 @@ class JobOutputSerializer(serializers.ModelSerializer[Job]):
             "started_at",
             "finished_at",
         ]
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """The one error body of every API answer that is not a success."""
+
+    detail = serializers.CharField()
+    # Shadows Serializer.errors: fine for a shape that is documented, never validated.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages by field (or key path); empty when the detail says it all.",
+    )
+
+
+# The errors any authenticated endpoint may answer; each endpoint adds its own.
+ERRORS: dict[int, type[ErrorSerializer]] = {
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+}
+
+
+def responses(ok: dict[int, Any], *, invalid: bool = False) -> dict[int, Any]:
+    """An endpoint's responses for the schema: its successes, the common
+    errors, and 400 when it validates input."""
+    return {**ok, **ERRORS, **({400: ErrorSerializer} if invalid else {})}
+
+
+class JobStartedSerializer(serializers.Serializer[Any]):
+    job = JobOutputSerializer()

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import access_assignment, access_project
+from annotate.api.common import responses
 from annotate.models import (
     Annotation,
     SkipKind,
@@ -32,9 +38,57 @@ def _transcript_data(transcript: Transcript) -> dict[str, object]:
     }
 
 
+class TranscriptOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    messages = serializers.ListField(child=serializers.DictField())
+    source_model = serializers.CharField()
+    dataset = serializers.CharField()
+    external_id = serializers.CharField()
+    prompt_group = serializers.CharField()
+    metadata = serializers.DictField()
+
+
+class ClaimOutputSerializer(serializers.Serializer[Any]):
+    """The claim's answer, for the schema: the view builds a plain dict."""
+
+    id = serializers.IntegerField()
+    expires_at = serializers.DateTimeField()
+    transcript = TranscriptOutputSerializer()
+    content_warning = serializers.CharField(allow_null=True)
+    label_set = inline_serializer(
+        "ClaimLabelSet",
+        {
+            "name": serializers.CharField(),
+            "version": serializers.IntegerField(),
+            "url": serializers.CharField(),
+        },
+    )
+
+
+class AnnotationOutputSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField()
+    values = serializers.DictField()
+    seconds_spent = serializers.FloatField()
+    client_uuid = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
 class ProjectClaimApi(APIView):
     """Claim the next item (or get the live claim back); 204 when the queue is empty."""
 
+    @extend_schema(
+        summary="Claim the next item, or get the live claim back",
+        request=None,
+        responses=responses(
+            {
+                200: ClaimOutputSerializer,
+                204: OpenApiResponse(description="The queue is empty."),
+            },
+            invalid=True,
+        ),
+    )
     def post(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id)
         # 400 with the reason, not the empty queue's 204: a pipeline should stop.
@@ -85,6 +139,14 @@ class AssignmentAnnotationApi(APIView):
         client_uuid = serializers.UUIDField()
         seconds = serializers.FloatField(min_value=0, required=False, default=0.0)
 
+    @extend_schema(
+        summary="Submit labels for a claim (idempotent by client_uuid)",
+        request=InputSerializer,
+        responses=responses(
+            {201: AnnotationOutputSerializer, 200: AnnotationOutputSerializer},
+            invalid=True,
+        ),
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment, _ = access_assignment(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
@@ -111,6 +173,23 @@ class AssignmentSkipApi(APIView):
             choices=SkipKind.choices, required=False, default=SkipKind.OTHER
         )
 
+    @extend_schema(
+        summary="Skip a claim, with a kind and a reason",
+        request=InputSerializer,
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "Skipped",
+                    {
+                        "id": serializers.IntegerField(),
+                        "status": serializers.CharField(),
+                        "kind": serializers.CharField(),
+                    },
+                )
+            },
+            invalid=True,
+        ),
+    )
     def post(self, request: Request, assignment_id: int) -> Response:
         assignment, _ = access_assignment(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)

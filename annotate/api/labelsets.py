@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    extend_schema,
+)
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotate.api.common import authenticated_user
+from annotate.api.common import authenticated_user, responses
 from annotate.queries import (
     label_sets_visible_to,
 )
@@ -19,6 +23,10 @@ class LabelSetVersionApi(APIView):
     """A label set version's schema (fields, options, hotkeys, rules); 404
     unless the user may see the label set."""
 
+    @extend_schema(
+        summary="A label set version: fields, options, hotkeys, rules",
+        responses=responses({200: OpenApiTypes.OBJECT}),
+    )
     def get(self, request: Request, name: str, number: int) -> Response:
         # Only a label set the user may see (queries.label_sets_visible_to).
         visible = label_sets_visible_to(authenticated_user(request))

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import (
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -13,7 +17,7 @@ from rest_framework.views import APIView
 
 from annotate import importers
 from annotate.access import access_project
-from annotate.api.common import JobOutputSerializer, authenticated_user
+from annotate.api.common import JobOutputSerializer, authenticated_user, responses
 from annotate.models import (
     Membership,
     Role,
@@ -40,6 +44,16 @@ class ProjectOutputSerializer(serializers.Serializer[Membership]):
 
 
 class ProjectListApi(APIView):
+    @extend_schema(
+        summary="The projects the caller is a member of, with their role",
+        responses=responses(
+            {
+                200: inline_serializer(
+                    "ProjectList", {"results": ProjectOutputSerializer(many=True)}
+                )
+            }
+        ),
+    )
     def get(self, request: Request) -> Response:
         memberships = (
             Membership.objects.active()
@@ -53,6 +67,10 @@ class ProjectListApi(APIView):
 
 
 class ProjectDetailApi(APIView):
+    @extend_schema(
+        summary="One project, with the caller's role",
+        responses=responses({200: ProjectOutputSerializer}),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id)
         return Response(ProjectOutputSerializer(membership).data)
@@ -67,6 +85,11 @@ class ProjectImportApi(APIView):
         file = serializers.FileField()
         format = serializers.ChoiceField(choices=importers.FORMATS, required=False)
 
+    @extend_schema(
+        summary="Import a transcript file (managers); poll the job",
+        request=InputSerializer,
+        responses=responses({202: JobOutputSerializer}, invalid=True),
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.MANAGER).project
         data = self.InputSerializer(data=request.data)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+)
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import access_project
-from annotate.api.common import JobOutputSerializer, authenticated_user
+from annotate.api.common import (
+    JobOutputSerializer,
+    JobStartedSerializer,
+    authenticated_user,
+    responses,
+)
 from annotate.models import (
     JobKind,
     JobStatus,
@@ -37,6 +47,11 @@ class ProjectExportApi(APIView):
     """Start a gold export: 202 with the job; when it has succeeded, download
     the data at /api/jobs/{id}/download/data/ and its manifest at .../manifest/."""
 
+    @extend_schema(
+        summary="Start a gold export (reviewers and managers)",
+        request=OpenApiTypes.OBJECT,
+        responses=responses({202: JobStartedSerializer}, invalid=True),
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.REVIEWER).project
         if not isinstance(request.data, dict):
@@ -61,6 +76,20 @@ class ProjectCalibrationApi(APIView):
     the metadata key `breakdown` (default category): 200 with it once computed
     (`refresh=true` recomputes), else 202 with the job to poll."""
 
+    @extend_schema(
+        summary="The calibration report of the gold per source model",
+        parameters=[
+            OpenApiParameter(
+                "breakdown", str, description="Metadata key (default category)."
+            ),
+            OpenApiParameter(
+                "refresh", bool, description="Recompute even if computed."
+            ),
+        ],
+        responses=responses(
+            {200: OpenApiTypes.OBJECT, 202: JobStartedSerializer}, invalid=True
+        ),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.REVIEWER).project
         refresh = request.query_params.get("refresh", "").lower() in {"1", "true"}
@@ -103,6 +132,26 @@ class ProjectAgreementApi(APIView):
     """Agreement figures for a project: 200 with them when computed for these
     filters, else 202 with the job computing them (poll it, then GET again)."""
 
+    @extend_schema(
+        summary="Agreement figures (Krippendorff's alpha and more) per field",
+        parameters=[
+            OpenApiParameter("field", str, description="Only this field's figures."),
+            *(
+                OpenApiParameter(name, str)
+                for name in ("source_model", "dataset", "category", "annotators")
+            ),
+            OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("resamples", int, description="0..10,000 (default 1000)."),
+            OpenApiParameter("seed", int),
+            OpenApiParameter(
+                "refresh", bool, description="Recompute even if computed."
+            ),
+        ],
+        responses=responses(
+            {200: OpenApiTypes.OBJECT, 202: JobStartedSerializer}, invalid=True
+        ),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         membership = access_project(request.user, project_id, role=Role.REVIEWER)
         project = membership.project

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import jobs, labelling, labelsets, projects, reports
+from annotate.api import docs, jobs, labelling, labelsets, projects, reports
 
 urlpatterns = [
+    # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
+    path("schema/", docs.SchemaApi.as_view(), name="schema"),
+    path(
+        "docs/",
+        docs.SwaggerDocs.as_view(url_name="api:schema"),
+        name="docs",
+    ),
+    path(
+        "docs/redoc/",
+        docs.RedocDocs.as_view(url_name="api:schema"),
+        name="redoc",
+    ),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects"),
     path(
         "projects/<int:project_id>/",
