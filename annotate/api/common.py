@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db.models import QuerySet
 from rest_framework import exceptions, serializers
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from annotate.models import (
     Job,
@@ -66,3 +71,54 @@ def responses(ok: dict[int, Any], *, invalid: bool = False) -> dict[int, Any]:
 
 class JobStartedSerializer(serializers.Serializer[Any]):
     job = JobOutputSerializer()
+
+
+class CursorPage(CursorPagination):
+    """Cursor pages for every list that can grow: stable while rows are
+    inserted (an offset page would repeat or skip them), and no COUNT."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+    ordering = "id"
+
+
+_PAGES: dict[
+    type[serializers.BaseSerializer[Any]], type[serializers.Serializer[Any]]
+] = {}
+
+
+def paged(
+    serializer: type[serializers.BaseSerializer[Any]],
+) -> type[serializers.Serializer[Any]]:
+    """The schema of a cursor page of `serializer` rows: {next, previous, results}."""
+    if serializer not in _PAGES:
+        name = re.sub(r"Serializer$", "", serializer.__name__) + "Page"
+        _PAGES[serializer] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer(many=True),
+            },
+        )
+    return _PAGES[serializer]
+
+
+def paged_response(
+    request: Request,
+    view: APIView,
+    queryset: QuerySet[Any],
+    serializer: type[serializers.BaseSerializer[Any]],
+    *,
+    ordering: str = "id",
+    context: dict[str, Any] | None = None,
+) -> Response:
+    """One cursor page of `queryset`, ordered by a unique key (`id` or `-id`)."""
+    page = CursorPage()
+    page.ordering = ordering
+    rows = page.paginate_queryset(queryset, request, view=view)
+    return page.get_paginated_response(
+        serializer(rows, many=True, context=context or {}).data
+    )
