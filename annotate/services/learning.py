@@ -795,10 +795,25 @@ def _priorities_write(updates: list[tuple[int, float, bool, str | None]]) -> Non
         else "(%s, %s, %s, %s)"
     )
     placeholders = ", ".join([row] * len(updates))
-    sql = (
-        f"WITH v(id, priority, audit, suggestion) AS (VALUES {placeholders}) "  # noqa: S608 - fixed SQL, values as parameters
-        "UPDATE annotate_item SET priority = v.priority, audit = v.audit, "
-        "suggestion = v.suggestion FROM v WHERE annotate_item.transcript_id = v.id"
-    )
+    if connection.vendor == "postgresql":
+        # The rows locked first, in key order, as a settings change locks
+        # them (projects.project_update): the join's own order would take
+        # them in any order and deadlock with it (seen in CI). NO KEY, as a
+        # claim takes them; MATERIALIZED, so the lock runs in its order.
+        sql = (
+            f"WITH v(id, priority, audit, suggestion) AS (VALUES {placeholders}), "  # noqa: S608 - fixed SQL, values as parameters
+            "locked AS MATERIALIZED (SELECT i.transcript_id FROM annotate_item i "
+            "WHERE i.transcript_id IN (SELECT id FROM v) "
+            "ORDER BY i.transcript_id FOR NO KEY UPDATE) "
+            "UPDATE annotate_item SET priority = v.priority, audit = v.audit, "
+            "suggestion = v.suggestion FROM v JOIN locked ON locked.transcript_id = v.id "
+            "WHERE annotate_item.transcript_id = v.id"
+        )
+    else:
+        sql = (
+            f"WITH v(id, priority, audit, suggestion) AS (VALUES {placeholders}) "  # noqa: S608 - fixed SQL, values as parameters
+            "UPDATE annotate_item SET priority = v.priority, audit = v.audit, "
+            "suggestion = v.suggestion FROM v WHERE annotate_item.transcript_id = v.id"
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, [x for u in updates for x in u])
