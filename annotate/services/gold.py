@@ -324,7 +324,15 @@ def decision_record(
         reason=reason.strip()[:5000],
         created_at=now,
     )
-    gold_before, gold_after = changed(decision.before, clean)
+    # The gold holds each field as {"value", "method", ...}: its value is
+    # what the decision replaces.
+    gold_before, gold_after = changed(
+        {
+            k: v.get("value") if isinstance(v, dict) else v
+            for k, v in decision.before.items()
+        },
+        clean,
+    )
     audit_record(
         project_id=item.project_id,
         actor=reviewer,

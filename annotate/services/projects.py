@@ -34,6 +34,7 @@ from annotate.services.care import care_settings_errors
 from annotate.services.learning import (
     project_queue_configure,
     queue_settings_data,
+    queue_settings_of,
     queue_settings_parse,
 )
 from annotate.services.queue import assignments_end
@@ -273,6 +274,13 @@ def project_update(
             "queue_settings": stored,
         },
     )
+    if "queue_settings" in after:
+        # Of the queue settings, the ones changed.
+        before["queue_settings"], after["queue_settings"] = changed(
+            before["queue_settings"], after["queue_settings"]
+        )
+        if not after["queue_settings"]:
+            del before["queue_settings"], after["queue_settings"]
     if after:
         audit_record(
             project_id=project.pk,
@@ -322,12 +330,17 @@ def project_update(
 
 
 def _settings_of(project: Project) -> dict[str, Any]:
-    """The project's ProjectSettings fields as stored, for the audit's diff."""
+    """The project's ProjectSettings fields as stored, for the audit's diff:
+    its queue settings with the defaults it runs with filled in (a project
+    may store fewer), so only a setting really changed shows."""
     return {
         f.name: getattr(project, f.name)
         for f in fields(ProjectSettings)
         if f.name != "label_set_version"
-    } | {"label_set_version": project.label_set_version_id}
+    } | {
+        "label_set_version": project.label_set_version_id,
+        "queue_settings": queue_settings_data(queue_settings_of(project)),
+    }
 
 
 def _live_claims() -> Subquery:
