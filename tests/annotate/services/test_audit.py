@@ -8,7 +8,15 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from annotate.models import AuditAction, AuditEntry, Batch, Item, Membership, Project
+from annotate.models import (
+    AuditAction,
+    AuditEntry,
+    Batch,
+    Item,
+    Membership,
+    Project,
+    Role,
+)
 from annotate.services.assignments import (
     allocations_move,
     batch_create,
@@ -69,11 +77,14 @@ def test_a_correction_that_changes_nothing_writes_no_entry(project, annotator):
     assert not AuditEntry.objects.exists()
 
 
-def test_a_decision_records_the_gold_it_replaced_and_the_reason(labelled, reviewer):
+def test_a_decision_records_the_gold_it_replaced_and_the_reason(
+    labelled, reviewer_of
+):
     project = ProjectFactory(overlap=2)
-    item = ItemFactory(project=project)
+    pk = ItemFactory(project=project).pk
     labelled(project, "policy", "policy")
-    item = Item.objects.select_related("project__label_set_version").get(pk=item.pk)
+    item = Item.objects.select_related("project__label_set_version").get(pk=pk)
+    reviewer = reviewer_of(project)
 
     decision = decision_record(
         item=item,
@@ -94,7 +105,7 @@ def test_a_decision_records_the_gold_it_replaced_and_the_reason(labelled, review
 
 def test_adding_a_member_is_audited_with_their_role(project, manager, outsider):
     added = membership_add(
-        project=project, username="charlie", role="reviewer", actor=manager, now=NOW
+        project=project, username="charlie", role=Role.REVIEWER, actor=manager, now=NOW
     )
 
     entry = the_entry(action=AuditAction.MEMBER_ADD)
@@ -106,8 +117,8 @@ def test_adding_a_member_is_audited_with_their_role(project, manager, outsider):
 def test_a_role_change_is_audited_once(project, manager, annotator):
     m = Membership.objects.get(user=annotator, project=project)
 
-    membership_role_set(membership=m, role="reviewer", actor=manager, now=NOW)
-    membership_role_set(membership=m, role="reviewer", actor=manager, now=NOW)
+    membership_role_set(membership=m, role=Role.REVIEWER, actor=manager, now=NOW)
+    membership_role_set(membership=m, role=Role.REVIEWER, actor=manager, now=NOW)
 
     entry = the_entry(action=AuditAction.ROLE_CHANGE)
     assert entry.actor == manager
@@ -119,7 +130,7 @@ def test_a_refused_change_leaves_no_entry(project, manager):
     m = Membership.objects.get(user=manager, project=project)
 
     with pytest.raises(ValidationError):
-        membership_role_set(membership=m, role="annotator", actor=manager, now=NOW)
+        membership_role_set(membership=m, role=Role.ANNOTATOR, actor=manager, now=NOW)
 
     assert not AuditEntry.objects.exists()
 
