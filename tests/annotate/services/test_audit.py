@@ -77,9 +77,7 @@ def test_a_correction_that_changes_nothing_writes_no_entry(project, annotator):
     assert not AuditEntry.objects.exists()
 
 
-def test_a_decision_records_the_gold_it_replaced_and_the_reason(
-    labelled, reviewer_of
-):
+def test_a_decision_records_the_gold_it_replaced_and_the_reason(labelled, reviewer_of):
     project = ProjectFactory(overlap=2)
     pk = ItemFactory(project=project).pk
     labelled(project, "policy", "policy")
