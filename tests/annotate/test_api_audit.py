@@ -63,7 +63,9 @@ def test_filters_by_action_actor_and_since(project, manager, changes):
 
     by_action = api.get(url(project), {"action": AuditAction.ROLE_CHANGE}).json()
     by_actor = api.get(url(project), {"actor": "mona"}).json()
-    since = api.get(url(project), {"since": NOW - timedelta(hours=1)}).json()
+    since = api.get(
+        url(project), {"since": (NOW - timedelta(hours=1)).isoformat()}
+    ).json()
 
     assert [e["action"] for e in by_action["results"]] == ["role_change"]
     assert [e["action"] for e in by_actor["results"]] == ["role_change"]
