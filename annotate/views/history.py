@@ -79,24 +79,31 @@ def history(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     rows: list[tuple[AuditEntry, list[Change]]] = []
     older = None
     if not form.is_bound or form.is_valid():
-        f = form.cleaned_data if form.is_bound else {}
-        entries = audit_entries(
-            project,
-            action=f.get("action", ""),
-            actor=f.get("actor", ""),
-            object_type=f.get("object_type", ""),
-            object_id=f.get("object_id"),
-        )
-        if f.get("before"):
-            entries = entries.filter(pk__lt=f["before"])
-        page = list(entries[: HISTORY_PAGE + 1])
-        shown = page[:HISTORY_PAGE]
-        rows = list(zip(shown, changes_of(project, shown), strict=True))
-        if len(page) > HISTORY_PAGE:
-            older = _older_query(request, shown[-1].pk)
+        rows, last = _page(project, form.cleaned_data if form.is_bound else {})
+        older = _older_query(request, last) if last else None
     ctx = {"project": project, "form": form, "rows": rows, "older": older}
     template = "annotate/manager/history.html"
     return render(request, f"{template}#entries" if request.htmx else template, ctx)
+
+
+def _page(
+    project: Project, f: Mapping[str, Any]
+) -> tuple[list[tuple[AuditEntry, list[Change]]], int | None]:
+    """The entries the filters `f` pick, before the entry id `f["before"]`,
+    with their changes; and the id to page on from, if there are older ones."""
+    entries = audit_entries(
+        project,
+        action=f.get("action", ""),
+        actor=f.get("actor", ""),
+        object_type=f.get("object_type", ""),
+        object_id=f.get("object_id"),
+    )
+    if f.get("before"):
+        entries = entries.filter(pk__lt=f["before"])
+    page = list(entries[: HISTORY_PAGE + 1])
+    shown = page[:HISTORY_PAGE]
+    rows = list(zip(shown, changes_of(project, shown), strict=True))
+    return rows, shown[-1].pk if len(page) > HISTORY_PAGE else None
 
 
 def _actors(project: Project) -> list[str]:
