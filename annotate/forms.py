@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from annotate import importers
 from annotate.models import (
     FLAGGED_CAP_MAX,
+    AuditAction,
     Batch,
     GoldMethod,
     Project,
@@ -675,3 +676,32 @@ class QualityForm(forms.Form):
     pause_window = forms.IntegerField(
         min_value=1, max_value=200, label="Recent questions the pause looks at"
     )
+
+
+class HistoryFilterForm(forms.Form):
+    """The History page's filters and its keyset cursor (`before`, an entry id)."""
+
+    OBJECT_TYPES = [
+        ("", "Anything"),
+        ("project", "Project"),
+        ("membership", "Member"),
+        ("annotation", "Label"),
+        ("decision", "Decision"),
+        ("batch", "Batch"),
+    ]
+
+    action = forms.ChoiceField(
+        required=False, choices=[("", "Any change"), *AuditAction.choices]
+    )
+    actor = forms.ChoiceField(required=False, label="By")
+    object_type = forms.ChoiceField(required=False, choices=OBJECT_TYPES, label="On")
+    object_id = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, label="Id"
+    )
+    before = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, actors: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["actor"].choices = [("", "Anyone"), *((a, a) for a in actors)]  # type: ignore[attr-defined]

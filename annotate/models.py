@@ -978,3 +978,61 @@ def _without_hidden(value: object) -> object:
     if isinstance(value, list):
         return [_without_hidden(v) for v in value]
     return value
+
+
+class AuditAction(models.TextChoices):
+    """What an audit entry records (the History page's words for it)."""
+
+    ANNOTATION_CORRECT = "annotation_correct", "Label corrected"
+    DECISION_RECORD = "decision_record", "Decision recorded"
+    MEMBER_ADD = "member_add", "Member added"
+    ROLE_CHANGE = "role_change", "Role changed"
+    MEMBER_DEACTIVATE = "member_deactivate", "Member deactivated"
+    MEMBER_REACTIVATE = "member_reactivate", "Member reactivated"
+    BATCH_CREATE = "batch_create", "Work assigned"
+    ALLOCATIONS_MOVE = "allocations_move", "Assigned work moved"
+    QUOTA_SET = "quota_set", "Quotas changed"
+    SETTINGS_CHANGE = "settings_change", "Settings changed"
+    ARCHIVE = "archive", "Project archived"
+    UNARCHIVE = "unarchive", "Project unarchived"
+
+
+class AuditEntry(models.Model):
+    """Who changed what in a project, and when: written by the service that
+    makes the change, in its transaction (services.audit.audit_record), so
+    every caller is audited and a rolled-back change leaves no entry.
+
+    `before` and `after` hold the changed fields only, as stored values;
+    `object_repr` names the object as it was (as the admin's LogEntry does),
+    so an entry still reads right after a rename or a deletion.
+    """
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    # None: a system change (a command run without a user).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=32)
+    object_id = models.PositiveBigIntegerField()
+    object_repr = models.CharField(max_length=200, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The History page and the API: a project's entries, newest first.
+            models.Index(
+                fields=["project", "created_at"], name="audit_project_created"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_id} at {self.created_at}"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Annotation,
         ApiToken,
         Assignment,
+        AuditEntry,
         Batch,
         Decision,
         Item,
@@ -916,3 +917,30 @@ def item_flags(item_id: int, *, limit: int = 20) -> list[ItemFlag]:
         .select_related("by")
         .order_by("-created_at", "-pk")[:limit]
     )
+
+
+def audit_entries(
+    project: Project,
+    *,
+    action: str = "",
+    actor: str = "",
+    object_type: str = "",
+    object_id: int | None = None,
+    since: datetime | None = None,
+) -> models.QuerySet[AuditEntry]:
+    """The project's audit entries, newest first (by id: entries are written
+    as changes commit), with their actors; each filter applies when given."""
+    from annotate.models import AuditEntry
+
+    entries = AuditEntry.objects.filter(project=project)
+    if action:
+        entries = entries.filter(action=action)
+    if actor:
+        entries = entries.filter(actor__username=actor)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object_id is not None:
+        entries = entries.filter(object_id=object_id)
+    if since is not None:
+        entries = entries.filter(created_at__gte=since)
+    return entries.select_related("actor").order_by("-pk")

@@ -10,6 +10,7 @@ from annotate.views import (
     annotator,
     assignments,
     care,
+    history,
     home,
     manager,
     members,
@@ -171,6 +172,7 @@ annotate_patterns = [
         name="transcript-flag",
     ),
     path("projects/<int:project_id>/flags/", care.flags, name="flags"),
+    path("projects/<int:project_id>/history/", history.history, name="history"),
     path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
     path("projects/<int:project_id>/annotators/", review.annotators, name="annotators"),
     path(

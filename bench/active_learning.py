@@ -259,7 +259,7 @@ def project_ensure(size: int) -> tuple[int, float | None]:
             queue_strategy=QueueStrategy.HYBRID,
         )
         labeller = membership_ensure(
-            project=project, username=LABELLER, role=Role.ANNOTATOR, now=now
+            actor=None, project=project, username=LABELLER, role=Role.ANNOTATOR, now=now
         ).membership
         with connection.cursor() as cursor:
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
@@ -516,7 +516,11 @@ class Claimer:
 
         project = Project.objects.get(pk=project_id)
         member = membership_ensure(
-            project=project, username=CLAIMER, role=Role.ANNOTATOR, now=timezone.now()
+            actor=None,
+            project=project,
+            username=CLAIMER,
+            role=Role.ANNOTATOR,
+            now=timezone.now(),
         ).membership
         self.membership = Membership.objects.select_related(
             "project__label_set_version"

@@ -305,6 +305,7 @@ def annotators_ensure(project: Any) -> list[int]:
             user.set_unusable_password()
             user.save(update_fields=["password"])
         membership_ensure(
+            actor=None,
             now=timezone.now(),
             project=project,
             username=user.username,

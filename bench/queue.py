@@ -202,6 +202,7 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
             user.save(update_fields=["password"])
         for project in Project.objects.filter(pk__in=project_ids):
             membership_ensure(
+                actor=None,
                 now=timezone.now(),
                 project=project,
                 username=user.username,

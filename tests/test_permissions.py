@@ -255,6 +255,7 @@ ROUTES: dict[str, Route] = {
     "annotate:quality-unblock": Route(member_kwargs, {"POST": page(M)}),
     "annotate:transcript-flag": Route(transcript_kwargs, {"POST": page(M)}),
     "annotate:flags": Route(project_kwargs, {"GET": page(M)}),
+    "annotate:history": Route(project_kwargs, {"GET": page(M)}),
     # The API.
     # The schema and its docs describe the API and hold no data: public.
     **{
@@ -279,6 +280,7 @@ ROUTES: dict[str, Route] = {
     "api:api-project-export": Route(project_kwargs, {"POST": api(R)}),
     "api:api-agreement": Route(project_kwargs, {"GET": api(R)}),
     "api:api-calibration": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-audit": Route(project_kwargs, {"GET": api(M)}),
     "api:api-job": Route(lambda w: {"job_id": w.job}, {"GET": api(R)}),
     "api:api-job-download": Route(
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import docs, jobs, labelling, labelsets, projects, reports
+from annotate.api import audit, docs, jobs, labelling, labelsets, projects, reports
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -70,5 +70,10 @@ urlpatterns = [
         "assignments/<int:assignment_id>/skip/",
         labelling.AssignmentSkipApi.as_view(),
         name="api-skip",
+    ),
+    path(
+        "projects/<int:project_id>/audit/",
+        audit.ProjectAuditApi.as_view(),
+        name="api-audit",
     ),
 ]

@@ -31,6 +31,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     Batch,
     Item,
     Membership,
@@ -43,6 +44,7 @@ from annotate.queries import (
     search_deadline,
     transcripts_matching,
 )
+from annotate.services.audit import audit_record, changed
 from annotate.services.searches import saved_search_of
 
 # At most this many items per batch: one request's worth of rows to lock.
@@ -278,6 +280,20 @@ def batch_create(
         Membership.objects.filter(project=project, user_id=user_id).update(
             assigned_open=F("assigned_open") + n
         )
+    audit_record(
+        project_id=project.pk,
+        actor=created_by,
+        action=AuditAction.BATCH_CREATE,
+        obj=batch,
+        object_repr=batch.name,
+        before={},
+        after={
+            "mode": mode,
+            "items_count": batch.items_count,
+            "assigned": {name_of[u]: per_annotator[u] for u in user_ids},
+        },
+        now=now,
+    )
     return BatchResult(
         batch=batch,
         per_annotator={name_of[u]: per_annotator[u] for u in user_ids},
@@ -300,6 +316,7 @@ def allocations_move(
     project: Project,
     from_username: str,
     to_usernames: Sequence[str],
+    actor: User | None,
     now: datetime,
 ) -> dict[str, int]:
     """Move a member's unstarted allocations to others, in turn; each moved
@@ -351,10 +368,22 @@ def allocations_move(
             assigned_open=F("assigned_open") + n
         )
     name_of = {m.user_id: m.user.username for m in targets}
-    return {
+    result = {
         **{name_of[u]: got[u] for u in target_ids},
         "kept": len(pending) - len(moved),
     }
+    if moved:
+        audit_record(
+            project_id=project.pk,
+            actor=actor,
+            action=AuditAction.ALLOCATIONS_MOVE,
+            obj=source,
+            object_repr=from_username.strip(),
+            before={"assigned": {from_username.strip(): len(moved)}},
+            after={"assigned": {name_of[u]: got[u] for u in target_ids if got[u]}},
+            now=now,
+        )
+    return result
 
 
 def _member_named(project: Project, username: str, *, field: str) -> list[Membership]:
@@ -372,6 +401,7 @@ def membership_quota_set(
     membership: Membership,
     quota_day: int | None,
     quota_total: int | None,
+    actor: User | None,
     now: datetime,
 ) -> Membership:
     """Set a member's quotas (None: no limit). Refused, naming the number,
@@ -393,6 +423,21 @@ def membership_quota_set(
         )
     if errors:
         raise ValidationError(errors)
+    before, after = changed(
+        {"quota_day": current.quota_day, "quota_total": current.quota_total},
+        {"quota_day": quota_day, "quota_total": quota_total},
+    )
+    if after:
+        audit_record(
+            project_id=current.project_id,
+            actor=actor,
+            action=AuditAction.QUOTA_SET,
+            obj=current,
+            object_repr=current.user.username,
+            before=before,
+            after=after,
+            now=now,
+        )
     Membership.objects.filter(pk=current.pk).update(
         quota_day=quota_day, quota_total=quota_total
     )

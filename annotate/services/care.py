@@ -26,12 +26,14 @@ from django.db import transaction
 from annotate.importers import CONTENT_WARNING_MAX
 from annotate.models import (
     FLAGGED_CAP_MAX,
+    AuditAction,
     FlagSource,
     Item,
     ItemFlag,
     Membership,
     Project,
 )
+from annotate.services.audit import audit_record, changed
 
 WINDOW_MIN = timedelta(minutes=10)
 WINDOW_MAX = timedelta(days=7)
@@ -164,7 +166,12 @@ def care_settings_errors(
 
 @transaction.atomic
 def project_care_set(
-    *, project: Project, flagged_cap: int | None, flagged_window: timedelta
+    *,
+    project: Project,
+    flagged_cap: int | None,
+    flagged_window: timedelta,
+    actor: User | None,
+    now: datetime,
 ) -> Project:
     """Set the project's cap on flagged items per annotator and its window.
 
@@ -179,6 +186,20 @@ def project_care_set(
         flagged_cap=flagged_cap, flagged_window=flagged_window
     ):
         raise ValidationError(errors)
+    fields = {"flagged_cap": flagged_cap, "flagged_window": flagged_window}
+    before, after = changed(
+        Project.objects.filter(pk=project.pk).values(*fields).get(), fields
+    )
+    if after:
+        audit_record(
+            project_id=project.pk,
+            actor=actor,
+            action=AuditAction.SETTINGS_CHANGE,
+            obj=project,
+            before=before,
+            after=after,
+            now=now,
+        )
     project.flagged_cap, project.flagged_window = flagged_cap, flagged_window
     Project.objects.filter(pk=project.pk).update(
         flagged_cap=flagged_cap, flagged_window=flagged_window

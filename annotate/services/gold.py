@@ -16,6 +16,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     Decision,
     Gold,
     GoldMethod,
@@ -23,6 +24,7 @@ from annotate.models import (
     Project,
     ReviewClaim,
 )
+from annotate.services.audit import audit_record, changed
 from labelsets.schema import Field, Schema
 
 # Disagreement: scored per item after each new or corrected label, by a task.
@@ -321,6 +323,25 @@ def decision_record(
         before=before or {},
         reason=reason.strip()[:5000],
         created_at=now,
+    )
+    # The gold holds each field as {"value", "method", ...}: its value is
+    # what the decision replaces.
+    gold_before, gold_after = changed(
+        {
+            k: v.get("value") if isinstance(v, dict) else v
+            for k, v in decision.before.items()
+        },
+        clean,
+    )
+    audit_record(
+        project_id=item.project_id,
+        actor=reviewer,
+        action=AuditAction.DECISION_RECORD,
+        obj=decision,
+        object_repr=f"item {item.pk}, decision {decision.number}",
+        before={"values": gold_before},
+        after={"values": gold_after, "reason": decision.reason},
+        now=now,
     )
     labels = list(
         Annotation.objects.filter(

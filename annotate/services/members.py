@@ -16,7 +16,15 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from annotate.models import Assignment, AssignmentStatus, Membership, Project, Role
+from annotate.models import (
+    Assignment,
+    AssignmentStatus,
+    AuditAction,
+    Membership,
+    Project,
+    Role,
+)
+from annotate.services.audit import audit_record
 from annotate.services.queue import _assignments_release
 
 
@@ -42,6 +50,7 @@ def membership_add(
     *,
     project: Project,
     role: Role,
+    actor: User | None,
     now: datetime,
     username: str = "",
     email: str = "",
@@ -56,7 +65,7 @@ def membership_add(
     neither, `invalid` for an e-mail or a new username the user model
     refuses, `ambiguous` when several users have the e-mail, and
     `already_member` for a member, active or not (reactivation is its own
-    action); nothing is saved then.
+    action); nothing is saved then. Audited as done by `actor`.
     """
     field = "email" if email.strip() else "username"
     user = _user_find(username=username.strip(), email=email.strip())
@@ -71,7 +80,7 @@ def membership_add(
             )
         return NewMember(
             membership=_membership_create(
-                project=project, user=user, role=role, now=now
+                project=project, user=user, role=role, actor=actor, now=now
             ),
             created_user=False,
             password=None,
@@ -94,7 +103,7 @@ def membership_add(
         )
     return NewMember(
         membership=_membership_create(
-            project=project, user=created, role=role, now=now
+            project=project, user=created, role=role, actor=actor, now=now
         ),
         created_user=True,
         password=password,
@@ -163,16 +172,27 @@ def _username_free(wanted: str) -> str:
 
 
 def _membership_create(
-    *, project: Project, user: User, role: Role, now: datetime
+    *, project: Project, user: User, role: Role, actor: User | None, now: datetime
 ) -> Membership:
-    return Membership.objects.create(
+    membership = Membership.objects.create(
         user=user, project=project, role=role, is_active=True, created_at=now
     )
+    audit_record(
+        project_id=project.pk,
+        actor=actor,
+        action=AuditAction.MEMBER_ADD,
+        obj=membership,
+        object_repr=user.username,
+        before={},
+        after={"role": role},
+        now=now,
+    )
+    return membership
 
 
 @transaction.atomic
 def membership_ensure(
-    *, project: Project, username: str, role: Role, now: datetime
+    *, project: Project, username: str, role: Role, actor: User | None, now: datetime
 ) -> NewMember:
     """Make `username` an active member with `role`, creating the user (with
     a random password, returned once) if new: the command line's, the demo's
@@ -190,20 +210,26 @@ def membership_ensure(
         user = user_model.objects.create_user(username=username, password=password)
     membership = Membership.objects.filter(user=user, project=project).first()
     if membership is None:
-        membership = _membership_create(project=project, user=user, role=role, now=now)
+        membership = _membership_create(
+            project=project, user=user, role=role, actor=actor, now=now
+        )
     else:
-        membership = membership_role_set(membership=membership, role=role)
-        membership = membership_reactivate(membership=membership)
+        membership = membership_role_set(
+            membership=membership, role=role, actor=actor, now=now
+        )
+        membership = membership_reactivate(membership=membership, actor=actor, now=now)
     return NewMember(
         membership=membership, created_user=password is not None, password=password
     )
 
 
 @transaction.atomic
-def membership_role_set(*, membership: Membership, role: Role) -> Membership:
+def membership_role_set(
+    *, membership: Membership, role: Role, actor: User | None, now: datetime
+) -> Membership:
     """Give the member another role.
 
-    Idempotent. Raises ValidationError on `role` (code `last_manager`) when
+    Idempotent (audited only when the role changes). Raises ValidationError on `role` (code `last_manager`) when
     it would leave the project without an active manager.
     """
     managers = _managers_lock(membership.project_id)
@@ -212,6 +238,16 @@ def membership_role_set(*, membership: Membership, role: Role) -> Membership:
         return membership
     if membership.pk in managers:
         _keep_a_manager(membership, managers, field="role")
+    audit_record(
+        project_id=membership.project_id,
+        actor=actor,
+        action=AuditAction.ROLE_CHANGE,
+        obj=membership,
+        object_repr=membership.user.username,
+        before={"role": membership.role},
+        after={"role": role},
+        now=now,
+    )
     membership.role = role
     Membership.objects.filter(pk=membership.pk).update(role=role)
     return membership
@@ -219,13 +255,13 @@ def membership_role_set(*, membership: Membership, role: Role) -> Membership:
 
 @transaction.atomic
 def membership_deactivate(
-    *, membership: Membership, now: datetime
+    *, membership: Membership, actor: User | None, now: datetime
 ) -> tuple[Membership, int]:
     """Retire a member: they lose the project, and their live claims go back
     to the queue at once (expired, their slots returned); (membership, the
     number of claims released).
 
-    Their labels stay. Idempotent (a claim that slipped in as they were
+    Their labels stay. Audited when they were active. Idempotent (a claim that slipped in as they were
     deactivated is released by doing it again). Raises ValidationError (code
     `last_manager`) for the project's last active manager.
     """
@@ -248,6 +284,7 @@ def membership_deactivate(
     if live:
         _assignments_release(live, status=AssignmentStatus.EXPIRED)
     if membership.is_active:
+        _active_audit(membership, active=False, actor=actor, now=now)
         membership.is_active = False
         membership.deactivated_at = now
         Membership.objects.filter(pk=membership.pk).update(
@@ -257,17 +294,37 @@ def membership_deactivate(
 
 
 @transaction.atomic
-def membership_reactivate(*, membership: Membership) -> Membership:
+def membership_reactivate(
+    *, membership: Membership, actor: User | None, now: datetime
+) -> Membership:
     """Give a retired member the project back, with the role they had.
-    Idempotent."""
+    Idempotent (audited when they were retired)."""
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if not membership.is_active:
+        _active_audit(membership, active=True, actor=actor, now=now)
         membership.is_active = True
         membership.deactivated_at = None
         Membership.objects.filter(pk=membership.pk).update(
             is_active=True, deactivated_at=None
         )
     return membership
+
+
+def _active_audit(
+    membership: Membership, *, active: bool, actor: User | None, now: datetime
+) -> None:
+    audit_record(
+        project_id=membership.project_id,
+        actor=actor,
+        action=AuditAction.MEMBER_REACTIVATE
+        if active
+        else AuditAction.MEMBER_DEACTIVATE,
+        obj=membership,
+        object_repr=membership.user.username,
+        before={"is_active": not active},
+        after={"is_active": active},
+        now=now,
+    )
 
 
 def _managers_lock(project_id: int) -> list[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     Decision,
     Gold,
     GoldMethod,
@@ -28,10 +29,12 @@ from annotate.models import (
     Role,
 )
 from annotate.queries import label_sets_visible_to, manages_projects
+from annotate.services.audit import audit_record, changed
 from annotate.services.care import care_settings_errors
 from annotate.services.learning import (
     project_queue_configure,
     queue_settings_data,
+    queue_settings_of,
     queue_settings_parse,
 )
 from annotate.services.queue import assignments_end
@@ -187,7 +190,11 @@ def project_create(
         from annotate.services.members import membership_ensure
 
         membership_ensure(
-            project=project, username=created_by.username, role=Role.MANAGER, now=now
+            actor=created_by,
+            project=project,
+            username=created_by.username,
+            role=Role.MANAGER,
+            now=now,
         )
     return project
 
@@ -258,6 +265,32 @@ def project_update(
         return ProjectUpdate(project=project, applied=False, consequences=consequences)
 
     old = project
+    before, after = changed(
+        _settings_of(old),
+        {
+            **{f.name: getattr(settings, f.name) for f in fields(settings)},
+            "name": settings.name.strip(),
+            "label_set_version": settings.label_set_version.pk,
+            "queue_settings": stored,
+        },
+    )
+    if "queue_settings" in after:
+        # Of the queue settings, the ones changed.
+        before["queue_settings"], after["queue_settings"] = changed(
+            before["queue_settings"], after["queue_settings"]
+        )
+        if not after["queue_settings"]:
+            del before["queue_settings"], after["queue_settings"]
+    if after:
+        audit_record(
+            project_id=project.pk,
+            actor=updated_by,
+            action=AuditAction.SETTINGS_CHANGE,
+            obj=project,
+            before=before,
+            after=after,
+            now=now,
+        )
     Project.objects.filter(pk=project.pk).update(
         name=settings.name.strip(),
         label_set_version=settings.label_set_version,
@@ -294,6 +327,20 @@ def project_update(
     return ProjectUpdate(
         project=project, applied=True, consequences=consequences, job=job
     )
+
+
+def _settings_of(project: Project) -> dict[str, Any]:
+    """The project's ProjectSettings fields as stored, for the audit's diff:
+    its queue settings with the defaults it runs with filled in (a project
+    may store fewer), so only a setting really changed shows."""
+    return {
+        f.name: getattr(project, f.name)
+        for f in fields(ProjectSettings)
+        if f.name != "label_set_version"
+    } | {
+        "label_set_version": project.label_set_version_id,
+        "queue_settings": queue_settings_data(queue_settings_of(project)),
+    }
 
 
 def _live_claims() -> Subquery:
@@ -469,12 +516,13 @@ def _gold_recompute(project: Project) -> None:
 
 
 @transaction.atomic
-def project_archive(*, project: Project, now: datetime) -> Project:
+def project_archive(*, project: Project, actor: User | None, now: datetime) -> Project:
     """Archive a project: read-only from now on (Project.refuse_if_archived
     says what is refused), off the home page, still readable and
     exportable. Its live claims end at once, their slots back on their items.
 
-    Idempotent: an archived project keeps its first archiving time.
+    Idempotent: an archived project keeps its first archiving time (and is
+    audited once).
     Memberships are kept, so the same people see it (and can unarchive it).
     """
     project = Project.objects.get(pk=project.pk)
@@ -483,17 +531,45 @@ def project_archive(*, project: Project, now: datetime) -> Project:
         # and last the project row (its counter), so taking them the other
         # way round could deadlock with one.
         assignments_end(project=project)
-        Project.objects.filter(pk=project.pk, archived_at__isnull=True).update(
+        if Project.objects.filter(pk=project.pk, archived_at__isnull=True).update(
             archived_at=now
-        )
+        ):
+            audit_record(
+                project_id=project.pk,
+                actor=actor,
+                action=AuditAction.ARCHIVE,
+                obj=project,
+                before={"archived_at": None},
+                after={"archived_at": now.isoformat()},
+                now=now,
+            )
     return Project.objects.get(pk=project.pk)
 
 
 @transaction.atomic
-def project_unarchive(*, project: Project) -> Project:
-    """Make an archived project writable again; idempotent. Claims start
-    afresh: the ones archiving ended are not given back."""
-    Project.objects.filter(pk=project.pk).update(archived_at=None)
+def project_unarchive(
+    *, project: Project, actor: User | None, now: datetime
+) -> Project:
+    """Make an archived project writable again; idempotent (audited when
+    it was archived). Claims start afresh: the ones archiving ended are not
+    given back."""
+    archived_at = (
+        Project.objects.select_for_update()
+        .filter(pk=project.pk)
+        .values_list("archived_at", flat=True)
+        .first()
+    )
+    if archived_at is not None:
+        Project.objects.filter(pk=project.pk).update(archived_at=None)
+        audit_record(
+            project_id=project.pk,
+            actor=actor,
+            action=AuditAction.UNARCHIVE,
+            obj=project,
+            before={"archived_at": archived_at.isoformat()},
+            after={"archived_at": None},
+            now=now,
+        )
     project.archived_at = None
     return project
 

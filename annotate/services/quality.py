@@ -27,6 +27,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     CheckAnswer,
     GoldQuestion,
     Item,
@@ -35,6 +36,7 @@ from annotate.models import (
     Qualification,
     Role,
 )
+from annotate.services.audit import audit_record, changed
 from labelsets.models import LabelSetVersion
 from labelsets.schema import field_value_clean
 
@@ -353,6 +355,8 @@ def project_quality_set(
     qualification_pass: float,
     pause_below: float | None,
     pause_window: int,
+    actor: User | None,
+    now: datetime,
 ) -> Project:
     """Set the project's quality-control settings. Raises ValidationError
     naming each one out of its range, or in an archived project; nothing
@@ -378,6 +382,19 @@ def project_quality_set(
         "pause_below": pause_below,
         "pause_window": pause_window,
     }
+    before, after = changed(
+        Project.objects.filter(pk=project.pk).values(*fields).get(), fields
+    )
+    if after:
+        audit_record(
+            project_id=project.pk,
+            actor=actor,
+            action=AuditAction.SETTINGS_CHANGE,
+            obj=project,
+            before=before,
+            after=after,
+            now=now,
+        )
     Project.objects.filter(pk=project.pk).update(**fields)
     for name, value in fields.items():
         setattr(project, name, value)

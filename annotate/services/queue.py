@@ -22,6 +22,7 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    AuditAction,
     ChosenBy,
     Item,
     Membership,
@@ -29,6 +30,7 @@ from annotate.models import (
     SkipKind,
 )
 from annotate.rawsql import for_update
+from annotate.services.audit import audit_record, changed
 from annotate.services.care import (
     flagged_pause_until,
     flagged_recent_add,
@@ -633,14 +635,27 @@ def annotation_update(
     was made); ValidationError (code `not_editable`) after that, (code
     `archived`) in an archived project."""
     annotation = Annotation.objects.select_for_update().get(pk=annotation.pk)
-    Project.objects.get(items=annotation.item_id).refuse_if_archived(
-        "labels can no longer be corrected"
-    )
+    project = Project.objects.get(items=annotation.item_id)
+    project.refuse_if_archived("labels can no longer be corrected")
     if annotation.created_at <= now - EDIT_WINDOW:
         raise ValidationError(
             "This annotation can no longer be changed.", code="not_editable"
         )
-    annotation.values = annotation.label_set_version.validate(values)
+    clean = annotation.label_set_version.validate(values)
+    before, after = changed(annotation.values, clean)
+    if after:
+        # Only the annotator corrects their own labels: they are the actor.
+        audit_record(
+            project_id=project.pk,
+            actor=annotation.annotator,
+            action=AuditAction.ANNOTATION_CORRECT,
+            obj=annotation,
+            object_repr=f"item {annotation.item_id}",
+            before={"values": before},
+            after={"values": after},
+            now=now,
+        )
+    annotation.values = clean
     annotation.updated_at = now
     annotation.save(update_fields=["values", "updated_at"])
     tasks.item_rescore.delay_on_commit(item_id=annotation.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags

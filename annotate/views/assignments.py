@@ -110,6 +110,7 @@ def allocations_move_view(
                 project=project,
                 from_username=form.cleaned_data["from_annotator"],
                 to_usernames=form.cleaned_data["to_annotators"],
+                actor=request.user,
                 now=timezone.now(),
             )
         except ValidationError as e:
@@ -131,6 +132,7 @@ def quota_set(
                 membership=membership,
                 quota_day=form.cleaned_data["quota_day"],
                 quota_total=form.cleaned_data["quota_total"],
+                actor=request.user,
                 now=timezone.now(),
             )
         except ValidationError as e:

@@ -260,7 +260,7 @@ def project_archive_view(
 ) -> HttpResponse:
     """Archive the project: read-only, off the home page, still exportable."""
     project = access_project(request.user, project_id, role=Role.MANAGER).project
-    project_archive(project=project, now=timezone.now())
+    project_archive(project=project, actor=request.user, now=timezone.now())
     messages.success(
         request,
         f"{project.name} is archived: read-only, listed under Archived projects, "
@@ -275,7 +275,7 @@ def project_unarchive_view(
     request: AuthenticatedHtmxRequest, project_id: int
 ) -> HttpResponse:
     project = access_project(request.user, project_id, role=Role.MANAGER).project
-    project_unarchive(project=project)
+    project_unarchive(project=project, actor=request.user, now=timezone.now())
     messages.success(request, f"{project.name} is open again.")
     return redirect("annotate:project", project_id=project.pk)
 

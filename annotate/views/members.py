@@ -50,6 +50,7 @@ def members(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
                 project=manager.project,
                 role=Role(form.cleaned_data["role"]),
                 credentials=Credentials(form.cleaned_data["credentials"]),
+                actor=request.user,
                 now=timezone.now(),
                 **form.lookup(),
             )
@@ -77,7 +78,9 @@ def member_role(
         )
     role = Role(form.cleaned_data["role"])
     try:
-        membership_role_set(membership=member, role=role)
+        membership_role_set(
+            membership=member, role=role, actor=request.user, now=timezone.now()
+        )
     except ValidationError as e:
         return _page(request, manager, row_errors=(user_id, e.messages))
     if user_id == request.user.pk and role != Role.MANAGER:
@@ -92,7 +95,9 @@ def member_deactivate(
 ) -> HttpResponse:
     manager, member = access_member(request.user, project_id, user_id)
     try:
-        _, released = membership_deactivate(membership=member, now=timezone.now())
+        _, released = membership_deactivate(
+            membership=member, actor=request.user, now=timezone.now()
+        )
     except ValidationError as e:
         return _page(request, manager, row_errors=(user_id, e.messages))
     if user_id == request.user.pk:
@@ -107,7 +112,7 @@ def member_reactivate(
     request: AuthenticatedHtmxRequest, project_id: int, user_id: int
 ) -> HttpResponse:
     manager, member = access_member(request.user, project_id, user_id)
-    membership_reactivate(membership=member)
+    membership_reactivate(membership=member, actor=request.user, now=timezone.now())
     return _done(request, manager, f"{member.user} is active again.")
 
 

@@ -43,7 +43,12 @@ def quality_settings(
     form = QualityForm(request.POST)
     if form.is_valid():
         try:
-            project_quality_set(project=project, **form.cleaned_data)
+            project_quality_set(
+                project=project,
+                actor=request.user,
+                now=timezone.now(),
+                **form.cleaned_data,
+            )
         except ValidationError as e:
             add_service_errors(form, e)
         else:

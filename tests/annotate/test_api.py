@@ -359,7 +359,7 @@ def test_an_archived_project_refuses_claims_saying_why(api, project, annotator):
     from annotate.services.projects import project_archive
 
     ItemFactory(project=project)
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     api.force_authenticate(annotator)
 
     r = api.post(f"/api/projects/{project.pk}/claim/")

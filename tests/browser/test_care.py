@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
 from annotate.models import Annotation, Assignment, Item
@@ -131,7 +132,13 @@ def test_at_the_cap_a_break_then_enter_continues_with_unflagged_items(
     page: Page, live_server
 ):
     project = make_project(flagged=2, plain=1)
-    project_care_set(project=project, flagged_cap=1, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=1,
+        flagged_window=timedelta(hours=4),
+    )
     open_queue(page, live_server, project)
     page.keyboard.press("r")
     label_compliance(page)

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         project = project_by_name_or_id(options["project"])
         try:
             added = membership_ensure(
+                actor=None,
                 now=timezone.now(),
                 project=project,
                 username=options["username"],

@@ -71,6 +71,8 @@ class Command(BaseCommand):
             # queue, so bob's and carol's labels below are all labels (a
             # manager turns the share on from the quality page).
             project_quality_set(
+                now=timezone.now(),
+                actor=None,
                 project=project,
                 check_rate=0.0,
                 qualification_size=0,
@@ -80,7 +82,11 @@ class Command(BaseCommand):
             )
         for username, role in USERS:
             membership_ensure(
-                now=timezone.now(), project=project, username=username, role=role
+                actor=None,
+                now=timezone.now(),
+                project=project,
+                username=username,
+                role=role,
             )
             user = get_user_model().objects.get(username=username)
             user.set_password(PASSWORD)
@@ -93,7 +99,11 @@ class Command(BaseCommand):
         labelled = _label_as_bob_and_carol(project)
         if created:  # after bob and carol, whose labels the cap would steer
             project_care_set(
-                project=project, flagged_cap=3, flagged_window=timedelta(hours=4)
+                now=timezone.now(),
+                actor=None,
+                project=project,
+                flagged_cap=3,
+                flagged_window=timedelta(hours=4),
             )
         self.stdout.write(
             f"Demo project {project.name!r}: {summary.imported} transcripts imported, "

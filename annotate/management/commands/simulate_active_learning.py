@@ -138,6 +138,7 @@ class Command(BaseCommand):
         )
         members = [
             membership_ensure(
+                actor=None,
                 project=project,
                 username=f"{project.pk}-{c.strip('_')}",
                 role=Role.ANNOTATOR,

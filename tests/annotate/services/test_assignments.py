@@ -191,7 +191,11 @@ def test_unstarted_work_moves_from_an_annotator_to_others(project):
     Membership.objects.filter(user=alice).update(is_active=False)
 
     moved = allocations_move(
-        project=project, from_username="alice", to_usernames=["bob", "carol"], now=NOW
+        actor=None,
+        project=project,
+        from_username="alice",
+        to_usernames=["bob", "carol"],
+        now=NOW,
     )
 
     assert moved == {"bob": 2, "carol": 1, "kept": 0}
@@ -216,7 +220,11 @@ def test_moving_to_a_deactivated_member_is_refused(project):
 
     with pytest.raises(ValidationError, match="deactivated: gone"):
         allocations_move(
-            project=project, from_username="alice", to_usernames=["gone"], now=NOW
+            actor=None,
+            project=project,
+            from_username="alice",
+            to_usernames=["gone"],
+            now=NOW,
         )
 
 
@@ -244,7 +252,11 @@ def test_a_daily_quota_stops_the_queue_and_says_so(project):
     ItemFactory.create_batch(4, project=project)
     alice = new_annotator(project, "alice")
     membership_quota_set(
-        membership=member(alice, project), quota_day=2, quota_total=None, now=NOW
+        actor=None,
+        membership=member(alice, project),
+        quota_day=2,
+        quota_total=None,
+        now=NOW,
     )
     submit(claim(alice, project), labels("policy"))
     submit(claim(alice, project), labels("policy"))
@@ -261,7 +273,11 @@ def test_a_total_quota_stops_the_queue(project):
     ItemFactory.create_batch(3, project=project)
     alice = new_annotator(project, "alice")
     membership_quota_set(
-        membership=member(alice, project), quota_day=None, quota_total=1, now=NOW
+        actor=None,
+        membership=member(alice, project),
+        quota_day=None,
+        quota_total=1,
+        now=NOW,
     )
     submit(claim(alice, project), labels("policy"))
 
@@ -279,7 +295,11 @@ def test_a_quota_below_what_is_labelled_is_refused_with_the_number(project):
 
     with pytest.raises(ValidationError) as e:
         membership_quota_set(
-            membership=member(alice, project), quota_day=2, quota_total=1, now=NOW
+            actor=None,
+            membership=member(alice, project),
+            quota_day=2,
+            quota_total=1,
+            now=NOW,
         )
 
     assert "has labelled 3 items today" in e.value.message_dict["quota_day"][0]

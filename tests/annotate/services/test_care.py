@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from annotate.models import (
     Assignment,
@@ -88,7 +89,11 @@ def label_at(user, project, now) -> Assignment:
 
 def capped(project: Project, cap: int, hours: float = 4) -> Project:
     return project_care_set(
-        project=project, flagged_cap=cap, flagged_window=timedelta(hours=hours)
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=cap,
+        flagged_window=timedelta(hours=hours),
     )
 
 
@@ -343,12 +348,22 @@ def test_the_submit_keeps_the_callers_membership_current(project):
 def test_care_settings_are_checked(project):
     with pytest.raises(ValidationError) as e:
         project_care_set(
-            project=project, flagged_cap=101, flagged_window=timedelta(minutes=5)
+            now=timezone.now(),
+            actor=None,
+            project=project,
+            flagged_cap=101,
+            flagged_window=timedelta(minutes=5),
         )
 
     assert set(e.value.message_dict) == {"flagged_cap", "flagged_window"}
     assert Project.objects.get(pk=project.pk).flagged_cap is None
-    project_care_set(project=project, flagged_cap=None, flagged_window=HOUR)
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=None,
+        flagged_window=HOUR,
+    )
     assert Project.objects.get(pk=project.pk).flagged_window == HOUR
 
 

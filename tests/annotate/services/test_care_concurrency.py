@@ -31,7 +31,13 @@ def membership_of(pk: int) -> Membership:
 
 def test_two_submits_at_once_both_count_against_the_cap():
     project = ProjectFactory(overlap=1, lease=timedelta(minutes=30))
-    project_care_set(project=project, flagged_cap=2, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=2,
+        flagged_window=timedelta(hours=4),
+    )
     for _ in range(3):
         ItemFactory(project=project)
     Item.objects.update(distressing=True)

@@ -39,7 +39,7 @@ def member(user, project) -> Membership:
 
 def test_an_existing_user_is_added_by_username_without_credentials(project, outsider):
     added = membership_add(
-        project=project, username="charlie", role=Role.REVIEWER, now=NOW
+        actor=None, project=project, username="charlie", role=Role.REVIEWER, now=NOW
     )
 
     assert not added.created_user
@@ -53,7 +53,11 @@ def test_an_existing_user_is_found_by_e_mail_in_any_case(project):
     user = UserFactory(username="dana", email="dana@example.org")
 
     added = membership_add(
-        project=project, email="Dana@Example.org", role=Role.ANNOTATOR, now=NOW
+        actor=None,
+        project=project,
+        email="Dana@Example.org",
+        role=Role.ANNOTATOR,
+        now=NOW,
     )
 
     assert added.membership.user == user
@@ -62,7 +66,11 @@ def test_an_existing_user_is_found_by_e_mail_in_any_case(project):
 
 def test_a_new_user_by_e_mail_gets_a_one_time_password_that_works(project):
     added = membership_add(
-        project=project, email="erin@example.org", role=Role.ANNOTATOR, now=NOW
+        actor=None,
+        project=project,
+        email="erin@example.org",
+        role=Role.ANNOTATOR,
+        now=NOW,
     )
 
     user = User.objects.get(email="erin@example.org")
@@ -77,7 +85,11 @@ def test_a_new_user_named_like_someone_else_gets_a_free_username(project):
     UserFactory(username="erin")
 
     membership_add(
-        project=project, email="erin@example.org", role=Role.ANNOTATOR, now=NOW
+        actor=None,
+        project=project,
+        email="erin@example.org",
+        role=Role.ANNOTATOR,
+        now=NOW,
     )
 
     assert User.objects.get(email="erin@example.org").username == "erin2"
@@ -85,6 +97,7 @@ def test_a_new_user_named_like_someone_else_gets_a_free_username(project):
 
 def test_an_invited_user_has_no_password_until_the_link_sets_one(project):
     added = membership_add(
+        actor=None,
         project=project,
         username="finn",
         role=Role.ANNOTATOR,
@@ -101,7 +114,9 @@ def test_an_invited_user_has_no_password_until_the_link_sets_one(project):
 
 def test_adding_a_member_twice_is_refused_and_changes_nothing(project, annotator):
     with pytest.raises(ValidationError) as e:
-        membership_add(project=project, username="alice", role=Role.MANAGER, now=NOW)
+        membership_add(
+            actor=None, project=project, username="alice", role=Role.MANAGER, now=NOW
+        )
 
     assert e.value.error_dict["username"][0].code == "already_member"
     assert "alice is already a member." in e.value.messages
@@ -109,11 +124,16 @@ def test_adding_a_member_twice_is_refused_and_changes_nothing(project, annotator
 
 
 def test_adding_a_deactivated_member_says_to_reactivate_them(project, annotator):
-    membership_deactivate(membership=member(annotator, project), now=NOW)
+    membership_deactivate(actor=None, membership=member(annotator, project), now=NOW)
 
     with pytest.raises(ValidationError, match="reactivate them"):
         membership_add(
-            project=project, email="", username="alice", role=Role.ANNOTATOR, now=NOW
+            actor=None,
+            project=project,
+            email="",
+            username="alice",
+            role=Role.ANNOTATOR,
+            now=NOW,
         )
     assert not member(annotator, project).is_active
 
@@ -123,7 +143,9 @@ def test_an_invalid_e_mail_is_refused_and_creates_no_user(project, email):
     before = User.objects.count()
 
     with pytest.raises(ValidationError) as e:
-        membership_add(project=project, email=email, role=Role.ANNOTATOR, now=NOW)
+        membership_add(
+            actor=None, project=project, email=email, role=Role.ANNOTATOR, now=NOW
+        )
 
     assert e.value.error_dict["email"][0].code == "invalid"
     assert User.objects.count() == before
@@ -132,7 +154,9 @@ def test_an_invalid_e_mail_is_refused_and_creates_no_user(project, email):
 
 def test_a_username_the_user_model_refuses_is_refused(project):
     with pytest.raises(ValidationError) as e:
-        membership_add(project=project, username="a b!", role=Role.ANNOTATOR, now=NOW)
+        membership_add(
+            actor=None, project=project, username="a b!", role=Role.ANNOTATOR, now=NOW
+        )
 
     assert e.value.error_dict["username"][0].code == "invalid"
     assert not User.objects.filter(username="a b!").exists()
@@ -140,7 +164,9 @@ def test_a_username_the_user_model_refuses_is_refused(project):
 
 def test_neither_username_nor_e_mail_is_refused(project):
     with pytest.raises(ValidationError) as e:
-        membership_add(project=project, username=" ", role=Role.ANNOTATOR, now=NOW)
+        membership_add(
+            actor=None, project=project, username=" ", role=Role.ANNOTATOR, now=NOW
+        )
 
     assert e.value.error_dict["username"][0].code == "required"
 
@@ -151,7 +177,11 @@ def test_an_e_mail_two_users_share_is_refused_as_ambiguous(project):
 
     with pytest.raises(ValidationError) as e:
         membership_add(
-            project=project, email="g@example.org", role=Role.ANNOTATOR, now=NOW
+            actor=None,
+            project=project,
+            email="g@example.org",
+            role=Role.ANNOTATOR,
+            now=NOW,
         )
 
     assert e.value.error_dict["email"][0].code == "ambiguous"
@@ -163,7 +193,7 @@ def test_an_e_mail_two_users_share_is_refused_as_ambiguous(project):
 
 def test_ensure_creates_a_new_user_with_a_password_that_works(project):
     added = membership_ensure(
-        now=NOW, project=project, username="dana", role=Role.REVIEWER
+        actor=None, now=NOW, project=project, username="dana", role=Role.REVIEWER
     )
 
     assert added.created_user
@@ -174,7 +204,11 @@ def test_ensure_creates_a_new_user_with_a_password_that_works(project):
 
 def test_ensure_again_changes_the_role_and_creates_no_user(project, annotator):
     added = membership_ensure(
-        now=NOW, project=project, username=annotator.username, role=Role.MANAGER
+        actor=None,
+        now=NOW,
+        project=project,
+        username=annotator.username,
+        role=Role.MANAGER,
     )
 
     assert not added.created_user
@@ -187,7 +221,11 @@ def test_ensure_reactivates_a_retired_member(project, annotator):
     Membership.objects.filter(user=annotator).update(is_active=False)
 
     membership_ensure(
-        now=NOW, project=project, username=annotator.username, role=Role.ANNOTATOR
+        actor=None,
+        now=NOW,
+        project=project,
+        username=annotator.username,
+        role=Role.ANNOTATOR,
     )
 
     assert member(annotator, project).is_active
@@ -196,7 +234,7 @@ def test_ensure_reactivates_a_retired_member(project, annotator):
 def test_ensure_will_not_demote_the_last_manager(project, manager):
     with pytest.raises(ValidationError) as e:
         membership_ensure(
-            now=NOW, project=project, username="mona", role=Role.ANNOTATOR
+            actor=None, now=NOW, project=project, username="mona", role=Role.ANNOTATOR
         )
 
     assert e.value.error_dict["role"][0].code == "last_manager"
@@ -207,9 +245,17 @@ def test_ensure_will_not_demote_the_last_manager(project, manager):
 
 
 def test_a_role_changes_and_changing_it_again_is_a_no_op(project, annotator):
-    membership_role_set(membership=member(annotator, project), role=Role.REVIEWER)
+    membership_role_set(
+        now=timezone.now(),
+        actor=None,
+        membership=member(annotator, project),
+        role=Role.REVIEWER,
+    )
     again = membership_role_set(
-        membership=member(annotator, project), role=Role.REVIEWER
+        now=timezone.now(),
+        actor=None,
+        membership=member(annotator, project),
+        role=Role.REVIEWER,
     )
 
     assert again.role == "reviewer"
@@ -218,7 +264,12 @@ def test_a_role_changes_and_changing_it_again_is_a_no_op(project, annotator):
 
 def test_the_last_manager_cannot_be_demoted(project, manager):
     with pytest.raises(ValidationError) as e:
-        membership_role_set(membership=member(manager, project), role=Role.REVIEWER)
+        membership_role_set(
+            now=timezone.now(),
+            actor=None,
+            membership=member(manager, project),
+            role=Role.REVIEWER,
+        )
 
     assert e.value.error_dict["role"][0].code == "last_manager"
     assert "mona is the project's last manager" in e.value.messages[0]
@@ -229,7 +280,12 @@ def test_a_manager_can_be_demoted_while_another_remains(project, manager):
     other = UserFactory(username="max")
     MembershipFactory(user=other, project=project, role="manager")
 
-    membership_role_set(membership=member(manager, project), role=Role.ANNOTATOR)
+    membership_role_set(
+        now=timezone.now(),
+        actor=None,
+        membership=member(manager, project),
+        role=Role.ANNOTATOR,
+    )
 
     assert member(manager, project).role == "annotator"
 
@@ -239,7 +295,12 @@ def test_a_deactivated_manager_does_not_count_as_the_other_manager(project, mana
     MembershipFactory(user=other, project=project, role="manager", is_active=False)
 
     with pytest.raises(ValidationError):
-        membership_role_set(membership=member(manager, project), role=Role.ANNOTATOR)
+        membership_role_set(
+            now=timezone.now(),
+            actor=None,
+            membership=member(manager, project),
+            role=Role.ANNOTATOR,
+        )
 
 
 # Deactivation.
@@ -251,7 +312,7 @@ def test_deactivating_returns_the_live_claim_to_the_queue(project, annotator):
     assert Item.objects.get(pk=item.pk).slots_left == project.overlap - 1
 
     membership, released = membership_deactivate(
-        membership=member(annotator, project), now=NOW
+        actor=None, membership=member(annotator, project), now=NOW
     )
 
     assert released == 1
@@ -264,9 +325,11 @@ def test_deactivating_returns_the_live_claim_to_the_queue(project, annotator):
 def test_deactivating_twice_releases_nothing_more(project, annotator):
     ItemFactory(project=project)
     claim(annotator, project)
-    membership_deactivate(membership=member(annotator, project), now=NOW)
+    membership_deactivate(actor=None, membership=member(annotator, project), now=NOW)
 
-    _, released = membership_deactivate(membership=member(annotator, project), now=NOW)
+    _, released = membership_deactivate(
+        actor=None, membership=member(annotator, project), now=NOW
+    )
 
     assert released == 0
     assert Item.objects.get().slots_left == project.overlap
@@ -277,18 +340,20 @@ def test_deactivating_keeps_the_labels_and_other_projects(project, annotator):
     submit(claim(annotator, project), labels("policy"))
     elsewhere = MembershipFactory(user=annotator, project=ProjectFactory())
 
-    membership_deactivate(membership=member(annotator, project), now=NOW)
+    membership_deactivate(actor=None, membership=member(annotator, project), now=NOW)
 
     assert annotator.annotations.count() == 1
     assert Membership.objects.get(pk=elsewhere.pk).is_active
 
 
 def test_a_deactivated_member_loses_the_project_until_reactivated(project, annotator):
-    membership_deactivate(membership=member(annotator, project), now=NOW)
+    membership_deactivate(actor=None, membership=member(annotator, project), now=NOW)
     with pytest.raises(Exception, match="No such project"):
         access_project(annotator, project.pk)
 
-    membership_reactivate(membership=member(annotator, project))
+    membership_reactivate(
+        now=timezone.now(), actor=None, membership=member(annotator, project)
+    )
 
     assert access_project(annotator, project.pk).is_active
     assert member(annotator, project).deactivated_at is None
@@ -296,14 +361,16 @@ def test_a_deactivated_member_loses_the_project_until_reactivated(project, annot
 
 def test_the_last_manager_cannot_be_deactivated(project, manager):
     with pytest.raises(ValidationError) as e:
-        membership_deactivate(membership=member(manager, project), now=NOW)
+        membership_deactivate(actor=None, membership=member(manager, project), now=NOW)
 
     assert e.value.error_list[0].code == "last_manager"
     assert member(manager, project).is_active
 
 
 def test_reactivating_an_active_member_is_a_no_op(project, annotator):
-    assert membership_reactivate(membership=member(annotator, project)).is_active
+    assert membership_reactivate(
+        now=timezone.now(), actor=None, membership=member(annotator, project)
+    ).is_active
 
 
 # Last active: kept by the submit's and the skip's counter UPDATEs.
@@ -343,7 +410,9 @@ def test_a_deactivated_members_slot_can_be_claimed_by_another_at_once():
     held = claim(alice, project)
     assert claim(bob, project) is None  # the one slot is alice's
 
-    membership_deactivate(membership=member(alice, project), now=timezone.now())
+    membership_deactivate(
+        actor=None, membership=member(alice, project), now=timezone.now()
+    )
 
     # Well within alice's lease: no expiry job has run, the slot came back.
     got = claim(bob, project)
@@ -369,6 +438,8 @@ def test_two_managers_demoting_each_other_at_once_leave_one_manager():
         try:
             start.wait()
             membership_role_set(
+                now=timezone.now(),
+                actor=None,
                 membership=Membership.objects.get(pk=membership_id),
                 role=Role.ANNOTATOR,
             )

@@ -57,7 +57,7 @@ NOW = timezone.now()
 
 
 def archived(project) -> Project:
-    return project_archive(project=project, now=NOW)
+    return project_archive(actor=None, project=project, now=NOW)
 
 
 def refused(call) -> str:
@@ -85,7 +85,7 @@ def test_archiving_ends_the_live_claims_and_returns_their_slots(project, annotat
 def test_archiving_twice_keeps_the_first_time(project):
     first = archived(project).archived_at
 
-    again = project_archive(project=project, now=NOW + timedelta(days=1))
+    again = project_archive(actor=None, project=project, now=NOW + timedelta(days=1))
 
     assert again.archived_at == first
 
@@ -214,6 +214,7 @@ def test_assignments_quality_control_and_care_are_refused(project, annotator, ma
         ),
         refused(
             lambda: allocations_move(
+                actor=None,
                 project=project,
                 from_username=annotator.username,
                 to_usernames=[manager.username],
@@ -222,7 +223,7 @@ def test_assignments_quality_control_and_care_are_refused(project, annotator, ma
         ),
         refused(
             lambda: membership_quota_set(
-                membership=member, quota_day=5, quota_total=None, now=NOW
+                actor=None, membership=member, quota_day=5, quota_total=None, now=NOW
             )
         ),
         refused(
@@ -237,6 +238,8 @@ def test_assignments_quality_control_and_care_are_refused(project, annotator, ma
         refused(lambda: gold_question_remove(item=item)),
         refused(
             lambda: project_quality_set(
+                now=timezone.now(),
+                actor=None,
                 project=project,
                 check_rate=0.1,
                 qualification_size=0,
@@ -252,7 +255,11 @@ def test_assignments_quality_control_and_care_are_refused(project, annotator, ma
         ),
         refused(
             lambda: project_care_set(
-                project=project, flagged_cap=3, flagged_window=timedelta(hours=4)
+                now=timezone.now(),
+                actor=None,
+                project=project,
+                flagged_cap=3,
+                flagged_window=timedelta(hours=4),
             )
         ),
     ]
@@ -281,11 +288,14 @@ def test_unarchiving_makes_it_writable_again(project):
     ItemFactory(project=project)
     archived(project)
 
-    project_unarchive(project=project)
+    project_unarchive(now=timezone.now(), actor=None, project=project)
 
     assert Project.objects.get(pk=project.pk).archived_at is None
     assert claim(new_annotator(project, "ann"), project) is not None
-    assert project_unarchive(project=project).archived_at is None  # idempotent
+    assert (
+        project_unarchive(now=timezone.now(), actor=None, project=project).archived_at
+        is None
+    )  # idempotent
 
 
 def test_membership_changes_stay_open(project):
@@ -294,7 +304,11 @@ def test_membership_changes_stay_open(project):
     archived(project)
 
     added = membership_add(
-        project=project, username=UserFactory().username, role=Role.REVIEWER, now=NOW
+        actor=None,
+        project=project,
+        username=UserFactory().username,
+        role=Role.REVIEWER,
+        now=NOW,
     )
 
     assert added.membership.role == "reviewer"

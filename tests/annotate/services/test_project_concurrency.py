@@ -105,7 +105,7 @@ def test_archiving_while_annotators_label_stops_every_label_after_it():
     threads, errors = labelling(project)
 
     archived = when_labels_reach(
-        40, lambda: project_archive(project=project, now=timezone.now())
+        40, lambda: project_archive(actor=None, project=project, now=timezone.now())
     )
     at_archive = Annotation.objects.count()
     for t in threads:

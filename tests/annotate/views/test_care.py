@@ -155,7 +155,13 @@ def test_the_submit_reaching_the_cap_offers_a_break_then_unflagged_items(
     flagged_item(project, priority=3)
     flagged_item(project, priority=2)
     plain = ItemFactory(project=project, priority=0)
-    project_care_set(project=project, flagged_cap=1, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=1,
+        flagged_window=timedelta(hours=4),
+    )
     client.force_login(annotator)
     client.get(queue_url(project))
 
@@ -179,7 +185,13 @@ def test_the_submit_reaching_the_cap_offers_a_break_then_unflagged_items(
 def test_without_javascript_the_break_is_a_redirect_to_it(client, project, annotator):
     flagged_item(project)
     ItemFactory(project=project, priority=-1)
-    project_care_set(project=project, flagged_cap=1, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=1,
+        flagged_window=timedelta(hours=4),
+    )
     client.force_login(annotator)
     client.get(queue_url(project))
 
@@ -193,7 +205,13 @@ def test_without_javascript_the_break_is_a_redirect_to_it(client, project, annot
 def test_the_break_is_offered_once_not_at_every_submit(client, project, annotator):
     flagged_item(project, priority=3)
     ItemFactory.create_batch(2, project=project, priority=0)
-    project_care_set(project=project, flagged_cap=1, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=1,
+        flagged_window=timedelta(hours=4),
+    )
     client.force_login(annotator)
     client.get(queue_url(project))
     submit(client, annotator, **HTMX)  # the break
@@ -237,7 +255,13 @@ def test_under_a_cap_a_flagged_submit_costs_one_query_and_a_capped_claim_none(
 ):
     flagged_item(project, priority=5)
     ItemFactory.create_batch(20, project=project)
-    project_care_set(project=project, flagged_cap=2, flagged_window=timedelta(hours=4))
+    project_care_set(
+        now=timezone.now(),
+        actor=None,
+        project=project,
+        flagged_cap=2,
+        flagged_window=timedelta(hours=4),
+    )
     client.force_login(annotator)
     client.get(queue_url(project))
     claim = live(annotator)

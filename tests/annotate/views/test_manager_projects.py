@@ -299,7 +299,7 @@ def test_the_labelling_screen_of_an_archived_project_says_so(
     client, project, annotator
 ):
     ItemFactory(project=project)
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(annotator)
 
     r = client.get(f"/projects/{project.pk}/label/")
@@ -315,7 +315,7 @@ def test_a_submit_after_archiving_is_refused_with_the_reason(
 ):
     ItemFactory(project=project)
     assignment = claim(annotator, project)
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(annotator)
 
     r = client.post(
@@ -337,7 +337,7 @@ def test_imports_into_an_archived_project_are_refused_on_the_page(
 ):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(manager)
 
     r = client.post(
@@ -350,7 +350,7 @@ def test_imports_into_an_archived_project_are_refused_on_the_page(
 
 
 def test_an_archived_projects_settings_cannot_change(client, project, manager):
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(manager)
     url = f"/projects/{project.pk}/settings/"
 
@@ -362,7 +362,7 @@ def test_an_archived_projects_settings_cannot_change(client, project, manager):
 
 
 def test_unarchiving_opens_it_again(client, project, manager):
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(manager)
 
     r = client.post(f"/projects/{project.pk}/unarchive/")
@@ -390,8 +390,8 @@ def test_the_archived_list_shows_only_ones_own(client, project, annotator):
     other = Project.objects.create(
         name="Not mine", label_set_version=refusal_v1(), created_at=timezone.now()
     )
-    project_archive(project=project, now=timezone.now())
-    project_archive(project=other, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
+    project_archive(actor=None, project=other, now=timezone.now())
     client.force_login(annotator)
 
     r = client.get("/projects/archived/")

@@ -118,7 +118,7 @@ def test_an_archived_projects_gold_questions_stay_and_the_page_says_why(
         created_by=None,
         now=timezone.now(),
     )
-    project_archive(project=project, now=timezone.now())
+    project_archive(actor=None, project=project, now=timezone.now())
     client.force_login(manager)
 
     r = client.post(url(project, f"questions/{item.pk}/remove/"))
