@@ -492,9 +492,9 @@ def test_two_hundred_thousand_items_stream_through_in_flat_memory():
             )
 
     timed = Calibration()
-    began = time.perf_counter()
+    began = time.process_time()
     feed(timed, 0, n)
-    per_add = (time.perf_counter() - began) / n
+    per_add = (time.process_time() - began) / n
     print(f"\n{per_add * 1e6:.2f} µs per add over {n} items")
 
     tracemalloc.start()

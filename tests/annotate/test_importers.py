@@ -817,11 +817,11 @@ def test_a_csv_header_with_more_columns_than_the_limit_is_refused():
 def test_a_huge_csv_header_is_refused_quickly():
     header = ",".join(["prompt", "response", *(f"c{n}" for n in range(100_000))])
 
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(ImportFileError, match="limit is 1000"):
         parse(header.encode() + b"\n", "csv")
 
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2
 
 
 # Whole-file problems.
