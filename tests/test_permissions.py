@@ -284,6 +284,16 @@ ROUTES: dict[str, Route] = {
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}
     ),
     "api:api-project-import": Route(project_kwargs, {"POST": api(M)}),
+    # Labels: everyone's own (the list filters by role), a correction the owner's.
+    "api:api-annotations": Route(project_kwargs, {"GET": api(A)}),
+    "api:api-annotation-correction": Route(
+        lambda w: {"annotation_id": w.annotation}, {"POST": OWNER_API}
+    ),
+    # Decisions and the review queue: reviewers and managers.
+    "api:api-decisions": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-decision": Route(item_kwargs, {"POST": api(R)}),
+    "api:api-item-decisions": Route(item_kwargs, {"GET": api(R)}),
+    "api:api-review-claim": Route(project_kwargs, {"POST": api(R)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},

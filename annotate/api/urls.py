@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import docs, jobs, labelling, labelsets, projects, reports
+from annotate.api import (
+    decisions,
+    docs,
+    jobs,
+    labelling,
+    labels,
+    labelsets,
+    projects,
+    reports,
+    review,
+)
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -70,5 +80,35 @@ urlpatterns = [
         "assignments/<int:assignment_id>/skip/",
         labelling.AssignmentSkipApi.as_view(),
         name="api-skip",
+    ),
+    path(
+        "projects/<int:project_id>/annotations/",
+        labels.ProjectAnnotationListApi.as_view(),
+        name="api-annotations",
+    ),
+    path(
+        "annotations/<int:annotation_id>/correction/",
+        labels.AnnotationCorrectionApi.as_view(),
+        name="api-annotation-correction",
+    ),
+    path(
+        "projects/<int:project_id>/decisions/",
+        decisions.ProjectDecisionListApi.as_view(),
+        name="api-decisions",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/decision/",
+        decisions.ItemDecisionApi.as_view(),
+        name="api-decision",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/decisions/",
+        decisions.ItemDecisionHistoryApi.as_view(),
+        name="api-item-decisions",
+    ),
+    path(
+        "projects/<int:project_id>/review/claim/",
+        review.ProjectReviewClaimApi.as_view(),
+        name="api-review-claim",
     ),
 ]
