@@ -294,6 +294,13 @@ ROUTES: dict[str, Route] = {
     "api:api-decision": Route(item_kwargs, {"POST": api(R)}),
     "api:api-item-decisions": Route(item_kwargs, {"GET": api(R)}),
     "api:api-review-claim": Route(project_kwargs, {"POST": api(R)}),
+    # Directed work: managers.
+    "api:api-batches": Route(project_kwargs, {"GET": api(M), "POST": api(M)}),
+    "api:api-batch": Route(
+        lambda w: {"project_id": w.project, "batch_id": w.batch}, {"GET": api(M)}
+    ),
+    "api:api-allocations-move": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-member-quota": Route(member_kwargs, {"PUT": api(M)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from annotate.api import (
+    assignments,
     decisions,
     docs,
     jobs,
@@ -110,5 +111,25 @@ urlpatterns = [
         "projects/<int:project_id>/review/claim/",
         review.ProjectReviewClaimApi.as_view(),
         name="api-review-claim",
+    ),
+    path(
+        "projects/<int:project_id>/batches/",
+        assignments.ProjectBatchListApi.as_view(),
+        name="api-batches",
+    ),
+    path(
+        "projects/<int:project_id>/batches/<int:batch_id>/",
+        assignments.ProjectBatchDetailApi.as_view(),
+        name="api-batch",
+    ),
+    path(
+        "projects/<int:project_id>/allocations/move/",
+        assignments.ProjectAllocationMoveApi.as_view(),
+        name="api-allocations-move",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/quota/",
+        assignments.MemberQuotaApi.as_view(),
+        name="api-member-quota",
     ),
 ]
