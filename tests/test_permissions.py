@@ -38,6 +38,7 @@ from annotate.models import (
     JobKind,
     JobStatus,
     Membership,
+    QueueModel,
     Role,
     SavedSearch,
     Transcript,
@@ -301,6 +302,11 @@ ROUTES: dict[str, Route] = {
     ),
     "api:api-allocations-move": Route(project_kwargs, {"POST": api(M)}),
     "api:api-member-quota": Route(member_kwargs, {"PUT": api(M)}),
+    "api:api-judgements": Route(project_kwargs, {"POST": api(M)}),
+    # The queue's model: shown to reviewers, retrained by managers.
+    "api:api-queue-model": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-queue-model-history": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-queue-model-retrain": Route(project_kwargs, {"POST": api(M)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},
@@ -471,6 +477,10 @@ def build_world() -> World:
     for path in export_paths(job):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}\n")
+    # The queue's model, so its page answers with it rather than a 404.
+    QueueModel.objects.create(
+        project=project, version=1, created_at=now, heuristic=True, strategy="random"
+    )
     other = ProjectFactory()
     Membership.objects.bulk_create(
         Membership(project=other, user=users[p], role=users_role)

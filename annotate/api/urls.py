@@ -9,9 +9,11 @@ from annotate.api import (
     decisions,
     docs,
     jobs,
+    judges,
     labelling,
     labels,
     labelsets,
+    learning,
     projects,
     reports,
     review,
@@ -131,5 +133,25 @@ urlpatterns = [
         "projects/<int:project_id>/members/<int:user_id>/quota/",
         assignments.MemberQuotaApi.as_view(),
         name="api-member-quota",
+    ),
+    path(
+        "projects/<int:project_id>/judgements/",
+        judges.ProjectJudgementsApi.as_view(),
+        name="api-judgements",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/",
+        learning.QueueModelApi.as_view(),
+        name="api-queue-model",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/history/",
+        learning.QueueModelHistoryApi.as_view(),
+        name="api-queue-model-history",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/retrain/",
+        learning.QueueModelRetrainApi.as_view(),
+        name="api-queue-model-retrain",
     ),
 ]
