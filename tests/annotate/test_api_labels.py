@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from annotate.models import Annotation
 from annotate.services.queue import EDIT_WINDOW
 from tests.factories import ItemFactory
-from tests.labelling import label, labels
+from tests.labelling import label, labels, new_annotator
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,9 @@ def test_a_reviewer_who_labels_an_item_sees_no_other_label_of_it(
     api, project, reviewer, two_labels
 ):
     ItemFactory(project=project)
+    theirs = label(new_annotator(project, "carol"), project, "none")
     mine = label(reviewer, project, "policy")
+    assert theirs.item_id == mine.item_id
     api.force_authenticate(reviewer)
 
     r = api.get(f"/api/projects/{project.pk}/annotations/", {"item": mine.item_id})
