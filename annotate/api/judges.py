@@ -10,7 +10,6 @@ from typing import Any, BinaryIO
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,9 +47,9 @@ class JudgementSummarySerializer(serializers.Serializer[Any]):
 class ProjectJudgementsApi(APIView):
     """Upload a judge's labels as a file (multipart: judge, file) or as a
     JSON body ({judge, judgements: [{id, values}]}). Importing the same
-    judge again replaces its labels; a bad line refuses the whole import."""
-
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    judge again replaces its labels; a bad line refuses the whole import.
+    No parser list of its own: the default parsers take all three (JSON,
+    form, multipart), and the project's JSON parser and its limits apply."""
 
     @extend_schema(
         summary="Import a judge's labels (managers)",
