@@ -38,6 +38,7 @@ from annotate.models import (
     JobKind,
     JobStatus,
     Membership,
+    QueueModel,
     Role,
     SavedSearch,
     Transcript,
@@ -286,6 +287,28 @@ ROUTES: dict[str, Route] = {
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}
     ),
     "api:api-project-import": Route(project_kwargs, {"POST": api(M)}),
+    # Labels: everyone's own (the list filters by role), a correction the owner's.
+    "api:api-annotations": Route(project_kwargs, {"GET": api(A)}),
+    "api:api-annotation-correction": Route(
+        lambda w: {"annotation_id": w.annotation}, {"POST": OWNER_API}
+    ),
+    # Decisions and the review queue: reviewers and managers.
+    "api:api-decisions": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-decision": Route(item_kwargs, {"POST": api(R)}),
+    "api:api-item-decisions": Route(item_kwargs, {"GET": api(R)}),
+    "api:api-review-claim": Route(project_kwargs, {"POST": api(R)}),
+    # Directed work: managers.
+    "api:api-batches": Route(project_kwargs, {"GET": api(M), "POST": api(M)}),
+    "api:api-batch": Route(
+        lambda w: {"project_id": w.project, "batch_id": w.batch}, {"GET": api(M)}
+    ),
+    "api:api-allocations-move": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-member-quota": Route(member_kwargs, {"PUT": api(M)}),
+    "api:api-judgements": Route(project_kwargs, {"POST": api(M)}),
+    # The queue's model: shown to reviewers, retrained by managers.
+    "api:api-queue-model": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-queue-model-history": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-queue-model-retrain": Route(project_kwargs, {"POST": api(M)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},
@@ -456,6 +479,10 @@ def build_world() -> World:
     for path in export_paths(job):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}\n")
+    # The queue's model, so its page answers with it rather than a 404.
+    QueueModel.objects.create(
+        project=project, version=1, created_at=now, heuristic=True, strategy="random"
+    )
     other = ProjectFactory()
     Membership.objects.bulk_create(
         Membership(project=other, user=users[p], role=users_role)

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import audit, docs, jobs, labelling, labelsets, projects, reports
+from annotate.api import (
+    assignments,
+    audit,
+    decisions,
+    docs,
+    jobs,
+    judges,
+    labelling,
+    labels,
+    labelsets,
+    learning,
+    projects,
+    reports,
+    review,
+)
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -75,5 +89,75 @@ urlpatterns = [
         "projects/<int:project_id>/audit/",
         audit.ProjectAuditApi.as_view(),
         name="api-audit",
+    ),
+    path(
+        "projects/<int:project_id>/annotations/",
+        labels.ProjectAnnotationListApi.as_view(),
+        name="api-annotations",
+    ),
+    path(
+        "annotations/<int:annotation_id>/correction/",
+        labels.AnnotationCorrectionApi.as_view(),
+        name="api-annotation-correction",
+    ),
+    path(
+        "projects/<int:project_id>/decisions/",
+        decisions.ProjectDecisionListApi.as_view(),
+        name="api-decisions",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/decision/",
+        decisions.ItemDecisionApi.as_view(),
+        name="api-decision",
+    ),
+    path(
+        "projects/<int:project_id>/items/<int:item_id>/decisions/",
+        decisions.ItemDecisionHistoryApi.as_view(),
+        name="api-item-decisions",
+    ),
+    path(
+        "projects/<int:project_id>/review/claim/",
+        review.ProjectReviewClaimApi.as_view(),
+        name="api-review-claim",
+    ),
+    path(
+        "projects/<int:project_id>/batches/",
+        assignments.ProjectBatchListApi.as_view(),
+        name="api-batches",
+    ),
+    path(
+        "projects/<int:project_id>/batches/<int:batch_id>/",
+        assignments.ProjectBatchDetailApi.as_view(),
+        name="api-batch",
+    ),
+    path(
+        "projects/<int:project_id>/allocations/move/",
+        assignments.ProjectAllocationMoveApi.as_view(),
+        name="api-allocations-move",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/quota/",
+        assignments.MemberQuotaApi.as_view(),
+        name="api-member-quota",
+    ),
+    path(
+        "projects/<int:project_id>/judgements/",
+        judges.ProjectJudgementsApi.as_view(),
+        name="api-judgements",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/",
+        learning.QueueModelApi.as_view(),
+        name="api-queue-model",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/history/",
+        learning.QueueModelHistoryApi.as_view(),
+        name="api-queue-model-history",
+    ),
+    path(
+        "projects/<int:project_id>/queue-model/retrain/",
+        learning.QueueModelRetrainApi.as_view(),
+        name="api-queue-model-retrain",
     ),
 ]
