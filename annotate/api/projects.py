@@ -46,7 +46,9 @@ class ProjectOutputSerializer(serializers.Serializer[Membership]):
     items_complete = serializers.IntegerField(source="project.items_complete")
     annotations_total = serializers.IntegerField(source="project.annotations_total")
     # Set while the project is archived (read-only; still exported).
-    archived_at = serializers.DateTimeField(source="project.archived_at")
+    archived_at = serializers.DateTimeField(
+        source="project.archived_at", allow_null=True
+    )
 
 
 class ProjectListApi(APIView):
