@@ -24,6 +24,14 @@ from annotate.queries import label_sets_visible_to, manages_projects, seen_by
 from labelsets.models import LabelSet
 
 
+def _is_id(value: int) -> bool:
+    """Whether `value` fits a primary key: the raw SQL below gets no ORM range
+    check, and a larger number from a URL would crash the query (SQLite's
+    OverflowError, PostgreSQL's out-of-range error) instead of being a 404."""
+    low, high = connection.ops.integer_field_range("BigAutoField")
+    return bool(low <= value <= high)
+
+
 def access_project(
     user: AbstractBaseUser | AnonymousUser,
     project_id: int,
@@ -31,7 +39,7 @@ def access_project(
     role: Role = Role.ANNOTATOR,
 ) -> Membership:
     """The user's active membership of the project, with the project loaded."""
-    if user.pk is None:
+    if user.pk is None or not _is_id(project_id):
         raise Http404("No such project.")
     with connection.cursor() as cursor:
         cursor.execute(rawsql.MEMBERSHIP_SQL, [project_id, user.pk])
@@ -52,7 +60,7 @@ def access_assignment(
     """The user's own claim and their membership; 404 for anyone else's, so
     annotators never learn about each other's work. The claim's project is
     the membership's, loaded."""
-    if user.pk is None:
+    if user.pk is None or not _is_id(assignment_id):
         raise Http404("No such assignment.")
     with connection.cursor() as cursor:
         cursor.execute(rawsql.ASSIGNMENT_SQL, [assignment_id, user.pk])

@@ -82,7 +82,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "annotate.middleware.UriLengthMiddleware",
+    "annotate.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -162,6 +163,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The import size limit; streamed parsing keeps memory flat below it anyway.
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Path and query string, in characters: longer is a 414 (annotate.middleware).
+MAX_URI_LENGTH = 4096
 
 # Security headers. Transcripts are adversarial text: no inline script may run.
 SECURE_CSP = {
@@ -237,6 +240,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "annotate.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "annotate.api.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -226,4 +226,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "annotate.api.errors.bad_request"
 handler404 = "annotate.api.errors.not_found"
+handler500 = "annotate.api.errors.server_error"

@@ -195,6 +195,7 @@ class ProjectAllocationMoveApi(APIView):
             project=project,
             from_username=data.validated_data["from_annotator"],
             to_usernames=data.validated_data["to_annotators"],
+            actor=authenticated_user(request),
             now=timezone.now(),
         )
         return Response(moved)
@@ -227,6 +228,7 @@ class MemberQuotaApi(APIView):
             membership=membership,
             quota_day=data.validated_data["quota_day"],
             quota_total=data.validated_data["quota_total"],
+            actor=authenticated_user(request),
             now=timezone.now(),
         )
         return Response(QuotaSerializer(updated).data)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any, cast
+
+from django.conf import settings
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -31,5 +37,19 @@ class SwaggerDocs(JsonErrors, SpectacularSwaggerSplitView):
     http_method_names = ["get", "head"]
 
 
+# ReDoc styles itself by injecting <style> elements at run time
+# (styled-components) and parses in a worker started from a blob: this page
+# alone allows inline styles and blob workers; scripts stay the app's own.
+REDOC_CSP: dict[str, Collection[str] | str] = {
+    **cast("dict[str, Collection[str] | str]", settings.SECURE_CSP),
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "worker-src": [CSP.SELF, "blob:"],
+}
+
+
 class RedocDocs(JsonErrors, SpectacularRedocView):
     http_method_names = ["get", "head"]
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        return csp_override(REDOC_CSP)(super().as_view(**initkwargs))

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,11 +44,53 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def error_body(detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": detail, "errors": {}}, status=status)
+
+
+# The URL conf's handlers: errors that never reach DRF's exception_handler
+# (no route matched, the request refused before or while it was parsed, a
+# crash) answer the API's error body under /api/, since a pipeline must not
+# get an HTML page; elsewhere Django's pages.
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """The URL conf's handler404. Under /api/, the API's error body: a URL
-    that matches no route (a mistyped path, a non-numeric id) never reaches
-    DRF's exception_handler, and a pipeline must not get an HTML page.
-    Elsewhere, Django's page."""
-    if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
-    return page_not_found(request, exception)
+    """handler404: a URL that matches no route (a mistyped path, a non-numeric id)."""
+    if is_api(request):
+        return error_body("Not found.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: Django's SuspiciousOperations, raised while the request is
+    read; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, saying the limit."""
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_body(
+            f"The request body is too large: at most {limit} bytes, besides files.",
+            413,
+        )
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        return error_body(str(exception), 400)
+    return error_body("Bad request.", 400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the crash is logged by Django; the caller gets no details."""
+    if is_api(request):
+        return error_body("Server error.", 500)
+    return defaults.server_error(request)
+
+
+def uri_too_long(request: HttpRequest) -> HttpResponse:
+    """414 for a path and query string over settings.MAX_URI_LENGTH."""
+    detail = f"The URI is too long: at most {settings.MAX_URI_LENGTH} characters."
+    if is_api(request):
+        return error_body(detail, 414)
+    return HttpResponse(detail, status=414, content_type="text/plain")

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import access_project
-from annotate.api.common import (
+from annotate.api.common import JOB_ACCEPTED, JOB_LOCATION, job_accepted, (
     JobOutputSerializer,
     authenticated_user,
     paged,
@@ -93,7 +93,8 @@ class QueueModelRetrainApi(APIView):
     @extend_schema(
         summary="Retrain the queue's model (managers)",
         request=None,
-        responses=responses({202: JobOutputSerializer}, invalid=True),
+        parameters=[JOB_LOCATION],
+        responses=responses({**JOB_ACCEPTED}, invalid=True),
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.MANAGER).project
@@ -103,9 +104,4 @@ class QueueModelRetrainApi(APIView):
             created_by=authenticated_user(request),
             now=timezone.now(),
         )
-        job.refresh_from_db()  # eager mode has already run it
-        return Response(
-            JobOutputSerializer(job_live(job)).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/jobs/{job.pk}/"},
-        )
+        return job_accepted(job)
