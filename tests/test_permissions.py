@@ -273,6 +273,11 @@ ROUTES: dict[str, Route] = {
         },
     ),
     "api:api-project": Route(project_kwargs, {"GET": api(A), "PATCH": api(M)}),
+    "api:api-members": Route(project_kwargs, {"GET": api(M), "POST": api(M)}),
+    "api:api-member": Route(
+        lambda w: {"project_id": w.project, "member_id": w.users["annotator"]},
+        {"PATCH": api(M)},
+    ),
     "api:api-project-archive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-project-unarchive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-claim": Route(project_kwargs, {"POST": api(A)}),

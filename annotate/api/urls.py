@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import docs, jobs, labelling, labelsets, projects, reports
+from annotate.api import docs, jobs, labelling, labelsets, members, projects, reports
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -39,6 +39,16 @@ urlpatterns = [
         "projects/<int:project_id>/imports/",
         projects.ProjectImportApi.as_view(),
         name="api-project-import",
+    ),
+    path(
+        "projects/<int:project_id>/members/",
+        members.MemberListApi.as_view(),
+        name="api-members",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:member_id>/",
+        members.MemberDetailApi.as_view(),
+        name="api-member",
     ),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="api-job"),
     path(
