@@ -71,6 +71,17 @@ urlpatterns = [
         reports.ProjectCalibrationApi.as_view(),
         name="api-calibration",
     ),
+    path("label-sets/", labelsets.LabelSetListApi.as_view(), name="api-label-sets"),
+    path(
+        "label-sets/<slug:name>/",
+        labelsets.LabelSetDetailApi.as_view(),
+        name="api-label-set-detail",
+    ),
+    path(
+        "label-sets/<slug:name>/versions/",
+        labelsets.LabelSetVersionUploadApi.as_view(),
+        name="api-label-set-versions",
+    ),
     path(
         "label-sets/<slug:name>/<int:number>/",
         labelsets.LabelSetVersionApi.as_view(),
