@@ -278,6 +278,8 @@ ROUTES: dict[str, Route] = {
         lambda w: {"project_id": w.project, "member_id": w.users["annotator"]},
         {"PATCH": api(M)},
     ),
+    "api:api-transcripts": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-transcript": Route(transcript_kwargs, {"GET": api(R)}),
     "api:api-project-archive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-project-unarchive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-claim": Route(project_kwargs, {"POST": api(A)}),

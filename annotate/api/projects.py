@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -11,8 +12,8 @@ from django.utils import timezone
 from drf_spectacular.utils import (
     extend_schema,
 )
-from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework import exceptions, serializers, status
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -259,30 +260,95 @@ class ProjectUnarchiveApi(APIView):
         return Response(ProjectOutputSerializer(membership).data)
 
 
-class ProjectImportApi(APIView):
-    """Upload a transcript file; the import runs as a job (202, then poll the job)."""
+class TranscriptBodyParser(BaseParser):
+    """Transcripts sent as the request body: left unread here, for the
+    import job's own parser (annotate.importers), as an uploaded file is."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    media_type = "application/json"
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return {"body": stream}
+
+
+class JsonLinesBodyParser(TranscriptBodyParser):
+    media_type = "application/x-ndjson"
+
+
+class JsonlBodyParser(TranscriptBodyParser):
+    media_type = "application/jsonl"
+
+
+# A body's media type -> the importer's format.
+BODY_FORMATS = {
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+}
+
+
+class ProjectImportApi(APIView):
+    """Import transcripts: a file upload, or the transcripts as the body (a
+    JSON array, or JSON Lines); the import runs as a job (202, then poll the
+    job), all or nothing."""
+
+    parser_classes = [
+        MultiPartParser,
+        FormParser,
+        TranscriptBodyParser,
+        JsonLinesBodyParser,
+        JsonlBodyParser,
+    ]
 
     class InputSerializer(serializers.Serializer[Any]):
         file = serializers.FileField()
         format = serializers.ChoiceField(choices=importers.FORMATS, required=False)
 
     @extend_schema(
-        summary="Import a transcript file (managers); poll the job",
-        request=InputSerializer,
+        summary="Import transcripts (managers): a file, or a JSON array or JSON "
+        "Lines body; poll the job",
+        request={
+            "multipart/form-data": InputSerializer,
+            "application/json": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": True},
+            },
+            "application/x-ndjson": {
+                "type": "string",
+                "description": "One transcript object per line.",
+            },
+            "application/jsonl": {
+                "type": "string",
+                "description": "One transcript object per line.",
+            },
+        },
         responses=responses({202: JobOutputSerializer}, invalid=True),
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.MANAGER).project
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        media_type = request.content_type.split(";")[0].strip().lower()
+        if media_type in BODY_FORMATS:
+            body = request.data.get("body") if isinstance(request.data, dict) else None
+            if body is None:  # DRF's stream of an empty body
+                raise exceptions.ValidationError(
+                    {"body": ["Send the transcripts in the body."]}
+                )
+            fmt = BODY_FORMATS[media_type]
+            upload, filename = body, f"body.{fmt}"
+        else:
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            upload = data.validated_data["file"]
+            fmt, filename = data.validated_data.get("format"), upload.name
         job = import_job_create(
             project=project,
             upload=upload,
-            filename=upload.name,
-            fmt=data.validated_data.get("format"),
+            filename=filename,
+            fmt=fmt,
             created_by=authenticated_user(request),
             now=timezone.now(),
         )

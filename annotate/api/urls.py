@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import docs, jobs, labelling, labelsets, members, projects, reports
+from annotate.api import (
+    docs,
+    jobs,
+    labelling,
+    labelsets,
+    members,
+    projects,
+    reports,
+    transcripts,
+)
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -49,6 +58,16 @@ urlpatterns = [
         "projects/<int:project_id>/members/<int:member_id>/",
         members.MemberDetailApi.as_view(),
         name="api-member",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/",
+        transcripts.TranscriptListApi.as_view(),
+        name="api-transcripts",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/<int:transcript_id>/",
+        transcripts.TranscriptDetailApi.as_view(),
+        name="api-transcript",
     ),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="api-job"),
     path(
