@@ -143,3 +143,12 @@ def test_an_annotator_cannot_upload(api, annotator):
 
     assert r.status_code == 403
     assert not LabelSet.objects.filter(name="tiny").exists()
+
+
+def test_an_annotator_is_refused_before_the_file_is_read(api, annotator):
+    api.force_authenticate(annotator)
+    upload = SimpleUploadedFile("t.yaml", b"a: [unclosed")
+
+    r = api.post("/api/label-sets/tiny/versions/", {"file": upload})
+
+    assert r.status_code == 403
