@@ -275,9 +275,22 @@ ROUTES: dict[str, Route] = {
         for name in ("schema", "docs", "redoc")
     },
     "api:api-projects": Route(
-        no_kwargs, {"GET": everyone(ALLOWED) | {"anonymous": 401}}
+        no_kwargs,
+        {
+            "GET": everyone(ALLOWED) | {"anonymous": 401},
+            "POST": WORKSPACE | {"anonymous": 401},
+        },
     ),
-    "api:api-project": Route(project_kwargs, {"GET": api(A)}),
+    "api:api-project": Route(project_kwargs, {"GET": api(A), "PATCH": api(M)}),
+    "api:api-members": Route(project_kwargs, {"GET": api(M), "POST": api(M)}),
+    "api:api-member": Route(
+        lambda w: {"project_id": w.project, "member_id": w.users["annotator"]},
+        {"PATCH": api(M)},
+    ),
+    "api:api-transcripts": Route(project_kwargs, {"GET": api(R)}),
+    "api:api-transcript": Route(transcript_kwargs, {"GET": api(R)}),
+    "api:api-project-archive": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-project-unarchive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-claim": Route(project_kwargs, {"POST": api(A)}),
     "api:api-annotation": Route(
         lambda w: {"assignment_id": w.assignment}, {"POST": OWNER_API}
@@ -317,6 +330,17 @@ ROUTES: dict[str, Route] = {
     "api:api-queue-model": Route(project_kwargs, {"GET": api(R)}),
     "api:api-queue-model-history": Route(project_kwargs, {"GET": api(R)}),
     "api:api-queue-model-retrain": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-label-sets": Route(
+        no_kwargs, {"GET": everyone(ALLOWED) | {"anonymous": 401}}
+    ),
+    "api:api-label-set-detail": Route(
+        lambda w: {"name": w.label_set},
+        {"GET": everyone(ALLOWED) | {"anonymous": 401, "outsider": 404, "former": 404}},
+    ),
+    # Uploading: managers (of any project) and staff, as the upload page.
+    "api:api-label-set-versions": Route(
+        lambda w: {"name": w.label_set}, {"POST": WORKSPACE | {"anonymous": 401}}
+    ),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},
@@ -617,8 +641,17 @@ def kwarg_names(name: str) -> set[str]:
     return set(ROUTES[name].kwargs(PLACEHOLDER))
 
 
+# Routes whose URL names something the request may create: a name that
+# names nothing yet is not a 404 there (a new label set's first version).
+CREATED_BY_NAME = {"api:api-label-set-versions"}
+
+
 def object_routes() -> list[str]:
-    return [n for n in ROUTES if kwarg_names(n) and strongest(n)]
+    return [
+        n
+        for n in ROUTES
+        if kwarg_names(n) and strongest(n) and n not in CREATED_BY_NAME
+    ]
 
 
 @pytest.mark.parametrize("name", object_routes())

@@ -7,21 +7,22 @@ from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotate.access import access_project
-from annotate.api.common import JOB_ACCEPTED, JOB_LOCATION, job_accepted, (
-    JobOutputSerializer,
+from annotate.api.common import (
+    JOB_ACCEPTED,
+    JOB_LOCATION,
     authenticated_user,
+    job_accepted,
     paged,
     paged_response,
     responses,
 )
 from annotate.models import JobKind, QueueModel, Role
-from annotate.queries import job_live
 from annotate.services.learning import queue_job_create
 
 

@@ -15,9 +15,11 @@ from annotate.api import (
     labels,
     labelsets,
     learning,
+    members,
     projects,
     reports,
     review,
+    transcripts,
 )
 
 urlpatterns = [
@@ -40,9 +42,39 @@ urlpatterns = [
         name="api-project",
     ),
     path(
+        "projects/<int:project_id>/archive/",
+        projects.ProjectArchiveApi.as_view(),
+        name="api-project-archive",
+    ),
+    path(
+        "projects/<int:project_id>/unarchive/",
+        projects.ProjectUnarchiveApi.as_view(),
+        name="api-project-unarchive",
+    ),
+    path(
         "projects/<int:project_id>/imports/",
         projects.ProjectImportApi.as_view(),
         name="api-project-import",
+    ),
+    path(
+        "projects/<int:project_id>/members/",
+        members.MemberListApi.as_view(),
+        name="api-members",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:member_id>/",
+        members.MemberDetailApi.as_view(),
+        name="api-member",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/",
+        transcripts.TranscriptListApi.as_view(),
+        name="api-transcripts",
+    ),
+    path(
+        "projects/<int:project_id>/transcripts/<int:transcript_id>/",
+        transcripts.TranscriptDetailApi.as_view(),
+        name="api-transcript",
     ),
     path("jobs/<int:job_id>/", jobs.JobDetailApi.as_view(), name="api-job"),
     path(
@@ -64,6 +96,17 @@ urlpatterns = [
         "projects/<int:project_id>/calibration/",
         reports.ProjectCalibrationApi.as_view(),
         name="api-calibration",
+    ),
+    path("label-sets/", labelsets.LabelSetListApi.as_view(), name="api-label-sets"),
+    path(
+        "label-sets/<slug:name>/",
+        labelsets.LabelSetDetailApi.as_view(),
+        name="api-label-set-detail",
+    ),
+    path(
+        "label-sets/<slug:name>/versions/",
+        labelsets.LabelSetVersionUploadApi.as_view(),
+        name="api-label-set-versions",
     ),
     path(
         "label-sets/<slug:name>/<int:number>/",
