@@ -226,4 +226,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "annotate.api.errors.bad_request"
 handler404 = "annotate.api.errors.not_found"

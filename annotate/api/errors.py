@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -22,6 +23,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             else {"non_field_errors": exc.messages}
         )
         return Response({"detail": "Invalid input.", "errors": errors}, status=400)
+    if isinstance(exc, BadRequest):
+        return Response({"detail": str(exc) or "Bad request.", "errors": {}}, status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -46,3 +49,13 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The URL conf's handler400 (a BadRequest, such as a query parameter
+    that is not a number): the API's error body under /api/, elsewhere a
+    page saying what was wrong."""
+    message = str(exception) or "Bad request."
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": message, "errors": {}}, status=400)
+    return render(request, "400.html", {"message": message}, status=400)

@@ -31,4 +31,4 @@ class TokenWriteThrottle(SimpleRateThrottle):
             request.auth, ApiToken
         ):
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.key_hash}
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate import importers
+from annotate.inputs import whole_number
 from annotate.models import (
     Annotation,
     Project,
@@ -76,8 +77,8 @@ def judgements_import(
             continue
         key = row.id
         pk = by_external.get(str(key))
-        if pk is None and str(key).isdigit() and int(str(key)) in numbers:
-            pk = int(str(key))
+        if pk is None and whole_number(key) in numbers:
+            pk = whole_number(key)
         if pk is None:
             problem(f"line {row.line}: id {key!r}: no such transcript in this project")
             continue
