@@ -24,7 +24,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
         return Response({"detail": "Invalid input.", "errors": errors}, status=400)
     if isinstance(exc, BadRequest):
-        return Response({"detail": str(exc) or "Bad request.", "errors": {}}, status=400)
+        return Response(
+            {"detail": str(exc) or "Bad request.", "errors": {}}, status=400
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
