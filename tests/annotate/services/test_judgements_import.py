@@ -142,7 +142,7 @@ def test_importing_a_judge_again_replaces_its_labels(judged, tmp_path):
 
 
 def test_a_judge_named_like_a_person_is_refused_and_their_labels_kept(judged, tmp_path):
-    person = Annotation.objects.filter(is_human=True).first().annotator
+    person = Annotation.objects.filter(is_human=True)[0].annotator
     person.username = "judge-alice"
     person.save(update_fields=["username"])
     theirs = Annotation.objects.filter(annotator=person).count()
@@ -157,7 +157,7 @@ def test_a_judge_named_like_a_person_is_refused_and_their_labels_kept(judged, tm
 
 
 def test_a_judge_named_after_a_person_lives_apart_from_them(judged):
-    person = Annotation.objects.filter(is_human=True).first().annotator
+    person = Annotation.objects.filter(is_human=True)[0].annotator
 
     judgements_import(
         project=judged,
