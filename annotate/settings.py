@@ -223,16 +223,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=_env_int("LOGIN_COOLOFF_MINUTES", 15, mini
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "annotate.views.account.login_locked_out"
-# The client's address: REMOTE_ADDR, unless LOGIN_PROXY_COUNT proxies stand
-# in front and append to X-Forwarded-For; a client-sent header is never
-# trusted on its own, or each guess could claim a new address.
-_proxy_count = _env_int("LOGIN_PROXY_COUNT", 0)
-if _proxy_count:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-    AXES_IPWARE_PROXY_COUNT = _proxy_count
-    AXES_IPWARE_PROXY_ORDER = "right-most"
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# The client's address (annotate.http.client_address): REMOTE_ADDR, unless
+# PROXY_COUNT proxies stand in front, each appending to X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "annotate.http.client_address"
+PROXY_COUNT = _env_int("PROXY_COUNT", 0)
 
 # The cache carries live job progress from a worker to the pages that show it.
 # In-process (eager) jobs share the web process's memory; production uses Redis.

@@ -4,15 +4,19 @@ Either is a 400 naming the parameter, never a 500."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote
 
 import pytest
+from django.core.exceptions import BadRequest
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from rest_framework import serializers
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from annotate.api.common import paged_response
+from annotate.api.errors import bad_request, exception_handler
 from annotate.inputs import whole_number
 from annotate.models import Project
 from tests.factories import ProjectFactory
@@ -145,3 +149,14 @@ def test_a_real_cursor_still_pages(project):
     )
 
     assert second.data["results"][0]["id"] > first.data["results"][0]["id"]
+
+
+def test_a_bad_request_under_the_api_is_the_error_body():
+    message = "The query parameter 'before' must be a whole number."
+    raised = exception_handler(BadRequest(message), {})
+    handled = bad_request(RequestFactory().get("/api/x/"), BadRequest(message))
+
+    assert raised is not None
+    assert (raised.status_code, raised.data) == (400, {"detail": message, "errors": {}})
+    assert handled.status_code == 400
+    assert json.loads(handled.content) == {"detail": message, "errors": {}}

@@ -85,3 +85,23 @@ def test_axes_reset_lifts_the_lockout(client, annotator):
     r = client.post("/login/", {"username": "alice", "password": "pw-for-tests"})
 
     assert r.status_code == 302
+
+
+def test_behind_a_proxy_the_address_it_saw_is_the_one_locked_out(annotator, settings):
+    settings.PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+    for n in range(5):
+        # What the client sends itself is to the left of what the proxy appends.
+        Client(
+            REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.5"
+        ).post("/login/", {"username": "alice", "password": "wrong"})
+
+    same = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.5").post(
+        "/login/", {"username": "alice", "password": "pw-for-tests"}
+    )
+    other = Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.6").post(
+        "/login/", {"username": "alice", "password": "pw-for-tests"}
+    )
+
+    assert same.status_code == 429
+    assert other.status_code == 302
