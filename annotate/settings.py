@@ -172,6 +172,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The import size limit; streamed parsing keeps memory flat below it anyway.
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An import's file is deleted when its job ends; one no job is waiting for
+# goes after this long (annotate.tasks.uploads_prune, on beat).
+UPLOAD_MAX_AGE = timedelta(hours=_env_int("UPLOAD_MAX_AGE_HOURS", 24, minimum=1))
 
 # Security headers. Transcripts are adversarial text: no inline script may run.
 SECURE_CSP = {
@@ -270,6 +273,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Submits queue the retrain every N labels; this catches a missed one.
     "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 900.0},
+    "prune-uploads": {"task": "annotate.tasks.uploads_prune", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {

@@ -97,6 +97,35 @@ def _uploads_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / "imports"
 
 
+def uploads_prune(*, now: datetime) -> int:
+    """Delete uploaded import files older than settings.UPLOAD_MAX_AGE that
+    no unfinished import job is waiting to read; returns how many.
+
+    Each job deletes its own file when it ends; this catches the rest: a job
+    whose task was lost with its broker, files left by older versions.
+    Idempotent."""
+    directory = _uploads_dir()
+    if not directory.is_dir():
+        return 0
+    waiting = {
+        str(params.get("path"))
+        for params in Job.objects.filter(kind=JobKind.IMPORT)
+        .exclude(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED])
+        .values_list("params", flat=True)
+    }
+    cutoff = (now - settings.UPLOAD_MAX_AGE).timestamp()
+    removed = 0
+    for path in directory.iterdir():
+        if (
+            path.is_file()
+            and str(path) not in waiting
+            and path.stat().st_mtime < cutoff
+        ):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _upload_remove(job: Job) -> None:
     """Delete a finished import's uploaded file, whether it was imported or
     refused: nothing reads it again (a new try is a new upload), and failed

@@ -4,11 +4,14 @@ refused: failed imports' files no longer pile up under MEDIA_ROOT."""
 from __future__ import annotations
 
 import io
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from annotate import tasks
 from annotate.models import Job, JobStatus, Transcript
 from annotate.services.jobs import import_job_create, job_fail
 
@@ -94,3 +97,24 @@ def test_a_file_outside_the_uploads_directory_is_never_deleted(
     job_fail(job_id=job.pk, message="gave up", now=timezone.now())
 
     assert elsewhere.exists()
+
+
+def test_prune_deletes_old_files_no_job_waits_for(
+    project, settings, django_capture_on_commit_callbacks
+):
+    waiting = start(project, GOOD, django_capture_on_commit_callbacks, run=False)
+    directory = Path(settings.MEDIA_ROOT) / "imports"
+    old, recent = directory / "old.jsonl", directory / "recent.jsonl"
+    old.write_bytes(GOOD)
+    recent.write_bytes(GOOD)
+    day_ago = (timezone.now() - timedelta(hours=25)).timestamp()
+    os.utime(old, (day_ago, day_ago))
+    os.utime(waiting.params["path"], (day_ago, day_ago))
+
+    removed = tasks.uploads_prune()
+
+    assert removed == 1
+    assert sorted(p.name for p in uploads(settings)) == sorted(
+        [recent.name, Path(waiting.params["path"]).name]
+    )
+    assert tasks.uploads_prune() == 0
