@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import FileResponse, Http404, HttpRequest
 from django.utils.text import slugify
@@ -30,3 +31,22 @@ def export_download(job: Job, part: str) -> FileResponse:
         f"{name}.{job.params['fmt']}" if part == "data" else f"{name}.manifest.json"
     )
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address a request came from, for login throttling.
+
+    Behind settings.PROXY_COUNT proxies, the address the outermost one saw:
+    that many entries from the right of X-Forwarded-For, since each proxy
+    appends the address it received from. Entries further left are the
+    client's own to forge, so they are never read; with no proxy, the
+    header is ignored and REMOTE_ADDR is the address."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    if not settings.PROXY_COUNT:
+        return remote
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    hops = [h.strip() for h in forwarded.split(",")]
+    hops = [h for h in hops if h]
+    if len(hops) < settings.PROXY_COUNT:
+        return remote
+    return hops[-int(settings.PROXY_COUNT)]

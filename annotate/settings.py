@@ -7,6 +7,8 @@ A bad value stops the process at start with ImproperlyConfigured naming it.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -72,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "labelsets",
     "annotate",
 ]
@@ -89,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "annotate.urls"
@@ -143,6 +148,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotate:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -165,6 +175,9 @@ IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 1024 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Path and query string, in characters: longer is a 414 (annotate.middleware).
 MAX_URI_LENGTH = 4096
+# An import's file is deleted when its job ends; one no job is waiting for
+# goes after this long (annotate.tasks.uploads_prune, on beat).
+UPLOAD_MAX_AGE = timedelta(hours=_env_int("UPLOAD_MAX_AGE_HOURS", 24, minimum=1))
 
 # Security headers. Transcripts are adversarial text: no inline script may run.
 SECURE_CSP = {
@@ -185,6 +198,41 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Pages and htmx send the token from the page (hx-headers on <body>, the
+# forms' hidden input); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# TLS ends at a proxy in front of gunicorn (README "Deploying behind TLS").
+# Secure cookies need HTTPS, so plain HTTP is redirected whenever they are on;
+# /healthz/ stays reachable over HTTP for the container's health check.
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# Off unless set: browsers remember HSTS for its whole max-age, so it is
+# turned on once HTTPS is known to work.
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False
+)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", default=False)
+# Trust X-Forwarded-Proto only behind a proxy that sets it (and strips a
+# client's own), or any client could claim HTTPS.
+if _env_bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords
+# for one username from one address, that pair is locked out for
+# LOGIN_COOLOFF_MINUTES, each further try restarting the wait. Keyed on the
+# pair, so a stranger guessing at a name cannot lock its owner out from
+# elsewhere. A successful login clears the count. Reset by hand with
+# `manage.py axes_reset_username NAME` or in the admin (Access attempts).
+AXES_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotate.views.account.login_locked_out"
+# The client's address (annotate.http.client_address): REMOTE_ADDR, unless
+# PROXY_COUNT proxies stand in front, each appending to X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "annotate.http.client_address"
+PROXY_COUNT = _env_int("PROXY_COUNT", 0)
 
 # The cache carries live job progress from a worker to the pages that show it.
 # In-process (eager) jobs share the web process's memory; production uses Redis.
@@ -228,6 +276,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Submits queue the retrain every N labels; this catches a missed one.
     "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 900.0},
+    "prune-uploads": {"task": "annotate.tasks.uploads_prune", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -248,7 +297,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotate.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "annotate.api.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["annotate.api.throttles.TokenWriteThrottle"],
 }
+# Writes made with an API token, per token: "<n>/<second|minute|hour|day>".
+# Counted in the cache (CACHE_URL; Redis shares the count between workers).
+API_WRITE_RATE = env.str("API_WRITE_RATE", default="600/minute")
+if not re.fullmatch(
+    r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_WRITE_RATE
+):
+    raise ImproperlyConfigured(
+        f"API_WRITE_RATE={API_WRITE_RATE!r} is not a rate such as 600/minute."
+    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "refusal-annotate API",

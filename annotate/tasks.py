@@ -106,3 +106,15 @@ def queue_retrain_due() -> int:
     from annotate.services.learning import queue_retrain_due as due
 
     return due(now=timezone.now())
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def uploads_prune() -> int:
+    """Delete import files no job is waiting for, past UPLOAD_MAX_AGE (beat, hourly)."""
+    from django.utils import timezone
+
+    from annotate.services.jobs import uploads_prune as prune
+
+    return prune(now=timezone.now())

@@ -108,3 +108,82 @@ def test_the_suite_runs_on_postgresql_when_database_url_says_so():
         cursor.execute("SELECT version()")
         assert "PostgreSQL" in cursor.fetchone()[0]
     assert settings.DATABASES["default"]["NAME"].startswith("test_")
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k3J9-vQ2xR7mZp4LwT8nYb6Hc1Fd5Gs0Ue3Ai9Oj2Kl7Xq4Wr8Ty6Pz1Vn5Mb0Cx",
+    "ALLOWED_HOSTS": "annotate.example.org",
+    "BEHIND_TLS_PROXY": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        # conftest's async switch for Playwright is one check --deploy rightly refuses.
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECURE_COOKIES"}
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
+    base.update({"DJANGO_SETTINGS_MODULE": "annotate.settings", **env})
+    return subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+        ],
+        cwd=settings.BASE_DIR,
+        env=base,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    r = check_deploy(**PRODUCTION)
+
+    assert r.returncode == 0, r.stderr
+    assert "System check identified no issues" in r.stdout
+
+
+def test_check_deploy_names_hsts_when_it_is_left_off():
+    r = check_deploy(**{**PRODUCTION, "SECURE_HSTS_SECONDS": "0"})
+
+    assert r.returncode != 0
+    assert "security.W004" in r.stderr
+
+
+def test_production_defaults_redirect_to_https_and_keep_cookies_from_scripts():
+    code = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "print(json.dumps([settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, "
+        "settings.CSRF_COOKIE_SECURE, settings.CSRF_COOKIE_HTTPONLY, "
+        "settings.SECURE_PROXY_SSL_HEADER]))"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECURE_COOKIES", "DATABASE_URL"}
+    }
+    env.update({"DJANGO_SETTINGS_MODULE": "annotate.settings", **PRODUCTION})
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert r.returncode == 0, r.stderr
+    assert (
+        r.stdout.strip()
+        == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"]]'
+    )

@@ -10,11 +10,12 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate.inputs import whole_number
 from annotate.models import (
     Job,
 )
@@ -130,6 +131,21 @@ class CursorPage(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
     ordering = "id"
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """DRF's cursor, its position checked as an id: a forged "p=abc" or
+        twenty digits would otherwise reach the query and fail there (a 500).
+        A bad cursor is a 400 naming `cursor` (DRF answers 404)."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            cursor = None
+        else:
+            if cursor is None or cursor.position is None:
+                return cursor
+            if whole_number(cursor.position) is not None:
+                return cursor
+        raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]})
 
 
 _PAGES: dict[

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import (
+    BadRequest,
     PermissionDenied,
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -13,6 +14,7 @@ from django.core.exceptions import (
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -28,6 +30,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             else {"non_field_errors": exc.messages}
         )
         return Response({"detail": "Invalid input.", "errors": errors}, status=400)
+    if isinstance(exc, BadRequest):
+        return Response(
+            {"detail": str(exc) or "Bad request.", "errors": {}}, status=400
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -66,10 +72,17 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler400: Django's SuspiciousOperations, raised while the request is
-    read; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, saying the limit."""
+    """handler400: a BadRequest (a query parameter that is not a number) or
+    Django's SuspiciousOperations, raised while the request is read; a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413, saying the limit."""
     if not is_api(request):
+        if isinstance(exception, BadRequest):
+            # Ours (a query parameter that is not a number): say what was wrong.
+            message = str(exception) or "Bad request."
+            return render(request, "400.html", {"message": message}, status=400)
         return defaults.bad_request(request, exception)
+    if isinstance(exception, BadRequest):
+        return error_body(str(exception) or "Bad request.", 400)
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return error_body(

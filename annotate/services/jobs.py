@@ -64,11 +64,12 @@ def import_job_create(
     """Save an uploaded file and queue its import as a job.
 
     The file is copied to MEDIA_ROOT/imports in chunks, so a large upload never
-    sits in memory, and a worker on another process can read it. Raises
-    ValidationError (code `archived`) in an archived project, nothing saved.
+    sits in memory, and a worker on another process can read it. It is
+    deleted when the job ends, imported or failed (_job_run, job_fail).
+    Raises ValidationError (code `archived`) in an archived project, nothing saved.
     """
     project.refuse_if_archived("nothing can be imported into it")
-    directory = Path(settings.MEDIA_ROOT) / "imports"
+    directory = _uploads_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{secrets.token_hex(16)}{Path(filename).suffix[:10]}"
     with path.open("wb") as out:
@@ -79,13 +80,62 @@ def import_job_create(
         "filename": filename,
         "format": fmt or "",
     }
-    return job_create(
-        project=project,
-        kind=JobKind.IMPORT,
-        created_by=created_by,
-        params=params,
-        now=now,
-    )
+    try:
+        return job_create(
+            project=project,
+            kind=JobKind.IMPORT,
+            created_by=created_by,
+            params=params,
+            now=now,
+        )
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _uploads_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports"
+
+
+def uploads_prune(*, now: datetime) -> int:
+    """Delete uploaded import files older than settings.UPLOAD_MAX_AGE that
+    no unfinished import job is waiting to read; returns how many.
+
+    Each job deletes its own file when it ends; this catches the rest: a job
+    whose task was lost with its broker, files left by older versions.
+    Idempotent."""
+    directory = _uploads_dir()
+    if not directory.is_dir():
+        return 0
+    waiting = {
+        str(params.get("path"))
+        for params in Job.objects.filter(kind=JobKind.IMPORT)
+        .exclude(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED])
+        .values_list("params", flat=True)
+    }
+    cutoff = (now - settings.UPLOAD_MAX_AGE).timestamp()
+    removed = 0
+    for path in directory.iterdir():
+        if (
+            path.is_file()
+            and str(path) not in waiting
+            and path.stat().st_mtime < cutoff
+        ):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _upload_remove(job: Job) -> None:
+    """Delete a finished import's uploaded file, whether it was imported or
+    refused: nothing reads it again (a new try is a new upload), and failed
+    imports' files would otherwise pile up. Only files in the uploads
+    directory are touched, whatever the job's params say."""
+    if job.kind != JobKind.IMPORT or not job.params.get("path"):
+        return
+    path = Path(str(job.params["path"]))
+    if path.parent == _uploads_dir():
+        path.unlink(missing_ok=True)
 
 
 def job_progress(
@@ -194,6 +244,7 @@ def _job_run(job: Job, now: Clock) -> Job:
         ]
     )
     cache.delete(job.progress_key)
+    _upload_remove(job)
     return job
 
 
@@ -220,15 +271,19 @@ def _failure_summary(errors: list[str], total: int) -> str:
 def job_fail(*, job_id: int, message: str, now: datetime) -> None:
     """Mark a job failed from outside its run (its task gave up retrying):
     a job never stays running. A finished job is left as it is."""
-    Job.objects.filter(pk=job_id).exclude(
-        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
-    ).update(
-        status=JobStatus.FAILED,
-        errors=[message],
-        result={"message": "The job could not be run."},
-        stage="",
-        finished_at=now,
+    failed = (
+        Job.objects.filter(pk=job_id)
+        .exclude(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED])
+        .update(
+            status=JobStatus.FAILED,
+            errors=[message],
+            result={"message": "The job could not be run."},
+            stage="",
+            finished_at=now,
+        )
     )
+    if failed:
+        _upload_remove(Job.objects.get(pk=job_id))
 
 
 def _run_import(job: Job, now: Clock) -> dict[str, object]:
@@ -251,7 +306,6 @@ def _run_import(job: Job, now: Clock) -> dict[str, object]:
             progress=lambda _rows: job_progress(job=job, done=stream.tell()),
         )
     job_progress(job=job, done=size, stage="Done")
-    path.unlink(missing_ok=True)
     if summary.imported and job.project.queue_strategy != QueueStrategy.SEQUENTIAL:
         from annotate.services.learning import queue_job_create
 

@@ -7,12 +7,15 @@ from datetime import datetime
 from typing import BinaryIO
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotate import importers
+from annotate.inputs import whole_number
 from annotate.models import (
     Annotation,
+    Membership,
     Project,
     Transcript,
 )
@@ -49,6 +52,17 @@ def judgements_import(
     if not judge or not all(c.isalnum() or c in "-_." for c in judge):
         raise ValidationError({"judge": "Letters, digits, '-', '_' and '.' only."})
     project.refuse_if_archived("no judge's labels can be imported into it")
+    username = f"{JUDGE_PREFIX}{judge}"
+    existing = get_user_model().objects.filter(username=username).first()
+    if existing is not None and _is_person(existing):
+        # Importing would replace that person's labels with the judge's.
+        raise ValidationError(
+            {
+                "judge": f"{username!r} is a person's account, not a judge; "
+                "choose another judge name."
+            },
+            code="judge_name_taken",
+        )
     version = project.label_set_version
     by_external = dict(
         Transcript.objects.filter(project=project)
@@ -76,8 +90,8 @@ def judgements_import(
             continue
         key = row.id
         pk = by_external.get(str(key))
-        if pk is None and str(key).isdigit() and int(str(key)) in numbers:
-            pk = int(str(key))
+        if pk is None and whole_number(key) in numbers:
+            pk = whole_number(key)
         if pk is None:
             problem(f"line {row.line}: id {key!r}: no such transcript in this project")
             continue
@@ -92,7 +106,7 @@ def judgements_import(
         raise ImportRejected(["the file has no judgements"], 1)
 
     user, created = get_user_model().objects.get_or_create(
-        username=f"{JUDGE_PREFIX}{judge}", defaults={"is_active": False}
+        username=username, defaults={"is_active": False}
     )
     if created:
         user.set_unusable_password()
@@ -112,3 +126,15 @@ def judgements_import(
         for pk, values in parsed.items()
     )
     return JudgementSummary(judge=judge, stored=len(parsed), replaced=replaced)
+
+
+def _is_person(user: User) -> bool:
+    """Whether an account named like a judge is a person's: one that can log
+    in, belongs to a project or has labelled as a human. A judge's account
+    (made above) is none of these."""
+    return (
+        user.is_active
+        or user.has_usable_password()
+        or Membership.objects.filter(user=user).exists()
+        or Annotation.objects.filter(annotator=user, is_human=True).exists()
+    )

@@ -6,12 +6,15 @@ redirect would have to keep it somewhere to show it."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -103,3 +106,21 @@ class PasswordChange(SuccessMessageMixin, auth_views.PasswordChangeView):  # typ
     template_name = "annotate/account/password.html"
     success_url = reverse_lazy("annotate:profile")
     success_message = "Your password is changed."
+
+
+def login_locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None,
+    credentials: dict[str, Any] | None,
+) -> HttpResponse:
+    """django-axes' answer to a login from a locked-out username and address
+    (settings.AXES_LOCKOUT_CALLABLE): the login page saying why and when to
+    try again, with status 429. Each try while locked out restarts the wait,
+    so the time counts from now."""
+    cool_off = settings.AXES_COOLOFF_TIME
+    ctx = {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "minutes": int(cool_off.total_seconds() // 60),
+        "try_again_at": timezone.now() + cool_off,
+    }
+    return render(request, "registration/locked_out.html", ctx, status=429)

@@ -20,6 +20,7 @@ from django_htmx.http import retarget
 from annotate.access import access_annotation, access_assignment, access_project
 from annotate.forms import LabelSearchForm, add_service_errors
 from annotate.http import AuthenticatedHtmxRequest
+from annotate.inputs import query_number
 from annotate.models import Annotation, Assignment, Membership, SkipKind
 from annotate.queries import annotations_of, progress_for
 from annotate.services.care import flagged_pause_until, window_words
@@ -68,15 +69,12 @@ def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
     membership = access_project(request.user, project_id)
     now = timezone.now()
     # ?reveal=<item>: the transcript shown at once, without JavaScript.
-    reveal = request.GET.get("reveal", "")
-    revealed = int(reveal) if reveal.isdigit() else None
+    revealed = query_number(request.GET, "reveal")
     # ?reopen=1: my latest label; ?correct=<id>: that one (from my labels page).
-    correct = request.GET.get("correct", "")
-    if request.GET.get("reopen") or correct.isdigit():
+    correct = query_number(request.GET, "correct")
+    if request.GET.get("reopen") or correct is not None:
         editing = annotation_editable(
-            membership=membership,
-            now=now,
-            annotation_id=int(correct) if correct.isdigit() else None,
+            membership=membership, now=now, annotation_id=correct
         )
         if editing is not None:
             form = label_form_for(editing.label_set_version)(initial=editing.values)
@@ -91,7 +89,7 @@ def queue(request: AuthenticatedHtmxRequest, project_id: int) -> HttpResponse:
             )
         message = (
             "That label can no longer be changed: corrections are open for an hour."
-            if correct
+            if correct is not None
             else "Nothing to reopen: your last label is older than an hour, or there is none."
         )
         return _next_item(request, membership, now=now, message=message)
@@ -109,12 +107,11 @@ def my_labels(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
     project, now = membership.project, timezone.now()
     form = LabelSearchForm(request.GET)
     search = form.cleaned_data["q"] if form.is_valid() else ""
-    before = request.GET.get("before", "")
     page = annotations_of(
         project=project,
         user_id=request.user.pk,
         search=search,
-        before=int(before) if before.isdigit() else None,
+        before=query_number(request.GET, "before"),
         limit=PAGE + 1,
     )
     fields = project.label_set_version.schema.fields

@@ -34,6 +34,7 @@ from annotate.forms import (
     labelset_upload_token,
 )
 from annotate.http import AuthenticatedHtmxRequest, export_download
+from annotate.inputs import query_number
 from annotate.models import Job, JobKind, Project, Role
 from annotate.queries import job_live, label_set_projects, label_sets_visible_to
 from annotate.services.exports import export_options_parse
@@ -415,8 +416,8 @@ def labelset_detail(request: AuthenticatedHtmxRequest, name: str) -> HttpRespons
     label_set = access_label_set(request.user, name)
     versions = list(label_set.versions.order_by("number"))
     numbers = [v.number for v in versions]
-    to = _number(request.GET.get("to"), numbers, default=numbers[-1])
-    since = _number(request.GET.get("from"), numbers, default=max(numbers[0], to - 1))
+    to = _number(request, "to", numbers, default=numbers[-1])
+    since = _number(request, "from", numbers, default=max(numbers[0], to - 1))
     by_number = {v.number: v for v in versions}
     changes = schema_diff(by_number[since].schema, by_number[to].schema)
     projects = label_set_projects(label_set, request.user)
@@ -432,6 +433,10 @@ def labelset_detail(request: AuthenticatedHtmxRequest, name: str) -> HttpRespons
     return render(request, "annotate/manager/labelset.html", ctx)
 
 
-def _number(raw: str | None, numbers: list[int], *, default: int) -> int:
-    """A version number from the query string; the default when it names none."""
-    return int(raw) if raw and raw.isdigit() and int(raw) in numbers else default
+def _number(
+    request: AuthenticatedHtmxRequest, name: str, numbers: list[int], *, default: int
+) -> int:
+    """A version number from the query string; the default when it names
+    none. Not a number at all: BadRequest (400)."""
+    number = query_number(request.GET, name)
+    return number if number in numbers else default

@@ -32,6 +32,7 @@ from annotate.forms import (
     add_service_errors,
 )
 from annotate.http import AuthenticatedHtmxRequest
+from annotate.inputs import query_number
 from annotate.models import (
     Job,
     JobKind,
@@ -87,7 +88,7 @@ def transcript_list(request: AuthenticatedHtmxRequest, project_id: int) -> HttpR
     """The project's transcripts, searched and filtered by the query string."""
     project = access_project(request.user, project_id, role=Role.REVIEWER).project
     # Keyset pagination: no COUNT over the table, flat cost on any page.
-    after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
+    after = query_number(request.GET, "after") or 0
     return _browser(request, project, TranscriptFilterForm(request.GET), after=after)
 
 
@@ -426,12 +427,11 @@ def annotator_annotations(
         raise Http404("No such annotator in this project.")
     form = LabelSearchForm(request.GET)
     search = form.cleaned_data["q"] if form.is_valid() else ""
-    before = request.GET.get("before", "")
     page = annotations_of(
         project=project,
         user_id=user_id,
         search=search,
-        before=int(before) if before.isdigit() else None,
+        before=query_number(request.GET, "before"),
         limit=PAGE + 1,
         hide_seen_by=request.user.pk,
     )

@@ -814,6 +814,28 @@ def test_a_csv_header_with_more_columns_than_the_limit_is_refused():
     )
 
 
+def test_a_header_of_100000_columns_is_refused_before_any_row_is_read():
+    header = ",".join(["prompt", "response", *(f"c{n}" for n in range(99_998))])
+    # Rows that would each be an error, were they read.
+    body = (header + "\n" + "only-one-cell\n" * 1000).encode()
+
+    with pytest.raises(ImportFileError) as exc:
+        parse(body, "csv")
+
+    assert str(exc.value) == (
+        "The CSV header (line 1) has 100000 columns; the limit is 1000."
+    )
+
+
+def test_a_repeated_column_is_named_even_at_the_limit():
+    names = ["prompt", "response", *(f"c{n}" for n in range(997)), "c5"]
+
+    with pytest.raises(ImportFileError) as exc:
+        parse((",".join(names) + "\n").encode(), "csv")
+
+    assert str(exc.value) == "The CSV header (line 1) repeats the column 'c5'."
+
+
 def test_a_huge_csv_header_is_refused_quickly():
     header = ",".join(["prompt", "response", *(f"c{n}" for n in range(100_000))])
 

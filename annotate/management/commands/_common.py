@@ -7,14 +7,15 @@ from collections.abc import Mapping
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from annotate.inputs import whole_number
 from annotate.models import Project
 
 
 def project_by_name_or_id(value: str) -> Project:
     """A project by exact name, or by id when the value is a number."""
     project = Project.objects.filter(name=value).first()
-    if project is None and value.isdigit():
-        project = Project.objects.filter(pk=int(value)).first()
+    if project is None and (number := whole_number(value)) is not None:
+        project = Project.objects.filter(pk=number).first()
     if project is None:
         raise CommandError(f"No project named {value!r}.")
     return project

@@ -139,3 +139,59 @@ def test_importing_a_judge_again_replaces_its_labels(judged, tmp_path):
         call_command(
             "import_judgements", judged.name, str(path), "--judge", "no spaces"
         )
+
+
+def test_a_judge_named_like_a_person_is_refused_and_their_labels_kept(judged, tmp_path):
+    person = Annotation.objects.filter(is_human=True)[0].annotator
+    person.username = "judge-alice"
+    person.save(update_fields=["username"])
+    theirs = Annotation.objects.filter(annotator=person).count()
+    path = tmp_path / "judge.jsonl"
+    path.write_bytes(jsonl({"id": "t-0", "values": labels("policy")}).getvalue())
+
+    with pytest.raises(CommandError, match="'judge-alice' is a person's account"):
+        call_command("import_judgements", judged.name, str(path), "--judge", "alice")
+
+    assert Annotation.objects.filter(annotator=person, is_human=True).count() == theirs
+    assert not Annotation.objects.filter(is_human=False).exists()
+
+
+def test_a_judge_named_after_a_person_lives_apart_from_them(judged):
+    person = Annotation.objects.filter(is_human=True)[0].annotator
+
+    judgements_import(
+        project=judged,
+        stream=jsonl({"id": "t-0", "values": labels("policy")}),
+        judge=person.username,
+        now=NOW,
+    )
+
+    assert Annotation.objects.filter(annotator=person, is_human=True).count() == 1
+    judge = Annotation.objects.get(is_human=False).annotator
+    assert judge.username == f"judge-{person.username}"
+    assert not judge.is_active
+    assert not judge.has_usable_password()
+
+
+def test_a_number_json_cannot_hold_is_refused_with_its_line(judged):
+    stream = io.BytesIO(
+        b'{"id": "t-0", "values": {}}\n{"id": "t-1", "values": {"x": 1e400}}\n'
+    )
+
+    with pytest.raises(ImportRejected) as e:
+        judgements_import(project=judged, stream=stream, judge="j", now=NOW)
+
+    assert any(err.startswith("line 2") and "infinity" in err for err in e.value.errors)
+    assert not Annotation.objects.filter(is_human=False).exists()
+
+
+def test_an_id_int_refuses_is_an_unknown_transcript(judged):
+    with pytest.raises(ImportRejected) as e:
+        judgements_import(
+            project=judged,
+            stream=jsonl({"id": "²", "values": labels("policy")}),
+            judge="j",
+            now=NOW,
+        )
+
+    assert e.value.errors == ["line 1: id '²': no such transcript in this project"]

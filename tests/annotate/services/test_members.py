@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import RequestFactory
 from django.utils import timezone
 
 from annotate.access import access_project
@@ -26,6 +27,9 @@ from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, User
 from tests.labelling import claim, labels, submit
 
 pytestmark = pytest.mark.django_db
+
+# A login's request: axes' backend throttles by it, and refuses a call without one.
+LOGIN = RequestFactory().post("/login/")
 
 NOW = timezone.now()
 
@@ -77,7 +81,7 @@ def test_a_new_user_by_e_mail_gets_a_one_time_password_that_works(project):
     assert added.created_user
     assert user.username == "erin"
     assert added.password
-    assert authenticate(username="erin", password=added.password) == user
+    assert authenticate(LOGIN, username="erin", password=added.password) == user
     assert added.membership.is_active
 
 
@@ -198,7 +202,7 @@ def test_ensure_creates_a_new_user_with_a_password_that_works(project):
 
     assert added.created_user
     assert added.password
-    assert authenticate(username="dana", password=added.password) is not None
+    assert authenticate(LOGIN, username="dana", password=added.password) is not None
     assert added.membership.role == "reviewer"
 
 

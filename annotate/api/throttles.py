@@ -1,0 +1,34 @@
+"""Throttles for the API: a pipeline's runaway loop of writes is slowed down
+with a 429 and Retry-After before it floods the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from annotate.models import ApiToken
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class TokenWriteThrottle(SimpleRateThrottle):
+    """At most settings.API_WRITE_RATE writes per API token; reads and
+    session (page) requests pass untouched. Counted in the default cache, so
+    with Redis every worker shares one count."""
+
+    scope = "token-write"
+
+    def get_rate(self) -> str:
+        # Read at each request rather than from DRF's class-level copy, so
+        # that the setting can change (and a test can lower it).
+        return str(settings.API_WRITE_RATE)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if request.method not in WRITE_METHODS or not isinstance(
+            request.auth, ApiToken
+        ):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
