@@ -415,8 +415,7 @@ def decisions_import(
             errors.add(line, "id", f"decided twice (line {first})")
             continue
         rows.append((line, item_id, by, record["values"], reason))
-    errors.raise_any()
-    if not rows:
+    if not rows and not errors.total:
         raise ImportRejected(["The file holds no decisions."], 1)
     project = Project.objects.select_related("label_set_version").get(pk=project.pk)
     items = Item.objects.in_bulk([item_id for _, item_id, *_ in rows])
