@@ -429,7 +429,9 @@ def decisions_import(
                 item=item, reviewer=by, values=values, reason=reason, now=now
             )
         except ValidationError as e:
-            field = "reason" if "reason" in getattr(e, "error_dict", {}) else "values"
-            errors.add(line, field, _values_problem(e))
+            if "reason" in getattr(e, "error_dict", {}):
+                errors.add(line, "reason", " ".join(e.message_dict["reason"]))
+            else:
+                errors.add(line, "values", _values_problem(e))
     errors.raise_any()
     return DecisionImportSummary(stored=len(rows))
