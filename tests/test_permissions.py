@@ -284,6 +284,8 @@ ROUTES: dict[str, Route] = {
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}
     ),
     "api:api-project-import": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-annotations-import": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-decisions-import": Route(project_kwargs, {"POST": api(R)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},

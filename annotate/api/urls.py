@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotate.api import docs, jobs, labelling, labelsets, projects, reports
+from annotate.api import (
+    docs,
+    jobs,
+    label_imports,
+    labelling,
+    labelsets,
+    projects,
+    reports,
+)
 
 urlpatterns = [
     # The OpenAPI 3 schema and its docs, public: they describe, they hold no data.
@@ -70,5 +78,15 @@ urlpatterns = [
         "assignments/<int:assignment_id>/skip/",
         labelling.AssignmentSkipApi.as_view(),
         name="api-skip",
+    ),
+    path(
+        "projects/<int:project_id>/annotations/import/",
+        label_imports.AnnotationImportApi.as_view(),
+        name="api-annotations-import",
+    ),
+    path(
+        "projects/<int:project_id>/decisions/import/",
+        label_imports.DecisionImportApi.as_view(),
+        name="api-decisions-import",
     ),
 ]

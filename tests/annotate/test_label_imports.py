@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -61,7 +62,7 @@ def when(n: int):
     return NOW - timedelta(days=10) + timedelta(minutes=n)
 
 
-def state(project: Project) -> dict[str, object]:
+def state(project: Project) -> dict[str, Any]:
     """Everything the kept counters, agreement, gold and review read."""
     project.refresh_from_db()
     items = Item.objects.filter(project=project).order_by("transcript__external_id")
