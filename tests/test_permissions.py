@@ -341,6 +341,8 @@ ROUTES: dict[str, Route] = {
     "api:api-label-set-versions": Route(
         lambda w: {"name": w.label_set}, {"POST": WORKSPACE | {"anonymous": 401}}
     ),
+    "api:api-annotations-import": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-decisions-import": Route(project_kwargs, {"POST": api(R)}),
     # The schema of a label set the user sees: any member's, every one for staff.
     "api:api-label-set": Route(
         lambda w: {"name": w.label_set, "number": 1},

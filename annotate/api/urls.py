@@ -11,6 +11,7 @@ from annotate.api import (
     docs,
     jobs,
     judges,
+    label_imports,
     labelling,
     labels,
     labelsets,
@@ -202,5 +203,15 @@ urlpatterns = [
         "projects/<int:project_id>/queue-model/retrain/",
         learning.QueueModelRetrainApi.as_view(),
         name="api-queue-model-retrain",
+    ),
+    path(
+        "projects/<int:project_id>/annotations/import/",
+        label_imports.AnnotationImportApi.as_view(),
+        name="api-annotations-import",
+    ),
+    path(
+        "projects/<int:project_id>/decisions/import/",
+        label_imports.DecisionImportApi.as_view(),
+        name="api-decisions-import",
     ),
 ]
