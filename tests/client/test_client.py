@@ -125,6 +125,7 @@ def test_a_failed_import_raises_with_the_jobs_errors(live_server, manager):
         api.wait(
             api.import_records(project, [RECORDS[0], {"prompt": "no response"}]),
             poll=0.05,
+            timeout=30,
         )
 
     assert failed.value.job.status == "failed"
