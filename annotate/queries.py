@@ -75,19 +75,25 @@ def agreement_job_for(*, project: Project, params: dict[str, object]) -> Job | N
     return job_for(project=project, kind=JobKind.AGREEMENT, params=params)
 
 
-def job_for(*, project: Project, kind: str, params: dict[str, object]) -> Job | None:
-    """The newest job of this kind in the project with exactly `params`.
+def job_for(
+    *,
+    project: Project,
+    kind: str,
+    params: dict[str, object],
+    status: str | None = None,
+) -> Job | None:
+    """The newest job of this kind in the project with exactly `params`
+    (and `status`, when given).
 
     Compared in Python over the project's recent jobs of the kind (a handful),
     not by a JSON lookup, which SQLite and PostgreSQL would compare differently.
     """
     from annotate.models import Job
 
-    recent = (
-        Job.objects.filter(project=project, kind=kind)
-        .order_by("-created_at")
-        .only("pk", "params")[:50]
-    )
+    jobs = Job.objects.filter(project=project, kind=kind)
+    if status is not None:
+        jobs = jobs.filter(status=status)
+    recent = jobs.order_by("-created_at").only("pk", "params")[:50]
     found = next((job for job in recent if job.params == params), None)
     return Job.objects.get(pk=found.pk) if found else None
 

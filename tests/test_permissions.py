@@ -42,8 +42,15 @@ from annotate.models import (
     SavedSearch,
     Transcript,
 )
+from annotate.services.agreement import agreement_request_parse
 from annotate.services.exports import export_paths
+from annotate.services.jobs import (
+    agreement_job_create,
+    calibration_job_create,
+    job_run,
+)
 from annotate.services.tokens import api_token_create
+from annotate.stats.calibration import DEFAULT_BREAKDOWN
 from tests.factories import ProjectFactory, disputed_items, items_bulk
 from tests.labelling import claim, label
 
@@ -277,8 +284,9 @@ ROUTES: dict[str, Route] = {
         lambda w: {"assignment_id": w.assignment}, {"POST": OWNER_API}
     ),
     "api:api-project-export": Route(project_kwargs, {"POST": api(R)}),
-    "api:api-agreement": Route(project_kwargs, {"GET": api(R)}),
-    "api:api-calibration": Route(project_kwargs, {"GET": api(R)}),
+    # The world has both reports computed, so a GET answers them (not a 404).
+    "api:api-agreement": Route(project_kwargs, {"GET": api(R), "POST": api(R)}),
+    "api:api-calibration": Route(project_kwargs, {"GET": api(R), "POST": api(R)}),
     "api:api-job": Route(lambda w: {"job_id": w.job}, {"GET": api(R)}),
     "api:api-job-download": Route(
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}
@@ -454,6 +462,20 @@ def build_world() -> World:
     for path in export_paths(job):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}\n")
+    # The reports a GET without parameters asks for, computed (the on-commit
+    # queueing never fires inside this transaction, so run them here).
+    for computed in (
+        agreement_job_create(
+            project=project,
+            params=agreement_request_parse(project=project, data={}).params,
+            created_by=None,
+            now=now,
+        ),
+        calibration_job_create(
+            project=project, breakdown=DEFAULT_BREAKDOWN, created_by=None, now=now
+        ),
+    ):
+        assert job_run(job_id=computed.pk, now=timezone.now).status == "succeeded"
     other = ProjectFactory()
     Membership.objects.bulk_create(
         Membership(project=other, user=users[p], role=users_role)

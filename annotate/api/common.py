@@ -7,7 +7,9 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
-from rest_framework import exceptions, serializers
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +18,7 @@ from rest_framework.views import APIView
 from annotate.models import (
     Job,
 )
+from annotate.queries import job_live
 
 
 def authenticated_user(request: Request) -> User:
@@ -65,12 +68,58 @@ ERRORS: dict[int, type[ErrorSerializer]] = {
 
 def responses(ok: dict[int, Any], *, invalid: bool = False) -> dict[int, Any]:
     """An endpoint's responses for the schema: its successes, the common
-    errors, and 400 when it validates input."""
-    return {**ok, **ERRORS, **({400: ErrorSerializer} if invalid else {})}
+    errors, and 400 when it validates input; its own shape of a common
+    error (a 404 that says more) replaces the common one."""
+    common = {**ERRORS, **({400: ErrorSerializer} if invalid else {})}
+    return {**ok, **{code: s for code, s in common.items() if code not in ok}}
 
 
-class JobStartedSerializer(serializers.Serializer[Any]):
-    job = JobOutputSerializer()
+# The schema of every endpoint that starts a job: `responses({**JOB_ACCEPTED})`
+# and `parameters=[JOB_LOCATION]`.
+JOB_ACCEPTED: dict[int, Any] = {202: JobOutputSerializer}
+JOB_LOCATION = OpenApiParameter(
+    "Location",
+    str,
+    OpenApiParameter.HEADER,
+    response=[202],
+    description="The job's URL, /api/jobs/{id}/: poll it until it has finished.",
+)
+
+
+def job_accepted(job: Job) -> Response:
+    """The one answer of every endpoint that starts a job: 202, the job, and
+    its URL in Location, so that a pipeline polls every kind of job the same way."""
+    job.refresh_from_db()  # eager mode (no broker) has already run it
+    return Response(
+        JobOutputSerializer(job_live(job)).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": reverse("api:api-job", args=[job.pk])},
+    )
+
+
+class NotComputedSerializer(ErrorSerializer):
+    """A report's 404 until it is computed: the detail, and how to start it."""
+
+    start = inline_serializer(
+        "StartLink",
+        {
+            "method": serializers.CharField(),
+            "url": serializers.CharField(help_text="Path and query string."),
+        },
+    )
+
+
+def not_computed(request: Request) -> Response:
+    """404 for a report not computed yet for this query: start it with a POST
+    to the same URL (GET never starts work)."""
+    return Response(
+        {
+            "detail": "Not computed yet for these parameters; POST to start it.",
+            "errors": {},
+            "start": {"method": "POST", "url": request.get_full_path()},
+        },
+        status=status.HTTP_404_NOT_FOUND,
+    )
 
 
 class CursorPage(CursorPagination):

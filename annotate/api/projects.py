@@ -9,7 +9,7 @@ from drf_spectacular.utils import (
     extend_schema,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,13 @@ from rest_framework.views import APIView
 
 from annotate import importers
 from annotate.access import access_project
-from annotate.api.common import JobOutputSerializer, authenticated_user, responses
+from annotate.api.common import (
+    JOB_ACCEPTED,
+    JOB_LOCATION,
+    authenticated_user,
+    job_accepted,
+    responses,
+)
 from annotate.models import (
     Membership,
     Role,
@@ -88,7 +94,8 @@ class ProjectImportApi(APIView):
     @extend_schema(
         summary="Import a transcript file (managers); poll the job",
         request=InputSerializer,
-        responses=responses({202: JobOutputSerializer}, invalid=True),
+        parameters=[JOB_LOCATION],
+        responses=responses(JOB_ACCEPTED, invalid=True),
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access_project(request.user, project_id, role=Role.MANAGER).project
@@ -103,9 +110,4 @@ class ProjectImportApi(APIView):
             created_by=authenticated_user(request),
             now=timezone.now(),
         )
-        job.refresh_from_db()  # eager mode has already run it
-        return Response(
-            JobOutputSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": f"/api/jobs/{job.pk}/"},
-        )
+        return job_accepted(job)

@@ -1,4 +1,4 @@
-"""GET /api/projects/{id}/agreement/ and `manage.py agreement`."""
+"""/api/projects/{id}/agreement/ (POST computes, GET reads) and `manage.py agreement`."""
 
 from __future__ import annotations
 
@@ -21,26 +21,52 @@ def api():
 
 
 def agreement(api, project, query: str = "resamples=20"):
-    return api.get(f"/api/projects/{project.pk}/agreement/?{query}")
+    """POST to compute (eager jobs, no broker, have run by the answer), then GET."""
+    url = f"/api/projects/{project.pk}/agreement/?{query}"
+    started = api.post(url)
+    return api.get(url) if started.status_code == 202 else started
 
 
-def test_the_figures_come_as_json_and_are_computed_once(api, project, reviewer):
+def test_a_get_never_computes_and_says_how_to_start(api, project, reviewer):
     labelled(project)
     api.force_authenticate(reviewer)
+    url = f"/api/projects/{project.pk}/agreement/?resamples=20&field=refusal_type"
 
-    first = agreement(api, project)
-    second = agreement(api, project)
-    refreshed = agreement(api, project, "resamples=20&refresh=true")
+    missing = api.get(url)
 
-    # Eager jobs (no broker) have run by the time the view answers.
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "detail": "Not computed yet for these parameters; POST to start it.",
+        "errors": {},
+        "start": {"method": "POST", "url": url},
+    }
+    assert not Job.objects.exists()
+
+
+def test_a_post_starts_the_job_and_the_get_reads_the_last_one(api, project, reviewer):
+    labelled(project)
+    api.force_authenticate(reviewer)
+    url = f"/api/projects/{project.pk}/agreement/?resamples=20"
+
+    started = api.post(url)
+    first = api.get(url)
+    again = api.post(url)
+    last = api.get(url)
+    other_filters = api.get(f"/api/projects/{project.pk}/agreement/?resamples=10")
+
+    assert started.status_code == 202
+    job = started.json()
+    assert started["Location"] == f"/api/jobs/{job['id']}/"
+    assert (job["kind"], job["status"]) == ("agreement", "succeeded")
     assert first.status_code == 200
     body = first.json()
+    assert body["job"] == job["id"]
     assert body["resamples"] == 20
     assert body["counts"]["annotations"] == 18
     names = [f["name"] for f in body["fields"]]
     assert names[:3] == ["request_harm", "refusal_type", "appropriateness"]
-    assert second.json()["job"] == body["job"]
-    assert refreshed.json()["job"] != body["job"]
+    assert last.json()["job"] == again.json()["id"] != job["id"]
+    assert other_filters.status_code == 404
     assert Job.objects.filter(kind="agreement").count() == 2
 
 

@@ -85,12 +85,15 @@ def test_a_refusal_type_it_cannot_place_fails_the_job_saying_which(reviewer_of):
     api = APIClient()
     api.force_authenticate(reviewer_of(project))
 
-    r = api.get(f"/api/projects/{project.pk}/calibration/")
+    started = api.post(f"/api/projects/{project.pk}/calibration/")
+    after = api.get(f"/api/projects/{project.pk}/calibration/")
 
-    assert r.status_code == 400
-    assert "refusal_type options among" in r.json()["detail"]
-    assert "this label set adds deflect" in r.json()["detail"]
-    assert Job.objects.get(kind="calibration").status == "failed"
+    assert started.status_code == 202
+    job = started.json()
+    assert job["status"] == "failed"
+    assert "refusal_type options among" in " ".join(job["errors"])
+    assert "this label set adds deflect" in " ".join(job["errors"])
+    assert after.status_code == 404
 
 
 def test_the_figures_break_down_by_any_metadata_key(labelled, reviewer_of):
@@ -106,6 +109,7 @@ def test_the_figures_break_down_by_any_metadata_key(labelled, reviewer_of):
     api.force_authenticate(reviewer_of(project))
     out = io.StringIO()
 
+    api.post(f"/api/projects/{project.pk}/calibration/?breakdown=suite")
     r = api.get(f"/api/projects/{project.pk}/calibration/?breakdown=suite")
     call_command("calibration", project.name, "--breakdown", "suite", stdout=out)
 
@@ -127,11 +131,19 @@ def test_the_api_answers_with_the_report_once_computed(calibrated, reviewer_of):
     api = APIClient()
     api.force_authenticate(reviewer_of(calibrated))
 
-    first = api.get(f"/api/projects/{calibrated.pk}/calibration/")
-    again = api.get(f"/api/projects/{calibrated.pk}/calibration/")
+    url = f"/api/projects/{calibrated.pk}/calibration/"
 
+    missing = api.get(url)
+    started = api.post(url)
+    first = api.get(url)
+    again = api.get(url)
+
+    assert missing.status_code == 404
+    assert missing.json()["start"] == {"method": "POST", "url": url}
+    assert started.status_code == 202
+    assert started["Location"] == f"/api/jobs/{started.json()['id']}/"
     assert first.status_code == 200
-    assert first.json()["job"] == again.json()["job"]
+    assert first.json()["job"] == again.json()["job"] == started.json()["id"]
     model_b = first.json()["models"][1]
     assert model_b["under_refusal"]["rate"] == 1.0
     assert Job.objects.filter(kind="calibration").count() == 1
@@ -162,3 +174,4 @@ def test_annotators_get_403_and_outsiders_404(client, calibrated, annotator, out
     api = APIClient()
     api.force_authenticate(outsider)
     assert api.get(f"/api/projects/{calibrated.pk}/calibration/").status_code == 404
+    assert api.post(f"/api/projects/{calibrated.pk}/calibration/").status_code == 404

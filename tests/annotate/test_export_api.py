@@ -36,7 +36,8 @@ def test_the_api_exports_and_serves_the_files(labelled_project, reviewer):
     )
 
     assert r.status_code == 202
-    job = r.json()["job"]
+    job = r.json()
+    assert r["Location"] == f"/api/jobs/{job['id']}/"
     assert job["status"] == "succeeded"
     assert job["result"]["rows"] == 2
     data = api.get(f"/api/jobs/{job['id']}/download/data/")
@@ -61,8 +62,8 @@ def test_the_api_leaves_unresolved_items_out_unless_asked(tied_project, reviewer
     api.force_authenticate(reviewer)
     url = f"/api/projects/{tied_project.pk}/exports/"
 
-    default = api.post(url, {}, format="json").json()["job"]
-    included = api.post(url, {"include_unresolved": True}, format="json").json()["job"]
+    default = api.post(url, {}, format="json").json()
+    included = api.post(url, {"include_unresolved": True}, format="json").json()
 
     assert default["result"]["rows"] == 2
     assert default["result"]["left_out_unresolved"] == 1
@@ -132,7 +133,7 @@ def test_annotators_get_403_outsiders_404_and_no_file_for_them(
     api = APIClient()
     api.force_authenticate(reviewer)
     job = api.post(f"/api/projects/{labelled_project.pk}/exports/", {}, format="json")
-    job_id = job.json()["job"]["id"]
+    job_id = job.json()["id"]
 
     api.force_authenticate(annotator)
     assert (

@@ -88,10 +88,11 @@ def test_agreement_is_computed_by_the_worker_while_the_api_answers_202(celery_wo
     api.force_authenticate(reviewer)
     url = f"/api/projects/{project.pk}/agreement/?resamples=100"
 
-    queued = api.get(url)
+    queued = api.post(url)
 
     assert queued.status_code == 202
-    job = wait_for(Job.objects.get(pk=queued.json()["job"]["id"]))
+    assert api.get(url).status_code == 404  # not computed yet
+    job = wait_for(Job.objects.get(pk=queued.json()["id"]))
     assert job.status == "succeeded", job.errors
     done = api.get(url)
     assert done.status_code == 200
