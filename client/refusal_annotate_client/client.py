@@ -88,9 +88,7 @@ class Client:
 
     def _job_started(self, response: httpx.Response) -> Job:
         # Every job-starting endpoint answers 202 with the job itself.
-        body = response.json()
-        # TODO(api-errors): the export's {"job": ...} until that branch lands.
-        return Job.from_json(body.get("job", body))
+        return Job.from_json(response.json())
 
     # Projects
 
@@ -365,8 +363,8 @@ class Client:
         progress: Progress | None,
     ) -> Json:
         # POST starts the job and GET reads the last result for the same
-        # parameters: a GET never computes.
-        response = self._request("POST", url, json=params, params=params)
+        # parameters (query parameters, both): a GET never computes.
+        response = self._request("POST", url, params=params)
         self.wait(
             self._job_started(response), timeout=timeout, poll=poll, progress=progress
         )
