@@ -19,6 +19,7 @@ from refusal_annotate_client import (
     Client,
     Job,
     JobFailed,
+    MissingExtra,
     Project,
 )
 
@@ -174,3 +175,16 @@ def test_the_package_imports_without_django(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "method"),
+    [("pandas", "export_gold_dataframe"), ("datasets", "export_gold_dataset")],
+)
+def test_a_reader_not_installed_is_a_clear_error(monkeypatch, module, method):
+    # None in sys.modules makes `import module` fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    api = Client("http://127.0.0.1:9", "unused")  # refused before any request
+
+    with pytest.raises(MissingExtra, match=f"pip install {module}"):
+        getattr(api, method)(1)
