@@ -273,9 +273,15 @@ ROUTES: dict[str, Route] = {
         for name in ("schema", "docs", "redoc")
     },
     "api:api-projects": Route(
-        no_kwargs, {"GET": everyone(ALLOWED) | {"anonymous": 401}}
+        no_kwargs,
+        {
+            "GET": everyone(ALLOWED) | {"anonymous": 401},
+            "POST": WORKSPACE | {"anonymous": 401},
+        },
     ),
-    "api:api-project": Route(project_kwargs, {"GET": api(A)}),
+    "api:api-project": Route(project_kwargs, {"GET": api(A), "PATCH": api(M)}),
+    "api:api-project-archive": Route(project_kwargs, {"POST": api(M)}),
+    "api:api-project-unarchive": Route(project_kwargs, {"POST": api(M)}),
     "api:api-claim": Route(project_kwargs, {"POST": api(A)}),
     "api:api-annotation": Route(
         lambda w: {"assignment_id": w.assignment}, {"POST": OWNER_API}

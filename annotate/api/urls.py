@@ -26,6 +26,16 @@ urlpatterns = [
         name="api-project",
     ),
     path(
+        "projects/<int:project_id>/archive/",
+        projects.ProjectArchiveApi.as_view(),
+        name="api-project-archive",
+    ),
+    path(
+        "projects/<int:project_id>/unarchive/",
+        projects.ProjectUnarchiveApi.as_view(),
+        name="api-project-unarchive",
+    ),
+    path(
         "projects/<int:project_id>/imports/",
         projects.ProjectImportApi.as_view(),
         name="api-project-import",
