@@ -78,13 +78,12 @@ class Client:
     ) -> Iterator[Json]:
         """Every row of a cursor-paginated list, following each page's `next`
         (an absolute URL that carries the filters) until there is none."""
-        next_url: str | None = url
-        query = dict(params or {})
-        while next_url:
-            page = self._json("GET", next_url, params=query)
+        page = self._json("GET", url, params=params)
+        yield from page["results"]
+        # No params on `next`: httpx would replace its query (the cursor) with them.
+        while next_url := page.get("next"):
+            page = self._json("GET", next_url)
             yield from page["results"]
-            next_url = page.get("next")
-            query = {}
 
     def _job_started(self, response: httpx.Response) -> Job:
         # Every job-starting endpoint answers 202 with the job itself.

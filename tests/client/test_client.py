@@ -150,6 +150,16 @@ def test_an_api_error_carries_status_detail_and_errors(live_server, manager):
     assert missing.value.errors == {}
 
 
+def test_pages_follow_next_to_the_last_row(live_server, manager):
+    api = client_for(live_server, manager)
+    created = [api.create_project(f"Run {i}", "refusal-v1").id for i in range(3)]
+
+    rows = list(api.pages("/api/projects/", {"page_size": 1}))
+
+    assert [row["id"] for row in rows] == created
+    assert [p.id for p in api.projects()] == created
+
+
 def test_a_bad_token_is_a_401_api_error(live_server, manager):
     with pytest.raises(ApiError) as refused:
         list(Client(live_server.url, "not-a-token").projects())
