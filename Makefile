@@ -20,14 +20,14 @@ help:
 	@echo "make test   - ruff, mypy and the whole pytest suite"
 	@echo "make bench  - benchmarks (needs PostgreSQL: DATABASE_URL=postgres://...)"
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, pyenv). Install Python 3.12 or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
 	@echo "Using $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@# The editable install's own UserWarning (folders named like the package
 	@# take precedence) is the point here: everything runs from this folder.
-	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[dev]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install -q -e '.[dev]' -e ./client
 	@touch $@
 
 run: $(VENV)/.installed
@@ -48,7 +48,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	DEBUG=true $(BIN)/mypy annotate labelsets tests bench
+	DEBUG=true $(BIN)/mypy annotate labelsets tests bench client
 
 pytest: $(VENV)/.installed
 	DEBUG=true $(BIN)/pytest $(PYTEST_ARGS)
