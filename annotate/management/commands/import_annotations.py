@@ -2,12 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from annotate.management.commands._common import project_by_name_or_id
-from annotate.services.imports import ImportRejected
+from annotate.management.commands._common import import_file, project_by_name_or_id
 from annotate.services.label_imports import annotations_import
 
 
@@ -24,20 +22,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        try:
-            stream = open(options["file"], "rb")  # noqa: SIM115 - closed below
-        except OSError as e:
-            raise CommandError(f"{options['file']}: {e.strerror}") from e
-        with stream:
-            try:
-                summary = annotations_import(
-                    project=project, stream=stream, actor=None, now=timezone.now()
-                )
-            except ImportRejected as e:
-                details = "\n".join(f"  {err}" for err in e.errors)
-                raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
-            except ValidationError as e:
-                raise CommandError(" ".join(e.messages)) from e
+        with import_file(options["file"]) as stream:
+            summary = annotations_import(
+                project=project, stream=stream, actor=None, now=timezone.now()
+            )
         created = (
             f"; new annotators: {', '.join(summary.annotators_created)}"
             if summary.annotators_created

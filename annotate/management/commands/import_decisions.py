@@ -3,13 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from annotate.management.commands._common import project_by_name_or_id
+from annotate.management.commands._common import import_file, project_by_name_or_id
 from annotate.models import Membership, Role
-from annotate.services.imports import ImportRejected
 from annotate.services.label_imports import decisions_import
 
 
@@ -40,21 +38,11 @@ class Command(BaseCommand):
                 f"--reviewer: {options['reviewer']!r} is not a reviewer or manager "
                 f"of {project.name!r}."
             )
-        try:
-            stream = open(options["file"], "rb")  # noqa: SIM115 - closed below
-        except OSError as e:
-            raise CommandError(f"{options['file']}: {e.strerror}") from e
-        with stream:
-            try:
-                summary = decisions_import(
-                    project=project,
-                    stream=stream,
-                    reviewer=membership.user,
-                    now=timezone.now(),
-                )
-            except ImportRejected as e:
-                details = "\n".join(f"  {err}" for err in e.errors)
-                raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
-            except ValidationError as e:
-                raise CommandError(" ".join(e.messages)) from e
+        with import_file(options["file"]) as stream:
+            summary = decisions_import(
+                project=project,
+                stream=stream,
+                reviewer=membership.user,
+                now=timezone.now(),
+            )
         self.stdout.write(f"Recorded {summary.stored} decisions in {project.name!r}.")

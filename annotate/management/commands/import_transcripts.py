@@ -3,12 +3,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from annotate import importers
-from annotate.management.commands._common import project_by_name_or_id
-from annotate.services.imports import ImportRejected, transcripts_import
+from annotate.management.commands._common import import_file, project_by_name_or_id
+from annotate.services.imports import transcripts_import
 
 
 class Command(BaseCommand):
@@ -21,28 +21,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
-        try:
-            stream = open(options["file"], "rb")  # noqa: SIM115 - closed below
-        except OSError as e:
-            raise CommandError(f"{options['file']}: {e.strerror}") from e
         progress = sys.stderr.isatty()
-        with stream:
-            try:
-                summary = transcripts_import(
-                    now=timezone.now(),
-                    project=project,
-                    stream=stream,
-                    filename=options["file"],
-                    fmt=options["format"],
-                    progress=(
-                        lambda n: self.stderr.write(f"\rchecked {n} rows", ending="")
-                    )
-                    if progress
-                    else None,
-                )
-            except ImportRejected as e:
-                details = "\n".join(f"  {err}" for err in e.errors)
-                raise CommandError(f"{options['file']}: {e.message}\n{details}") from e
+        with import_file(options["file"]) as stream:
+            summary = transcripts_import(
+                now=timezone.now(),
+                project=project,
+                stream=stream,
+                filename=options["file"],
+                fmt=options["format"],
+                progress=(lambda n: self.stderr.write(f"\rchecked {n} rows", ending=""))
+                if progress
+                else None,
+            )
         if progress:
             self.stderr.write("")
         models = ", ".join(
