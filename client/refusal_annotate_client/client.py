@@ -117,6 +117,25 @@ class Client:
             body["overlap"] = overlap
         return Project.from_json(self._json("POST", "/api/projects/", json=body))
 
+    def add_member(
+        self,
+        project: ProjectRef,
+        username: str,
+        *,
+        role: str = "annotator",
+        credentials: str = "password",
+        email: str = "",
+    ) -> Json:
+        """Add someone to a project (managers). A new user gets a one-time
+        `password` or an `invitation_url` in the answer, shown this once."""
+        body: Json = {
+            "username": username,
+            "role": role,
+            "credentials": credentials,
+            "email": email,
+        }
+        return self._json("POST", f"/api/projects/{_id(project)}/members/", json=body)
+
     # Imports and jobs
 
     def import_file(

@@ -24,7 +24,7 @@ from refusal_annotate_client import (
 )
 
 from annotate.services.tokens import api_token_create
-from tests.factories import MembershipFactory, UserFactory, refusal_v1
+from tests.factories import UserFactory, refusal_v1
 from tests.labelling import labels
 
 # The live server answers from its own thread: the data must be committed.
@@ -77,7 +77,9 @@ def test_the_pipeline_round_trip(live_server, manager, tmp_path):
     assert api.project(project.id).items_total == 3
 
     for name in ("ann1", "ann2"):
-        MembershipFactory(user=UserFactory(username=name), project_id=project.id)
+        added = api.add_member(project, name)
+        assert (added["username"], added["role"]) == (name, "annotator")
+        assert added["password"]
         annotator = client_for(live_server, User.objects.get(username=name))
         while (claim := annotator.claim(project)) is not None:
             external_id = claim.transcript["external_id"]
