@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
+from django.urls import include, path, register_converter, reverse_lazy
 
+from annotate.converters import IdConverter
 from annotate.views import (
     account,
     annotator,
@@ -18,6 +19,9 @@ from annotate.views import (
     review,
 )
 
+# Every id in a URL: <id:...>, not <id:...> (see IdConverter).
+register_converter(IdConverter, "id")
+
 annotate_patterns = [
     path("", home.home, name="home"),
     path("projects/archived/", home.archived, name="archived"),
@@ -27,19 +31,19 @@ annotate_patterns = [
         manager.guidelines_preview,
         name="guidelines-preview",
     ),
-    path("projects/<int:project_id>/", home.project_detail, name="project"),
+    path("projects/<id:project_id>/", home.project_detail, name="project"),
     path(
-        "projects/<int:project_id>/settings/",
+        "projects/<id:project_id>/settings/",
         manager.project_settings,
         name="project-settings",
     ),
     path(
-        "projects/<int:project_id>/archive/",
+        "projects/<id:project_id>/archive/",
         manager.project_archive_view,
         name="project-archive",
     ),
     path(
-        "projects/<int:project_id>/unarchive/",
+        "projects/<id:project_id>/unarchive/",
         manager.project_unarchive_view,
         name="project-unarchive",
     ),
@@ -49,157 +53,157 @@ annotate_patterns = [
     path("label-sets/upload/save/", manager.labelset_save, name="labelset-save"),
     # versions/: a label set named "upload" must not meet the upload page.
     path("label-sets/<slug:name>/versions/", manager.labelset_detail, name="labelset"),
-    path("projects/<int:project_id>/import/", manager.project_import, name="import"),
+    path("projects/<id:project_id>/import/", manager.project_import, name="import"),
     path(
-        "projects/<int:project_id>/queue/retrain/",
+        "projects/<id:project_id>/queue/retrain/",
         manager.queue_retrain,
         name="queue-retrain",
     ),
     path(
-        "projects/<int:project_id>/assignments/",
+        "projects/<id:project_id>/assignments/",
         assignments.assignments,
         name="assignments",
     ),
     path(
-        "projects/<int:project_id>/assignments/batches/",
+        "projects/<id:project_id>/assignments/batches/",
         assignments.batch_new,
         name="batch-new",
     ),
     path(
-        "projects/<int:project_id>/assignments/preview/",
+        "projects/<id:project_id>/assignments/preview/",
         assignments.batch_preview,
         name="batch-preview",
     ),
     path(
-        "projects/<int:project_id>/assignments/batches/<int:batch_id>/",
+        "projects/<id:project_id>/assignments/batches/<id:batch_id>/",
         assignments.batch_detail,
         name="batch",
     ),
     path(
-        "projects/<int:project_id>/assignments/move/",
+        "projects/<id:project_id>/assignments/move/",
         assignments.allocations_move_view,
         name="allocations-move",
     ),
     path(
-        "projects/<int:project_id>/assignments/quotas/<int:user_id>/",
+        "projects/<id:project_id>/assignments/quotas/<id:user_id>/",
         assignments.quota_set,
         name="quota",
     ),
     path("profile/", account.profile, name="profile"),
     path("profile/tokens/", account.token_create, name="token-create"),
     path(
-        "profile/tokens/<int:token_id>/revoke/",
+        "profile/tokens/<id:token_id>/revoke/",
         account.token_revoke,
         name="token-revoke",
     ),
     path("profile/password/", account.PasswordChange.as_view(), name="password-change"),
-    path("projects/<int:project_id>/members/", members.members, name="members"),
+    path("projects/<id:project_id>/members/", members.members, name="members"),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/role/",
+        "projects/<id:project_id>/members/<id:user_id>/role/",
         members.member_role,
         name="member-role",
     ),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/deactivate/",
+        "projects/<id:project_id>/members/<id:user_id>/deactivate/",
         members.member_deactivate,
         name="member-deactivate",
     ),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/reactivate/",
+        "projects/<id:project_id>/members/<id:user_id>/reactivate/",
         members.member_reactivate,
         name="member-reactivate",
     ),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/tokens/revoke/",
+        "projects/<id:project_id>/members/<id:user_id>/tokens/revoke/",
         members.member_tokens_revoke,
         name="member-tokens-revoke",
     ),
-    path("projects/<int:project_id>/quality/", quality.quality, name="quality"),
+    path("projects/<id:project_id>/quality/", quality.quality, name="quality"),
     path(
-        "projects/<int:project_id>/quality/settings/",
+        "projects/<id:project_id>/quality/settings/",
         quality.quality_settings,
         name="quality-settings",
     ),
     path(
-        "projects/<int:project_id>/quality/questions/<int:item_id>/",
+        "projects/<id:project_id>/quality/questions/<id:item_id>/",
         quality.question_set,
         name="question-set",
     ),
     path(
-        "projects/<int:project_id>/quality/questions/<int:item_id>/remove/",
+        "projects/<id:project_id>/quality/questions/<id:item_id>/remove/",
         quality.question_remove,
         name="question-remove",
     ),
     path(
-        "projects/<int:project_id>/quality/members/<int:user_id>/unblock/",
+        "projects/<id:project_id>/quality/members/<id:user_id>/unblock/",
         quality.member_unblock,
         name="quality-unblock",
     ),
-    path("projects/<int:project_id>/labels/", home.label_set, name="label-set"),
-    path("projects/<int:project_id>/label/", annotator.queue, name="queue"),
-    path("assignments/<int:assignment_id>/submit/", annotator.submit, name="submit"),
-    path("assignments/<int:assignment_id>/skip/", annotator.skip, name="skip"),
-    path("annotations/<int:annotation_id>/edit/", annotator.edit, name="edit"),
-    path("projects/<int:project_id>/my-labels/", annotator.my_labels, name="my-labels"),
+    path("projects/<id:project_id>/labels/", home.label_set, name="label-set"),
+    path("projects/<id:project_id>/label/", annotator.queue, name="queue"),
+    path("assignments/<id:assignment_id>/submit/", annotator.submit, name="submit"),
+    path("assignments/<id:assignment_id>/skip/", annotator.skip, name="skip"),
+    path("annotations/<id:annotation_id>/edit/", annotator.edit, name="edit"),
+    path("projects/<id:project_id>/my-labels/", annotator.my_labels, name="my-labels"),
     path(
-        "projects/<int:project_id>/transcripts/",
+        "projects/<id:project_id>/transcripts/",
         review.transcript_list,
         name="transcripts",
     ),
     path(
-        "projects/<int:project_id>/transcripts/searches/",
+        "projects/<id:project_id>/transcripts/searches/",
         review.saved_search_new,
         name="saved-search-new",
     ),
     path(
-        "projects/<int:project_id>/transcripts/searches/<int:search_id>/delete/",
+        "projects/<id:project_id>/transcripts/searches/<id:search_id>/delete/",
         review.saved_search_delete_view,
         name="saved-search-delete",
     ),
     path(
-        "projects/<int:project_id>/transcripts/by-id/<path:external_id>/",
+        "projects/<id:project_id>/transcripts/by-id/<path:external_id>/",
         review.transcript_by_external_id,
         name="transcript-by-id",
     ),
     path(
-        "projects/<int:project_id>/transcripts/<int:transcript_id>/",
+        "projects/<id:project_id>/transcripts/<id:transcript_id>/",
         review.transcript_detail,
         name="transcript",
     ),
     path(
-        "projects/<int:project_id>/transcripts/<int:transcript_id>/flag/",
+        "projects/<id:project_id>/transcripts/<id:transcript_id>/flag/",
         care.transcript_flag,
         name="transcript-flag",
     ),
-    path("projects/<int:project_id>/flags/", care.flags, name="flags"),
-    path("projects/<int:project_id>/history/", history.history, name="history"),
-    path("projects/<int:project_id>/agreement/", review.agreement, name="agreement"),
-    path("projects/<int:project_id>/annotators/", review.annotators, name="annotators"),
+    path("projects/<id:project_id>/flags/", care.flags, name="flags"),
+    path("projects/<id:project_id>/history/", history.history, name="history"),
+    path("projects/<id:project_id>/agreement/", review.agreement, name="agreement"),
+    path("projects/<id:project_id>/annotators/", review.annotators, name="annotators"),
     path(
-        "projects/<int:project_id>/annotators/<int:user_id>/",
+        "projects/<id:project_id>/annotators/<id:user_id>/",
         review.annotator_annotations,
         name="annotator-annotations",
     ),
-    path("projects/<int:project_id>/review/", review.adjudication, name="adjudication"),
+    path("projects/<id:project_id>/review/", review.adjudication, name="adjudication"),
     path(
-        "projects/<int:project_id>/review/next/",
+        "projects/<id:project_id>/review/next/",
         review.review_next,
         name="review-next",
     ),
     path(
-        "projects/<int:project_id>/review/<int:item_id>/",
+        "projects/<id:project_id>/review/<id:item_id>/",
         review.adjudicate,
         name="adjudicate",
     ),
-    path("projects/<int:project_id>/export/", manager.project_export, name="export"),
+    path("projects/<id:project_id>/export/", manager.project_export, name="export"),
     path(
-        "projects/<int:project_id>/calibration/",
+        "projects/<id:project_id>/calibration/",
         review.calibration,
         name="calibration",
     ),
-    path("jobs/<int:job_id>/", manager.job_detail, name="job"),
+    path("jobs/<id:job_id>/", manager.job_detail, name="job"),
     path(
-        "jobs/<int:job_id>/download/<slug:part>/",
+        "jobs/<id:job_id>/download/<slug:part>/",
         manager.job_download,
         name="job-download",
     ),

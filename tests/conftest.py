@@ -11,6 +11,7 @@ import os
 import random
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from annotate.models import Membership
@@ -61,6 +62,14 @@ def _seeded_draws():
     random module: seeded per test, so a test's draws are the same each run
     and a bound that holds holds every time."""
     random.seed(20261202)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The cache holds the API's throttle counts (and axes' none: it counts in
+    the database), keyed by token id: ids come again after each test's
+    rollback, so one test's writes would throttle the next test's token."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -99,6 +99,13 @@ def _keep_the_test_connection() -> Iterator[None]:
     request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def _unthrottled(request: pytest.FixtureRequest) -> None:
+    """Hundreds of generated writes a minute on one token: the throttle
+    (tested on its own) would answer most of them 429, and test nothing."""
+    request.getfixturevalue("settings").API_WRITE_RATE = "100000/minute"
+
+
 @pytest.fixture(params=["manager", "annotator"])
 def persona(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -42,12 +42,40 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        data = response.data
-        errors = data if isinstance(data, dict) else {"non_field_errors": data}
-        response.data = {"detail": "Invalid input.", "errors": errors}
+        response.data = {
+            "detail": "Invalid input.",
+            "errors": flat_errors(response.data),
+        }
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"], "errors": {}}
     return response
+
+
+def flat_errors(data: Any, path: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors (a list's items, a nested serializer's fields) as
+    the documented {key path: [messages]}: `to_annotators[0]`, `a.b`; a
+    nested non_field_errors is its parent's."""
+    if isinstance(data, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in data.items():
+            inner = path if key == "non_field_errors" and path else _join(path, key)
+            for k, messages in flat_errors(value, inner).items():
+                out.setdefault(k, []).extend(messages)
+        return out
+    if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
+        out = {}
+        for i, value in enumerate(data):
+            if value:  # DRF gives {} for a list item without errors
+                out.update(flat_errors(value, f"{path}[{i}]"))
+        return out
+    messages = data if isinstance(data, list) else [data]
+    return {path or "non_field_errors": [str(m) for m in messages]}
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int) or (isinstance(key, str) and key.isdecimal()):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
 
 
 def is_api(request: HttpRequest) -> bool:
