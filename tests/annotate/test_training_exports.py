@@ -13,15 +13,21 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
+from pytest_django.asserts import assertContains
 from rest_framework.test import APIClient
 
-from annotate.models import Project
+from annotate.models import Job, Project
 from annotate.services.exports import (
     ExportOptions,
     export_options_parse,
     export_to_files,
 )
-from annotate.services.training_exports import QUALITY, training_export
+from annotate.services.training_exports import (
+    QUALITY,
+    Response,
+    pairs_of_group,
+    training_export,
+)
 from tests.factories import ItemFactory, ProjectFactory
 from tests.labelling import claim, new_annotator, submit
 
@@ -297,3 +303,65 @@ def test_the_api_exports_pairs_with_their_card(
     assert "pairs" in card["Content-Disposition"]
     assert bad.status_code == 400
     assert "format" in bad.json()["errors"]
+
+
+def _response(tid: int, appropriateness: str, confidence: float) -> Response:
+    return Response(
+        id=tid,
+        external_id="",
+        model="m",
+        group="g",
+        prompt=[ASK],
+        response=f"answer {tid}",
+        gold={
+            "appropriateness": {
+                "value": appropriateness,
+                "method": "majority",
+                "confidence": confidence,
+            }
+        },
+    )
+
+
+def test_both_sides_of_a_pair_meet_the_minimum_confidence():
+    group = [
+        _response(1, "appropriate_refusal", 0.9),
+        _response(2, "over_refusal", 0.6),
+        _response(3, "under_refusal", 0.8),
+    ]
+
+    pairs = pairs_of_group(group, ExportOptions(kind="pairs", min_confidence=0.7))
+
+    assert [(c.id, r.id) for c, r, _ in pairs] == [(1, 3)]
+
+
+def test_adjudicated_only_leaves_out_gold_no_reviewer_decided(grouped):
+    rows, manifest = export(grouped, kind="pairs", adjudicated_only=True)
+
+    assert rows == []
+    assert manifest["counts"]["rows"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_starts_a_pairs_export_and_links_its_card(
+    client, grouped, reviewer_of, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(reviewer_of(grouped))
+    ratios = {"train": "0.8", "validation": "0.1", "test": "0.1"}
+
+    page = client.get(f"/projects/{grouped.pk}/export/")
+    client.post(
+        f"/projects/{grouped.pk}/export/",
+        {"kind": "pairs", "format": "jsonl", "max_pairs_per_group": "2", **ratios},
+    )
+    job = Job.objects.get(kind="export")
+    done = client.get(f"/jobs/{job.pk}/")
+    card = client.get(f"/jobs/{job.pk}/download/card/")
+
+    assertContains(page, 'name="kind"')
+    assert job.params["kind"] == "pairs"
+    assert job.result["rows"] == 2
+    assertContains(done, "2</strong> pairs rows")
+    assertContains(done, f"/jobs/{job.pk}/download/card/")
+    assert card.status_code == 200
