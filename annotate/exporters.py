@@ -556,10 +556,13 @@ class Counts(TypedDict):
     left_out_unresolved: NotRequired[int]
     by_split: dict[str, int]
     by_method: dict[str, dict[str, int]]
+    # Training exports (pairs, sft): rows by why they are there.
+    by_reason: NotRequired[dict[str, int]]
 
 
 class Manifest(TypedDict):
     format: str
+    kind: NotRequired[str]  # pairs or sft; absent for the gold export
     created_at: str
     label_set: LabelSetInfo
     fields: list[str]

@@ -114,8 +114,18 @@ class AgreementForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    """A gold export: the format, which items, and the split."""
+    """A gold export, or a training export of the gold: the kind, the format,
+    which items, and the split."""
 
+    kind = forms.ChoiceField(
+        choices=[
+            ("gold", "Gold (evaluation)"),
+            ("pairs", "Preference pairs (DPO), JSONL"),
+            ("sft", "Fine-tuning chat rows (SFT), JSONL"),
+        ],
+        initial="gold",
+        required=False,  # the parser's default: gold
+    )
     format = forms.ChoiceField(
         choices=[("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")],
         initial="jsonl",
@@ -151,6 +161,30 @@ class ExportForm(forms.Form):
         required=False,
         label="Every raw label too",
         help_text="Annotators appear as stable pseudonyms.",
+    )
+    min_confidence = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Pairs and SFT: the appropriateness gold's confidence, each row.",
+    )
+    max_pairs_per_group = forms.IntegerField(
+        required=False, min_value=1, help_text="Pairs: at most this many per group."
+    )
+    quality_margin = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=4,
+        help_text="Pairs: prefer the better of two appropriate refusals by this "
+        "much of the four ratings' mean (empty: no such pairs).",
+    )
+    refusal_type = forms.CharField(required=False, max_length=200, help_text="SFT.")
+    request_harm = forms.CharField(required=False, max_length=200, help_text="SFT.")
+    min_quality = forms.FloatField(
+        required=False,
+        min_value=1,
+        max_value=5,
+        help_text="SFT: refusals whose ratings' mean is at least this.",
     )
 
     def export_input(self) -> dict[str, object]:

@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from django_htmx.middleware import HtmxDetails
 
 from annotate.models import Job, JobKind, JobStatus
-from annotate.services.exports import export_paths
+from annotate.services.exports import export_card_path, export_paths
 
 
 class AuthenticatedHtmxRequest(HttpRequest):
@@ -18,18 +18,22 @@ class AuthenticatedHtmxRequest(HttpRequest):
 
 
 def export_download(job: Job, part: str) -> FileResponse:
-    """The file of a finished export (`data` or `manifest`); 404 otherwise.
-    Shared by the page's link and the API."""
+    """The file of a finished export (`data`, `manifest` or `card`, its
+    README.md); 404 otherwise. Shared by the page's link and the API."""
     if job.kind != JobKind.EXPORT or job.status != JobStatus.SUCCEEDED:
         raise Http404("No finished export here.")
     data, manifest = export_paths(job)
-    path = {"data": data, "manifest": manifest}.get(part)
+    card = export_card_path(job)
+    path = {"data": data, "manifest": manifest, "card": card}.get(part)
     if path is None or not path.exists():
         raise Http404("No such file.")
-    name = f"{slugify(job.project.name) or 'project'}-gold-{job.pk}"
-    filename = (
-        f"{name}.{job.params['fmt']}" if part == "data" else f"{name}.manifest.json"
-    )
+    kind = job.params.get("kind") or "gold"
+    name = f"{slugify(job.project.name) or 'project'}-{kind}-{job.pk}"
+    filename = {
+        "data": f"{name}.{job.params['fmt']}",
+        "manifest": f"{name}.manifest.json",
+        "card": f"{name}.README.md",
+    }[part]
     return FileResponse(path.open("rb"), as_attachment=True, filename=filename)
 
 

@@ -36,6 +36,7 @@ from annotate.stats.calibration import (
 from labelsets.schema import Schema
 
 PROGRESS_EVERY = 10_000
+KINDS = ("gold", "pairs", "sft")
 type Progress = Callable[[int], None]
 
 
@@ -54,6 +55,15 @@ class ExportOptions:
     with_annotations: bool = False
     # A gold set is the items whose key field has gold; the rest, flagged, on request.
     include_unresolved: bool = False
+    # gold (the evaluation set), pairs (preference pairs) or sft (chat rows):
+    # the last two are training_exports.py's, and read the options below.
+    kind: str = "gold"
+    min_confidence: float | None = None  # of the appropriateness gold, each row
+    max_pairs_per_group: int | None = None
+    quality_margin: float | None = None  # None: no tie-break between refusals
+    refusal_type: str = ""
+    request_harm: str = ""
+    min_quality: float | None = None  # of an appropriate refusal's four ratings
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -75,6 +85,13 @@ class ExportOptions:
             ratios=tuple(data.get("ratios") or (0.8, 0.1, 0.1)),
             with_annotations=bool(data.get("with_annotations")),
             include_unresolved=bool(data.get("include_unresolved")),
+            kind=str(data.get("kind") or "gold"),
+            min_confidence=data.get("min_confidence"),
+            max_pairs_per_group=data.get("max_pairs_per_group"),
+            quality_margin=data.get("quality_margin"),
+            refusal_type=str(data.get("refusal_type") or ""),
+            request_harm=str(data.get("request_harm") or ""),
+            min_quality=data.get("min_quality"),
         )
 
 
@@ -91,6 +108,13 @@ _OPTION_FIELDS: dict[str, forms.Field] = {
     "until": forms.DateField(required=False),
     "annotations": forms.BooleanField(required=False),
     "include_unresolved": forms.BooleanField(required=False),
+    "kind": forms.ChoiceField(choices=[(k, k) for k in KINDS], required=False),
+    "min_confidence": forms.FloatField(required=False, min_value=0, max_value=1),
+    "max_pairs_per_group": forms.IntegerField(required=False, min_value=1),
+    "quality_margin": forms.FloatField(required=False, min_value=0, max_value=4),
+    "refusal_type": forms.CharField(required=False, max_length=200),
+    "request_harm": forms.CharField(required=False, max_length=200),
+    "min_quality": forms.FloatField(required=False, min_value=1, max_value=5),
 }
 _RATIO = forms.FloatField(min_value=0, max_value=1)
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -104,7 +128,10 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
     min_agreement (0..1), adjudicated_only, since and until (YYYY-MM-DD),
     ratios (train, validation, test: three numbers as a list or as
     "0.8,0.1,0.1", adding up to 1), annotations, include_unresolved (items
-    whose key field has no gold too, flagged). Other keys are ignored.
+    whose key field has no gold too, flagged), kind (gold, pairs, sft; the
+    training kinds are JSONL) and, for those, min_confidence (0..1),
+    max_pairs_per_group, quality_margin (0..4), refusal_type, request_harm and
+    min_quality (1..5). Other keys are ignored.
     Raises ValidationError naming every bad key.
     """
     clean, errors = fields_parse(_OPTION_FIELDS, data)
@@ -112,6 +139,9 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
         ratios = _ratios(data.get("ratios"))
     except ValidationError as e:
         errors["ratios"] = e.messages
+    kind = clean.get("kind") or "gold"
+    if kind != "gold" and clean.get("format") not in ("", "jsonl", None):
+        errors["format"] = [f"A {kind} export is JSONL."]
     if errors:
         raise ValidationError(errors)
     return ExportOptions(
@@ -125,6 +155,13 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
         ratios=ratios,
         with_annotations=clean["annotations"],
         include_unresolved=clean["include_unresolved"],
+        kind=kind,
+        min_confidence=clean["min_confidence"],
+        max_pairs_per_group=clean["max_pairs_per_group"],
+        quality_margin=clean["quality_margin"],
+        refusal_type=clean["refusal_type"],
+        request_harm=clean["request_harm"],
+        min_quality=clean["min_quality"],
     )
 
 
@@ -145,7 +182,14 @@ def _ratios(given: object) -> tuple[float, float, float]:
 def export_paths(job: Job) -> tuple[Path, Path]:
     """Where an export job writes its data file and its manifest."""
     directory = Path(settings.MEDIA_ROOT) / "exports" / str(job.pk)
-    return directory / f"gold.{job.params['fmt']}", directory / "manifest.json"
+    kind = job.params.get("kind") or "gold"
+    return directory / f"{kind}.{job.params['fmt']}", directory / "manifest.json"
+
+
+def export_card_path(job: Job) -> Path:
+    """Where an export job writes its dataset card: README.md beside the data,
+    where the Hugging Face hub looks for it."""
+    return export_paths(job)[0].with_name("README.md")
 
 
 def export_to_files(
@@ -156,12 +200,17 @@ def export_to_files(
     manifest_path: Path,
     now: datetime,
     progress: Progress | None = None,
+    card_path: Path | None = None,
 ) -> exporters.Manifest:
-    """Write the gold export to `data_path` and its manifest to
-    `manifest_path`: what an export job and manage.py export_gold both run.
-    Raises OSError when a file cannot be written."""
+    """Write the export (of options.kind) to `data_path`, its manifest to
+    `manifest_path` and, when given, its dataset card to `card_path`: what an
+    export job and manage.py export_gold both run. Raises OSError when a file
+    cannot be written."""
+    from annotate.services import training_exports
+
+    run = gold_export if options.kind == "gold" else training_exports.training_export
     with data_path.open("wb") as stream:
-        manifest = gold_export(
+        manifest = run(
             project=project,
             options=options,
             stream=stream,
@@ -170,6 +219,9 @@ def export_to_files(
             progress=progress,
         )
     manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    if card_path is not None:
+        card = training_exports.dataset_card(manifest, data_file=data_path.name)
+        card_path.write_text(card, encoding="utf-8")
     return manifest
 
 

@@ -410,7 +410,11 @@ def export_job_create(
 
 
 def _run_export(job: Job, now: Clock) -> dict[str, object]:
-    from annotate.services.exports import export_paths, export_to_files
+    from annotate.services.exports import (
+        export_card_path,
+        export_paths,
+        export_to_files,
+    )
 
     project = Project.objects.select_related("label_set_version__label_set").get(
         pk=job.project_id
@@ -426,11 +430,13 @@ def _run_export(job: Job, now: Clock) -> dict[str, object]:
         manifest_path=manifest_path,
         now=now(),
         progress=lambda n: job_progress(job=job, done=n),
+        card_path=export_card_path(job),
     )
     job_progress(job=job, done=manifest["counts"]["rows"], stage="Done")
     return {
         "rows": manifest["counts"]["rows"],
         "format": options.fmt,
+        "kind": options.kind,
         "bytes": manifest["bytes"],
         "sha256": manifest["sha256"],
         "by_split": manifest["counts"]["by_split"],

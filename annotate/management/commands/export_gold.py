@@ -39,6 +39,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ratios", default="0.8,0.1,0.1", help="train,validation,test"
         )
+        parser.add_argument(
+            "--kind",
+            choices=("gold", "pairs", "sft"),
+            default="gold",
+            help="gold, preference pairs or chat rows for fine-tuning (JSONL)",
+        )
+        parser.add_argument("--min-confidence", default=None)
+        parser.add_argument("--max-pairs-per-group", default=None)
+        parser.add_argument(
+            "--quality-margin",
+            default=None,
+            help="pairs: the better of two appropriate refusals by this quality mean",
+        )
+        parser.add_argument("--refusal-type", default="", help="sft only")
+        parser.add_argument("--request-harm", default="", help="sft only")
+        parser.add_argument(
+            "--min-quality", default=None, help="sft: refusals rated at least this"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_name_or_id(options["project"])
@@ -48,6 +66,9 @@ class Command(BaseCommand):
             raise flags_error(e, FLAGS) from e
         out = Path(options["out"])
         manifest_path = out.with_name(out.name + ".manifest.json")
+        # Beside the data, named after it, so no README.md of the directory's
+        # is overwritten; renamed README.md it is the data's Hugging Face card.
+        card_path = out.with_name(out.name + ".README.md")
         try:
             manifest = export_to_files(
                 project=project,
@@ -55,10 +76,19 @@ class Command(BaseCommand):
                 data_path=out,
                 manifest_path=manifest_path,
                 now=timezone.now(),
+                card_path=card_path,
             )
         except OSError as e:
             raise CommandError(f"--out: {e}") from e
         counts = manifest["counts"]
+        if export.kind != "gold":
+            splits = ", ".join(f"{k} {v}" for k, v in counts["by_split"].items())
+            self.stdout.write(
+                f"Exported {counts['rows']} {export.kind} rows of {project.name!r} "
+                f"to {out} ({splits}); manifest {manifest_path}, card {card_path} "
+                f"(sha256 {manifest['sha256'][:12]}...)."
+            )
+            return
         splits = ", ".join(f"{k} {v}" for k, v in counts["by_split"].items())
         # Said either way, so nobody takes a gold set for every item by mistake.
         if "left_out_unresolved" in counts:
