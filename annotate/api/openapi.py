@@ -50,8 +50,12 @@ class AutoSchema(BaseAutoSchema):
                 p for p in PAGE_PARAMETERS if p["name"] not in names
             )
             operation["responses"].setdefault("400", _error("A bad filter or cursor."))
-        # Any write with a token may be throttled (api.throttles), and any
-        # body may come in a format the endpoint does not parse.
+        # Any URL may be too long (middleware.UriLengthMiddleware), any write
+        # with a token throttled (api.throttles), and any body in a format
+        # the endpoint does not parse.
+        operation["responses"].setdefault(
+            "414", _error("A path and query string over MAX_URI_LENGTH characters.")
+        )
         if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
             operation["responses"].setdefault("429", _error("Too many writes."))
         if "requestBody" in operation:

@@ -111,7 +111,7 @@ def test_values_outside_the_label_set_are_refused_with_the_row(api, project, ite
     [
         ({"judgements": [{"id": "t-0", "values": {}}]}, "judge"),
         ({"judge": "clf", "judgements": []}, "judgements"),
-        ({"judge": "clf", "judgements": [{"id": "t-0"}]}, "judgements"),
+        ({"judge": "clf", "judgements": [{"id": "t-0"}]}, "judgements[0].values"),
         ({"judge": "no spaces", "judgements": [{"id": "t-0", "values": {}}]}, "judge"),
     ],
 )
