@@ -1,7 +1,8 @@
 """Write gold exports (JSONL, CSV, Parquet) a row at a time, with no database access.
 
 The database layer streams one row per item (shaped like `Row`) into a writer
-from `writer_for`. A writer holds at most one buffer (a megabyte of JSONL,
+from `writer_for`, or training rows (preference pairs, chat rows) into one
+from `training_writer_for`. A writer holds at most one buffer (a megabyte of JSONL,
 the text wrapper's few kilobytes of CSV, one Parquet row group), so memory
 stays flat whatever the row count. A JSONL export re-imports as transcripts
 (`importers.iter_rows`); its extra keys (gold, split, ...) are meant to stay
@@ -45,6 +46,11 @@ SPLITS = ("train", "validation", "test")
 # _ROW_GROUP_BYTES, so long transcripts don't make the buffer balloon.
 ROW_GROUP_ROWS = 50_000
 _ROW_GROUP_BYTES = 32 * 2**20
+# A training row held for its group is nested Python objects (a dict per turn
+# and per gold field), several times its text: smaller groups keep the peak
+# near the gold export's (measured: 32 MB groups of pairs peaked at 287 MB,
+# 8 MB ones at 181 MB, about pyarrow's own 160 MB).
+_TRAINING_GROUP_BYTES = 8 * 2**20
 _CHUNK_BYTES = 2**20  # JSONL reaches the stream in writes of up to this size
 
 _LEADING_COLUMNS = (
@@ -192,12 +198,128 @@ def writer_for(
     Parquet. Raises ValueError for an unknown format or clashing columns.
     """
     if fmt == "jsonl":
-        return _JsonlWriter(stream, with_annotations=with_annotations)
+        return _JsonlWriter(
+            stream,
+            record=functools.partial(_gold_record, with_annotations=with_annotations),
+        )
     if fmt == "csv":
         return _CsvWriter(stream, fields=fields, with_annotations=with_annotations)
     if fmt == "parquet":
-        return _ParquetWriter(stream, fields=fields, with_annotations=with_annotations)
+        names = columns(fields, with_annotations=with_annotations)
+        return _ParquetWriter(
+            stream,
+            _parquet_schema(names, fields),
+            cells=functools.partial(
+                _gold_parquet_cells,
+                fields=tuple(fields),
+                with_annotations=with_annotations,
+            ),
+            short=[name for name in names if name not in _JSON_COLUMNS],
+            group_bytes=_ROW_GROUP_BYTES,
+        )
     raise ValueError(f"Unknown format {fmt!r}; expected one of {', '.join(FORMATS)}.")
+
+
+# The training rows' columns (training_exports.py makes the rows), in order:
+# conversations as lists of {role, content}, gold as {field: {value, method,
+# confidence}}, the rest text.
+TRAINING_COLUMNS = {
+    "pairs": (
+        "prompt",
+        "chosen",
+        "rejected",
+        "chosen_id",
+        "rejected_id",
+        "chosen_model",
+        "rejected_model",
+        "chosen_gold",
+        "rejected_gold",
+        "reason",
+        "prompt_group",
+        "split",
+    ),
+    "sft": ("messages", "id", "model", "prompt_group", "gold", "split"),
+}
+_TURN_COLUMNS = frozenset({"prompt", "chosen", "rejected", "messages"})
+_GOLD_COLUMNS = frozenset({"chosen_gold", "rejected_gold", "gold"})
+
+
+def training_writer_for(
+    fmt: str, stream: BinaryIO, *, kind: str, gold_fields: Mapping[str, str]
+) -> Writer:
+    """A writer of `kind` (pairs, sft) rows in `fmt` (jsonl, parquet) onto
+    `stream`. `gold_fields` maps each field a row's gold may hold to its kind
+    (single, multi, rating, text), which gives Parquet the value's type.
+
+    Parquet keeps the shapes JSONL has (a conversation a list of {role,
+    content}, gold a struct per field), so `datasets` and TRL read either the
+    same way. Raises ValueError for a format or kind it does not write.
+    """
+    if kind not in TRAINING_COLUMNS:
+        raise ValueError(f"Unknown training kind {kind!r}.")
+    if fmt == "jsonl":
+        return _JsonlWriter(stream, record=_as_is)
+    if fmt == "parquet":
+        names = TRAINING_COLUMNS[kind]
+        return _ParquetWriter(
+            stream,
+            _training_schema(names, gold_fields),
+            cells=functools.partial(_training_cells, names=names),
+            short=[n for n in names if n not in _TURN_COLUMNS | _GOLD_COLUMNS],
+            group_bytes=_TRAINING_GROUP_BYTES,
+        )
+    raise ValueError(f"A {kind} export is JSONL or Parquet, not {fmt!r}.")
+
+
+def _as_is(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    return row
+
+
+def _training_cells(
+    row: Mapping[str, Any], *, names: Sequence[str]
+) -> tuple[list[object], int]:
+    size = sum(
+        len(turn["content"])
+        for name in _TURN_COLUMNS & row.keys()
+        for turn in row[name]
+    )
+    return [row[name] for name in names], size
+
+
+def _training_schema(names: Sequence[str], gold_fields: Mapping[str, str]) -> Any:
+    import pyarrow as pa
+
+    turns = pa.list_(
+        pa.struct(
+            [
+                pa.field("role", pa.string(), False),
+                pa.field("content", pa.string(), False),
+            ]
+        )
+    )
+    values = {"rating": pa.int64(), "multi": pa.list_(pa.string())}
+    gold = pa.struct(
+        [
+            pa.field(
+                name,
+                pa.struct(
+                    [
+                        ("value", values.get(kind, pa.string())),
+                        ("method", pa.string()),
+                        ("confidence", pa.float64()),
+                    ]
+                ),
+            )
+            for name, kind in gold_fields.items()
+        ]
+    )
+    types = dict.fromkeys(_TURN_COLUMNS, turns) | dict.fromkeys(_GOLD_COLUMNS, gold)
+    return pa.schema(
+        [
+            pa.field(name, types.get(name, pa.string()), nullable=name not in types)
+            for name in names
+        ]
+    )
 
 
 class _Writer:
@@ -230,9 +352,16 @@ class _Writer:
 
 
 class _JsonlWriter(_Writer):
-    def __init__(self, stream: BinaryIO, *, with_annotations: bool) -> None:
+    """A line of JSON per row, of what `record` makes of it."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        record: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    ) -> None:
         self._stream = stream
-        self._with_annotations = with_annotations
+        self._record = record
         # One buffer, filled in place: the lines are freed as soon as they are
         # copied, so the heap neither grows nor churns however many rows pass.
         self._buffer = bytearray(_CHUNK_BYTES)
@@ -241,24 +370,7 @@ class _JsonlWriter(_Writer):
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._check_open()
-        transcript = row["transcript"]
-        # The keys importers.py reads back, then the export's own.
-        record = {
-            "id": _export_id(transcript),
-            "messages": transcript["messages"],
-            "model": transcript["source_model"],
-            "dataset": transcript["dataset"],
-            "prompt_group": transcript["prompt_group"],
-            "metadata": transcript["metadata"],
-            "gold": row["gold"],
-            "key_resolved": row["key_resolved"],
-            "annotations_count": row["annotations_count"],
-            "disagreement": row["disagreement"],
-            "split": row["split"],
-        }
-        if self._with_annotations:
-            record["annotations"] = row["annotations"]
-        line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        line = orjson.dumps(self._record(row), option=orjson.OPT_APPEND_NEWLINE)
         end = self._used + len(line)
         if end > _CHUNK_BYTES:
             self._flush()
@@ -278,6 +390,27 @@ class _JsonlWriter(_Writer):
         self._flush()
         self._view.release()
         self._stream.flush()
+
+
+def _gold_record(row: Mapping[str, Any], *, with_annotations: bool) -> dict[str, Any]:
+    transcript = row["transcript"]
+    # The keys importers.py reads back, then the export's own.
+    record = {
+        "id": _export_id(transcript),
+        "messages": transcript["messages"],
+        "model": transcript["source_model"],
+        "dataset": transcript["dataset"],
+        "prompt_group": transcript["prompt_group"],
+        "metadata": transcript["metadata"],
+        "gold": row["gold"],
+        "key_resolved": row["key_resolved"],
+        "annotations_count": row["annotations_count"],
+        "disagreement": row["disagreement"],
+        "split": row["split"],
+    }
+    if with_annotations:
+        record["annotations"] = row["annotations"]
+    return record
 
 
 class _CsvWriter(_Writer):
@@ -312,39 +445,46 @@ class _CsvWriter(_Writer):
 
 
 class _ParquetWriter(_Writer):
+    """Rows gathered into row groups, each written as one table: a group
+    closes at ROW_GROUP_ROWS rows or once the text `cells` counted passes
+    `group_bytes`, so long transcripts don't make the buffer balloon."""
+
     def __init__(
-        self, stream: BinaryIO, *, fields: Sequence[str], with_annotations: bool
+        self,
+        stream: BinaryIO,
+        schema: Any,
+        *,
+        cells: Callable[[Mapping[str, Any]], tuple[list[object], int]],
+        short: Sequence[str],
+        group_bytes: int,
     ) -> None:
         # pyarrow loads here, where a Parquet file is written, so the web
         # processes that import this module for its options never pay for it.
         import pyarrow.parquet as pq
 
-        names = columns(fields, with_annotations=with_annotations)
         self._stream = stream
-        self._fields = tuple(fields)
-        self._with_annotations = with_annotations
-        self._schema = _parquet_schema(names, fields)
-        short = [name for name in names if name not in _JSON_COLUMNS]
-        # Dictionaries and min/max statistics pay off on ids, models and
-        # methods; on transcript JSON they cost time and are thrown away.
+        self._schema = schema
+        self._cells = cells
+        # Dictionaries and min/max statistics pay off on the `short` columns
+        # (ids, models, methods); on transcript text they cost time and are
+        # thrown away.
         self._writer = pq.ParquetWriter(
             stream,
-            self._schema,
+            schema,
             compression="zstd",
-            use_dictionary=short,
-            write_statistics=short,
+            use_dictionary=list(short),
+            write_statistics=list(short),
         )
+        self._group_bytes = group_bytes
         self._rows: list[list[object]] = []
         self._pending = 0
 
     def write(self, row: Mapping[str, Any]) -> None:
         self._check_open()
-        json_cells = _json_cells(row, self._with_annotations)
-        cells = _cells(row, self._fields)
-        cells += json_cells
+        cells, size = self._cells(row)
         self._rows.append(cells)
-        self._pending += sum(map(len, json_cells))
-        if len(self._rows) >= ROW_GROUP_ROWS or self._pending >= _ROW_GROUP_BYTES:
+        self._pending += size
+        if len(self._rows) >= ROW_GROUP_ROWS or self._pending >= self._group_bytes:
             self._flush()
 
     def _flush(self) -> None:
@@ -466,6 +606,13 @@ def _json_cells(row: Mapping[str, Any], with_annotations: bool) -> list[str]:
     if with_annotations:
         cells.append(orjson.dumps(row["annotations"]).decode())
     return cells
+
+
+def _gold_parquet_cells(
+    row: Mapping[str, Any], *, fields: Sequence[str], with_annotations: bool
+) -> tuple[list[object], int]:
+    json_cells = _json_cells(row, with_annotations)
+    return _cells(row, fields) + json_cells, sum(map(len, json_cells))
 
 
 class Tally:

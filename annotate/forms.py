@@ -120,8 +120,8 @@ class ExportForm(forms.Form):
     kind = forms.ChoiceField(
         choices=[
             ("gold", "Gold (evaluation)"),
-            ("pairs", "Preference pairs (DPO), JSONL"),
-            ("sft", "Fine-tuning chat rows (SFT), JSONL"),
+            ("pairs", "Preference pairs (DPO)"),
+            ("sft", "Fine-tuning chat rows (SFT)"),
         ],
         initial="gold",
         required=False,  # the parser's default: gold
@@ -129,6 +129,7 @@ class ExportForm(forms.Form):
     format = forms.ChoiceField(
         choices=[("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")],
         initial="jsonl",
+        help_text="Preference pairs and fine-tuning rows: JSONL or Parquet.",
     )
     source_model = forms.CharField(required=False, max_length=200, label="Model")
     dataset = forms.CharField(required=False, max_length=200)
@@ -177,6 +178,12 @@ class ExportForm(forms.Form):
         max_value=4,
         help_text="Pairs: prefer the better of two appropriate refusals by this "
         "much of the four ratings' mean (empty: no such pairs).",
+    )
+    behaviour_differs = forms.BooleanField(
+        required=False,
+        label="Only pairs that differ in refusal behaviour",
+        help_text="Pairs: the two sides' refusal types differ (one refuses and the "
+        "other complies, or they refuse differently).",
     )
     refusal_type = forms.CharField(required=False, max_length=200, help_text="SFT.")
     request_harm = forms.CharField(required=False, max_length=200, help_text="SFT.")

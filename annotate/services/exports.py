@@ -61,6 +61,7 @@ class ExportOptions:
     min_confidence: float | None = None  # of the appropriateness gold, each row
     max_pairs_per_group: int | None = None
     quality_margin: float | None = None  # None: no tie-break between refusals
+    behaviour_differs: bool = False  # pairs whose refusal types differ, only
     refusal_type: str = ""
     request_harm: str = ""
     min_quality: float | None = None  # of an appropriate refusal's four ratings
@@ -89,6 +90,7 @@ class ExportOptions:
             min_confidence=data.get("min_confidence"),
             max_pairs_per_group=data.get("max_pairs_per_group"),
             quality_margin=data.get("quality_margin"),
+            behaviour_differs=bool(data.get("behaviour_differs")),
             refusal_type=str(data.get("refusal_type") or ""),
             request_harm=str(data.get("request_harm") or ""),
             min_quality=data.get("min_quality"),
@@ -112,6 +114,7 @@ _OPTION_FIELDS: dict[str, forms.Field] = {
     "min_confidence": forms.FloatField(required=False, min_value=0, max_value=1),
     "max_pairs_per_group": forms.IntegerField(required=False, min_value=1),
     "quality_margin": forms.FloatField(required=False, min_value=0, max_value=4),
+    "behaviour_differs": forms.BooleanField(required=False),
     "refusal_type": forms.CharField(required=False, max_length=200),
     "request_harm": forms.CharField(required=False, max_length=200),
     "min_quality": forms.FloatField(required=False, min_value=1, max_value=5),
@@ -129,9 +132,9 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
     ratios (train, validation, test: three numbers as a list or as
     "0.8,0.1,0.1", adding up to 1), annotations, include_unresolved (items
     whose key field has no gold too, flagged), kind (gold, pairs, sft; the
-    training kinds are JSONL) and, for those, min_confidence (0..1),
-    max_pairs_per_group, quality_margin (0..4), refusal_type, request_harm and
-    min_quality (1..5). Other keys are ignored.
+    training kinds are JSONL or Parquet) and, for those, min_confidence
+    (0..1), max_pairs_per_group, quality_margin (0..4), behaviour_differs,
+    refusal_type, request_harm and min_quality (1..5). Other keys are ignored.
     Raises ValidationError naming every bad key.
     """
     clean, errors = fields_parse(_OPTION_FIELDS, data)
@@ -140,8 +143,8 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
     except ValidationError as e:
         errors["ratios"] = e.messages
     kind = clean.get("kind") or "gold"
-    if kind != "gold" and clean.get("format") not in ("", "jsonl", None):
-        errors["format"] = [f"A {kind} export is JSONL."]
+    if kind != "gold" and clean.get("format") == "csv":
+        errors["format"] = [f"A {kind} export is JSONL or Parquet."]
     if errors:
         raise ValidationError(errors)
     return ExportOptions(
@@ -159,6 +162,7 @@ def export_options_parse(data: Mapping[str, Any]) -> ExportOptions:
         min_confidence=clean["min_confidence"],
         max_pairs_per_group=clean["max_pairs_per_group"],
         quality_margin=clean["quality_margin"],
+        behaviour_differs=clean["behaviour_differs"],
         refusal_type=clean["refusal_type"],
         request_harm=clean["request_harm"],
         min_quality=clean["min_quality"],

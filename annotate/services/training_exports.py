@@ -39,6 +39,8 @@ _HARM_WORDS = {
     "context_dependent": "a context-dependent request",
 }
 _FAILURE_WORDS = {"over_refusal": "over-refusal", "under_refusal": "under-refusal"}
+# The gold a training row carries beside it, of each side.
+GOLD_FIELDS = ("request_harm", "refusal_type", "appropriateness", *QUALITY)
 
 _ROWS = """
     SELECT t.id, t.external_id, t.messages_json, t.source_model,
@@ -118,7 +120,8 @@ def pairs_of_group(
     """(chosen, rejected, reason) for a prompt group's responses, in item order.
 
     Appropriate against over- or under-refusing, and, with quality_margin, the
-    better of two appropriate refusals by at least that margin. Only
+    better of two appropriate refusals by at least that margin; with
+    behaviour_differs, only where the two refusal types' gold differ. Only
     responses to the very same conversation are paired; at most
     max_pairs_per_group pairs, the first ones in item order.
     """
@@ -133,6 +136,9 @@ def pairs_of_group(
         if a.prompt != b.prompt:
             continue
         pair = _pair(a, b, options)
+        if pair is not None and options.behaviour_differs:
+            types = {a.value("refusal_type"), b.value("refusal_type")}
+            pair = pair if len(types) == 2 and None not in types else None
         if pair is not None:
             made += 1
             yield pair
@@ -156,11 +162,7 @@ def _pair(
 
 
 def _gold_of(r: Response) -> dict[str, Any]:
-    return {
-        name: entry
-        for name, entry in r.gold.items()
-        if name in {"request_harm", "refusal_type", "appropriateness", *QUALITY}
-    }
+    return {name: entry for name, entry in r.gold.items() if name in GOLD_FIELDS}
 
 
 def pair_row(
@@ -234,11 +236,14 @@ def training_export(
     now: datetime,
     progress: Progress | None = None,
 ) -> exporters.Manifest:
-    """Write the pairs or sft export of the project's gold to `stream` as
-    JSONL; its manifest (rows by split and by reason). The gold export's
+    """Write the pairs or sft export of the project's gold to `stream` in
+    options.fmt (JSONL or Parquet); its manifest (rows by split and by reason). The gold export's
     filters (model, dataset, agreement, adjudicated, dates) apply to every
     transcript; an export with no rows is an empty file."""
     version = project.label_set_version
+    gold_fields = {
+        f.name: f.kind for f in version.schema.fields if f.name in GOLD_FIELDS
+    }
     filtered, params = _where(project, options)
     data = exporters.HashingStream(stream)
     tally = exporters.Tally([])
@@ -259,15 +264,17 @@ def training_export(
         else:
             sql = _ROWS.format(where=filtered, order="g.item_id")
         responses = (_response(row) for row in _stream(sql, params))
-        for seen, (out, reason) in enumerate(_rows(responses, options), 1):
-            data.write(orjson.dumps(out, option=orjson.OPT_APPEND_NEWLINE))
-            tally.add({"key_resolved": True, "split": out["split"], "gold": {}})
-            reasons[reason] += 1
-            if progress and seen % PROGRESS_EVERY == 0:
-                progress(seen)
-    data.flush()
+        with exporters.training_writer_for(
+            options.fmt, data, kind=options.kind, gold_fields=gold_fields
+        ) as writer:
+            for seen, (out, reason) in enumerate(_rows(responses, options), 1):
+                writer.write(out)
+                tally.add({"key_resolved": True, "split": out["split"], "gold": {}})
+                reasons[reason] += 1
+                if progress and seen % PROGRESS_EVERY == 0:
+                    progress(seen)
     manifest = exporters.manifest(
-        fmt="jsonl",
+        fmt=options.fmt,
         label_set=version.label_set.name,
         label_set_version=version.number,
         schema=version.schema_data,

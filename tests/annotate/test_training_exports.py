@@ -169,6 +169,20 @@ def test_the_quality_tie_break_and_the_cap_per_group(grouped):
     assert [(r["chosen_id"], r["rejected_id"]) for r in capped] == [("A", "B")]
 
 
+def test_only_pairs_that_differ_in_refusal_behaviour(grouped):
+    rows, manifest = export(
+        grouped, kind="pairs", quality_margin=1, behaviour_differs=True
+    )
+
+    # A and B both refuse on policy, as do F and G: only the refusal against
+    # the compliance stays, with the right one chosen.
+    assert [(r["chosen_id"], r["rejected_id"]) for r in rows] == [
+        ("A", "C"),
+        ("D", "B"),
+    ]
+    assert manifest["filters"]["behaviour_differs"] is True
+
+
 def test_no_pair_crosses_a_prompt_group_or_a_split(grouped):
     rows, _ = export(grouped, kind="pairs", quality_margin=0, ratios=(0.4, 0.3, 0.3))
     sides = {
@@ -208,35 +222,46 @@ def test_the_fine_tuning_set_and_its_filters(grouped):
     assert other_model == []
 
 
-def test_the_exports_load_in_datasets_and_pandas(grouped, tmp_path):
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+@pytest.mark.parametrize("kind", ["pairs", "sft"])
+def test_the_exports_load_in_datasets_and_pandas(grouped, tmp_path, kind, fmt):
     datasets = pytest.importorskip("datasets")
-    columns = {
-        "pairs": {"prompt", "chosen", "rejected", "chosen_id", "rejected_id", "reason"},
-        "sft": {"messages", "id", "model", "gold", "split"},
-    }
-    for kind, wanted in columns.items():
-        data = tmp_path / f"{kind}.jsonl"
-        export_to_files(
-            project=Project.objects.get(pk=grouped.pk),
-            options=ExportOptions(kind=kind),
-            data_path=data,
-            manifest_path=tmp_path / f"{kind}.manifest.json",
-            now=NOW,
-            card_path=tmp_path / "README.md",
-        )
-        loaded = datasets.load_dataset(
-            "json", data_files=str(data), split="train", cache_dir=str(tmp_path / "c")
-        )
-        frame = pd.read_json(data, lines=True)
-        assert wanted <= set(loaded.column_names)
-        assert wanted <= set(frame.columns)
-        assert len(loaded) == len(frame) == 4
-        card = (tmp_path / "README.md").read_text()
-        assert card.startswith("---\nconfigs:\n")
-        assert f"path: {kind}.jsonl" in card
-        assert "`over_refusal`" in card
-    first = loaded[0]
-    assert first["messages"][-1]["role"] == "assistant"
+    data = tmp_path / f"{kind}.{fmt}"
+    manifest = export_to_files(
+        project=Project.objects.get(pk=grouped.pk),
+        options=ExportOptions(kind=kind, fmt=fmt),
+        data_path=data,
+        manifest_path=tmp_path / f"{kind}.manifest.json",
+        now=NOW,
+        card_path=tmp_path / "README.md",
+    )
+    rows, _ = export(grouped, kind=kind)  # the same rows as JSONL, to compare
+
+    loaded = datasets.load_dataset(
+        "json" if fmt == "jsonl" else "parquet",
+        data_files=str(data),
+        split="train",
+        cache_dir=str(tmp_path / "c"),
+    )
+    frame = pd.read_json(data, lines=True) if fmt == "jsonl" else pd.read_parquet(data)
+
+    assert manifest["format"] == fmt
+    assert list(loaded.column_names) == list(frame.columns) == list(rows[0])
+    assert len(loaded) == len(frame) == len(rows) == 4
+    # Conversations keep their shape (a list of {role, content}), so TRL reads
+    # either file the same way; the gold too, field by field.
+    for got, want in zip(loaded, rows, strict=True):
+        for column in ("prompt", "chosen", "rejected", "messages", "id", "reason"):
+            if column in want:
+                assert got[column] == want[column]
+        for column in ("gold", "chosen_gold", "rejected_gold"):
+            if column in want:
+                for field, entry in want[column].items():
+                    assert got[column][field] == entry
+    card = (tmp_path / "README.md").read_text()
+    assert card.startswith("---\nconfigs:\n")
+    assert f"path: {kind}.{fmt}" in card
+    assert "`over_refusal`" in card
 
 
 def test_kind_is_parsed_with_the_other_options():
@@ -289,7 +314,7 @@ def test_the_api_exports_pairs_with_their_card(
     url = f"/api/projects/{grouped.pk}/exports/"
 
     job = api.post(url, {"kind": "pairs", "quality_margin": 1}, format="json").json()
-    bad = api.post(url, {"kind": "pairs", "format": "parquet"}, format="json")
+    bad = api.post(url, {"kind": "pairs", "format": "csv"}, format="json")
 
     assert job["status"] == "succeeded"
     assert job["result"]["rows"] == 5
@@ -303,6 +328,11 @@ def test_the_api_exports_pairs_with_their_card(
     assert "pairs" in card["Content-Disposition"]
     assert bad.status_code == 400
     assert "format" in bad.json()["errors"]
+    sft = api.post(url, {"kind": "sft", "format": "parquet"}, format="json").json()
+    parquet = api.get(f"/api/jobs/{sft['id']}/download/data/")
+    assert parquet["Content-Disposition"].endswith('.parquet"')
+    frame = pd.read_parquet(io.BytesIO(parquet.getvalue()))
+    assert list(frame["id"]) == ["A", "D", "F", "G"]
 
 
 def _response(tid: int, appropriateness: str, confidence: float) -> Response:

@@ -43,7 +43,7 @@ class Command(BaseCommand):
             "--kind",
             choices=("gold", "pairs", "sft"),
             default="gold",
-            help="gold, preference pairs or chat rows for fine-tuning (JSONL)",
+            help="gold, preference pairs or chat rows for fine-tuning",
         )
         parser.add_argument("--min-confidence", default=None)
         parser.add_argument("--max-pairs-per-group", default=None)
@@ -51,6 +51,11 @@ class Command(BaseCommand):
             "--quality-margin",
             default=None,
             help="pairs: the better of two appropriate refusals by this quality mean",
+        )
+        parser.add_argument(
+            "--behaviour-differs",
+            action="store_true",
+            help="pairs: only those whose refusal types differ",
         )
         parser.add_argument("--refusal-type", default="", help="sft only")
         parser.add_argument("--request-harm", default="", help="sft only")
