@@ -113,7 +113,7 @@ from bench.common import (  # noqa: E402
     median,
     table,
 )
-from bench.queue import ticks_of, total_ticks, wait_quiet  # noqa: E402
+from bench.stack import ticks_of, total_ticks, wait_quiet  # noqa: E402
 
 DATA = ROOT / "annotate" / "demo" / "simulation.jsonl"
 OUT = ROOT / "var" / "bench-al"

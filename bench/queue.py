@@ -63,25 +63,26 @@ import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    ROOT,
     checkpoint,
     database_url,
     ensure_database,
-    env,
     machine,
     table,
+)
+from bench.stack import (  # noqa: E402
+    bench_pids,
+    celery_worker,
+    gunicorn,
+    server_env,
+    ticks_of,
+    total_ticks,
+    wait_quiet,
 )
 
 ANNOTATORS = 32
@@ -91,23 +92,6 @@ VALUES = {
     "refusal_type": "none",
     "appropriateness": "appropriate_compliance",
 }
-
-
-# The production stack's broker: each submit queues its disagreement rescore
-# there for the Celery worker, rather than running it in the request as
-# happens without a broker.
-BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
-
-
-def server_env(url: str) -> dict[str, str]:
-    return {
-        **env(url),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # Persistent connections, as production should run.
-        "CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_BROKER_URL": BROKER_URL,
-    }
 
 
 # Data: projects, items, annotators (in this process, through the ORM).
@@ -283,108 +267,6 @@ def explain_claim(project_id: int, username: str) -> str:
 # Server.
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
-    """A gunicorn on a free loopback port, as (port, pid); stopped on the way
-    out, error or not."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "annotate.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            # Longer than any gap between a client's requests, so the server
-            # never closes a connection the client is about to reuse.
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        env=server_env(url),
-        cwd=ROOT,
-        start_new_session=True,  # its own group: stopping it stops the workers too
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                sys.exit(f"gunicorn exited with {process.returncode} at start")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz/")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("gunicorn did not answer /healthz/ within 30 s")
-            time.sleep(0.2)
-        yield port, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-@contextmanager
-def celery_worker(url: str) -> Iterator[int]:
-    """A Celery worker (one process, as each core is taken) on the bench
-    broker, as its pid; stopped on the way out."""
-    import redis
-
-    try:
-        redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2).flushdb()
-    except redis.RedisError as e:
-        sys.exit(f"The queue bench needs Redis at {BROKER_URL} ({e}).")
-    log = Path(tempfile.mkdtemp()) / "worker.log"
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "annotate",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            # INFO for its "ready." line, the sign it consumes.
-            "--loglevel=INFO",
-            f"--logfile={log}",
-        ],
-        env=server_env(url),
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in (log.read_text() if log.exists() else ""):
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the Celery worker did not start: {log}")
-            time.sleep(0.2)
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-
-
 # Load.
 
 
@@ -494,77 +376,6 @@ def run_cell(
     for r in results:
         total.extend(r)
     return total
-
-
-def cpu_busy(seconds: float) -> float:
-    """The share of all cores busy over `seconds` (from /proc/stat), in %.
-
-    Taken between cells, while the server is idle, it is other tenants'
-    load: this machine is shared, and a browser test suite running beside the
-    bench doubles its latencies, so the report shows it and the bench waits
-    for a quiet moment (`--quiet`).
-    """
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, total
-
-    idle0, total0 = sample()
-    time.sleep(seconds)
-    idle1, total1 = sample()
-    return 100 * (1 - (idle1 - idle0) / max(1, total1 - total0))
-
-
-def ticks_of(pids: set[int]) -> dict[int, int]:
-    """CPU clock ticks (user + system) each process has used; gone ones left out."""
-    out = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        out[pid] = int(fields[11]) + int(fields[12])  # utime, stime
-    return out
-
-
-def bench_pids(server: int, url: str) -> set[int]:
-    """This bench's processes: itself, gunicorn and its workers, and the
-    PostgreSQL backends connected to the bench database."""
-    import psycopg
-
-    pids = {os.getpid(), server}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", encoding="ascii") as f:
-                    if int(f.read().rpartition(")")[2].split()[1]) == server:
-                        pids.add(int(entry.name))
-            except OSError:
-                continue
-    with psycopg.connect(url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        ).fetchall()
-    return pids | {pid for (pid,) in rows}
-
-
-def total_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all cores since boot, from /proc/stat."""
-    with open("/proc/stat", encoding="ascii") as f:
-        ticks = [int(v) for v in f.readline().split()[1:]]
-    total = sum(ticks[:8])  # guest time is counted in user already
-    return total - ticks[3] - ticks[4], total  # minus idle and iowait
-
-
-def wait_quiet(limit: float, patience: float) -> float:
-    """Wait up to `patience` s for other load below `limit` %; the last reading."""
-    deadline = time.monotonic() + patience
-    busy = cpu_busy(1.0)
-    while busy > limit and time.monotonic() < deadline:
-        busy = cpu_busy(2.0)
-    return busy
 
 
 def pct(values: list[float], q: float) -> float:
