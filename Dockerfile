@@ -41,4 +41,4 @@ RUN useradd --system --uid 1000 --home-dir /app app \
 USER app
 
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --no-input && exec gunicorn annotate.wsgi:application --bind 0.0.0.0:8000 --workers 3 --limit-request-line 8190"]
+CMD ["sh", "-c", "python manage.py migrate --no-input && exec gunicorn -c python:annotate.gunicorn_conf annotate.wsgi:application"]

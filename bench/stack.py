@@ -54,6 +54,9 @@ def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            # Production's settings (docker-compose.yml's), but for the flags.
+            "-c",
+            "python:annotate.gunicorn_conf",
             "annotate.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
@@ -61,10 +64,6 @@ def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
             str(workers),
             "--threads",
             str(threads),
-            # Longer than any gap between a client's requests, so the server
-            # never closes a connection the client is about to reuse.
-            "--keep-alive",
-            "30",
             "--log-level",
             "warning",
         ],

@@ -112,11 +112,20 @@ def test_postgres_keeps_its_data_in_a_volume():
 def test_web_runs_migrations_then_gunicorn_on_the_wsgi_app():
     command = command_text(service("web"))
     migrate = command.find("manage.py migrate --no-input")
-    gunicorn = command.find("gunicorn annotate.wsgi:application")
+    gunicorn = command.find("gunicorn -c python:annotate.gunicorn_conf ")
     assert migrate != -1
     assert gunicorn > migrate
     assert "&&" in command[migrate:gunicorn]
-    assert "--bind 0.0.0.0:8000" in command
+    assert command.endswith(" annotate.wsgi:application")
+
+
+def test_gunicorn_is_configured_by_its_module():
+    from annotate import gunicorn_conf
+
+    # The port the compose file publishes and the health check calls.
+    assert gunicorn_conf.bind == "0.0.0.0:8000"
+    assert "127.0.0.1:8000:8000" in service("web")["ports"]
+    assert gunicorn_conf.limit_request_line == 8190
 
 
 def test_worker_and_beat_run_celery_on_the_annotate_app():
