@@ -2,6 +2,7 @@
 benchmarks run `gunicorn -c python:annotate.gunicorn_conf annotate.wsgi`, so
 what is measured is what is deployed. Flags on the command line win.
 """
+
 from __future__ import annotations
 
 bind = "0.0.0.0:8000"
