@@ -13,12 +13,14 @@ export OPENBLAS_NUM_THREADS := 1
 PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[23]*/bin/python3 2>/dev/null | sort -rV); do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: help run test lint typecheck pytest test-sqlite bench screenshots demo migrate clean
+.PHONY: help run test lint typecheck pytest test-sqlite bench bench-quick screenshots demo migrate clean
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://127.0.0.1:8000"
 	@echo "make test   - ruff, mypy and the whole pytest suite"
-	@echo "make bench  - benchmarks (needs PostgreSQL: DATABASE_URL=postgres://...)"
+	@echo "make bench  - every benchmark against PostgreSQL, one table in bench/results.md"
+	@echo "              (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/refusal_annotate_bench)"
+	@echo "make bench-quick - the same, reduced, in a few minutes (bench/results-quick.md)"
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, pyenv). Install Python 3.12 or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
@@ -61,6 +63,9 @@ test-sqlite: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+bench-quick: $(VENV)/.installed
+	$(PY) bench/run.py --quick
 
 screenshots: $(VENV)/.installed
 	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k "screenshot or agreement"

@@ -57,6 +57,7 @@ from bench.common import (  # noqa: E402
     database_url,
     ensure_database,
     env,
+    figure,
     machine,
     median,
     table,
@@ -467,7 +468,7 @@ def wait_alone(patience: float) -> None:
         time.sleep(10)
 
 
-def run_once(url: str, project: str, resamples: int) -> dict[str, Any]:
+def run_once(url: str, project: str, items: int, resamples: int) -> dict[str, Any]:
     """One agreement_report in a fresh process: its JSON line."""
     done = subprocess.run(
         [sys.executable, "-c", MEASURED, project, str(resamples)],
@@ -479,7 +480,7 @@ def run_once(url: str, project: str, resamples: int) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     counts = result["counts"]
-    if counts["annotations"] != ITEMS * ANNOTATORS or counts["items"] != ITEMS:
+    if counts["annotations"] != items * ANNOTATORS or counts["items"] != items:
         sys.exit(f"the report saw {counts}, not the full project")
     return result
 
@@ -494,16 +495,24 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs per case")
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"10,000 items, 1 run, no bootstrap (not the {ITEMS:,} of the goal)",
+    )
+    parser.add_argument(
         "--patience",
         type=float,
         default=4 * 3600,
         help="seconds to wait for a running bench/queue.py before giving up",
     )
     args = parser.parse_args()
+    items, cases = (10_000, (0,)) if args.quick else (ITEMS, CASES)
+    if args.quick:
+        args.runs = 1
     url = database_url()
     ensure_database(url)
     django_setup(url)
-    project, load_seconds = project_ensure(ITEMS)
+    project, load_seconds = project_ensure(items)
     from django.db import connection
 
     connection.close()  # no idle bench connection holding a snapshot
@@ -511,29 +520,29 @@ def main() -> None:
         print(f"  kept {project}", flush=True)
     else:
         print(
-            f"  loaded {project}: {ITEMS:,} items, {ITEMS * ANNOTATORS:,} "
+            f"  loaded {project}: {items:,} items, {items * ANNOTATORS:,} "
             f"annotations in {load_seconds:.0f} s",
             flush=True,
         )
 
     wait_alone(args.patience)
-    run_once(url, project, 0)  # warm-up: page cache and buffers, not measured
+    run_once(url, project, items, 0)  # warm-up: page cache and buffers, not measured
     results: dict[int, list[dict[str, Any]]] = {}
-    for resamples in CASES:
+    for resamples in cases:
         results[resamples] = []
         for _ in range(args.runs):
             wait_alone(args.patience)
             checkpoint(url)
-            results[resamples].append(run_once(url, project, resamples))
+            results[resamples].append(run_once(url, project, items, resamples))
             print(f"  resamples={resamples}: run {len(results[resamples])}", flush=True)
 
     print(
         f"agreement: agreement_report, all fields and per-class alphas, "
-        f"{ITEMS:,} items x {ANNOTATORS} annotators ({ITEMS * ANNOTATORS:,} "
+        f"{items:,} items x {ANNOTATORS} annotators ({items * ANNOTATORS:,} "
         f"annotations), {args.runs} runs per case, {machine()}"
     )
     rows = []
-    for resamples in CASES:
+    for resamples in cases:
         runs = results[resamples]
         rss = [r["rss_kb"] / 1024 for r in runs]
         rows += [
@@ -548,7 +557,7 @@ def main() -> None:
             [str(resamples), "peak RSS MB", *stats(rss, 0), f"< {GOAL_RSS_MB:.0f}"],
         ]
     print(table(["resamples", "metric", "median", "min", "max", "goal"], rows))
-    for resamples in CASES:
+    for resamples in cases:
         runs = results[resamples]
         wall = median([r["wall"] for r in runs])
         fetch = median([r["fetch"] for r in runs])
@@ -560,10 +569,24 @@ def main() -> None:
             f"{100 * fetch / wall:.0f}%, compute {compute:.2f} s = "
             f"{100 * compute / wall:.0f}%): {verdict}."
         )
+        figure(
+            f"agreement report of {items:,} items, {resamples} resamples, s (median)",
+            f"{wall:.2f}",
+            f"<= {GOAL_SECONDS[resamples]:.0f}",
+            wall <= GOAL_SECONDS[resamples],
+            runs=args.runs,
+        )
     peak = max(r["rss_kb"] / 1024 for runs in results.values() for r in runs)
     print(
         f"Goal peak RSS: highest of all runs {peak:.0f} MB (< {GOAL_RSS_MB:.0f}): "
         f"{'met' if peak < GOAL_RSS_MB else 'NOT met'}."
+    )
+    figure(
+        "agreement peak RSS MB (highest run)",
+        f"{peak:.0f}",
+        f"< {GOAL_RSS_MB:.0f}",
+        peak < GOAL_RSS_MB,
+        runs=args.runs,
     )
 
 

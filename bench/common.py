@@ -1,7 +1,9 @@
-"""Shared by the benchmarks: a PostgreSQL database of their own and a table printer."""
+"""Shared by the benchmarks: a PostgreSQL database of their own, a table printer and
+the figures each reports to `make bench`'s table."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -84,3 +86,27 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         for r in rows
     ]
     return "\n".join([line, sep, *body])
+
+
+# bench/run.py sets this to a file; each bench appends its goals' figures to
+# it, one JSON line each, for the one table `make bench` prints.
+FIGURES_ENV = "BENCH_FIGURES"
+
+
+def figure(name: str, value: str, goal: str, met: bool | None, *, runs: int) -> None:
+    """One figure against its goal (met None: no goal, shown for context);
+    printed by bench/run.py's table. Does nothing for a bench run by itself."""
+    path = os.environ.get(FIGURES_ENV)
+    if not path:
+        return
+    bench = Path(sys.argv[0]).stem
+    line: dict[str, object] = {
+        "bench": bench,
+        "figure": name,
+        "value": value,
+        "goal": goal,
+        "met": met,
+    }
+    line["runs"] = runs
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")

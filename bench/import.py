@@ -29,6 +29,7 @@ from bench.common import (  # noqa: E402
     database_url,
     ensure_database,
     env,
+    figure,
     machine,
     manage,
     median,
@@ -111,7 +112,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="30,000 rows, 1 run")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.runs = 30_000, 1
     url = database_url()
     ensure_database(url)
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,6 +159,20 @@ def main() -> None:
                 ],
             ],
         )
+    )
+    figure(
+        f"import of {args.rows:,} transcripts, rows/s (median)",
+        f"{rate:,.0f}",
+        ">= 10,000",
+        rate >= 10_000,
+        runs=args.runs,
+    )
+    figure(
+        "import peak RSS MB (highest run)",
+        f"{max(rss):.0f}",
+        "< 300",
+        max(rss) < 300,
+        runs=args.runs,
     )
 
 
