@@ -6,6 +6,9 @@ import os
 
 from celery import Celery
 
+# Connects the signals that carry a request's id into the tasks it queues.
+from annotate import observability  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotate.settings")
 
 app = Celery("annotate")
