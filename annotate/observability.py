@@ -31,7 +31,7 @@ from celery.signals import (
 from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 if TYPE_CHECKING:
     # Annotations only: this module is imported while settings load.
@@ -62,7 +62,8 @@ def log_formatter(*, log_format: str) -> logging.Formatter:
     """The formatter of settings.LOG_FORMAT: "json" (one object per line,
     UTC timestamp, extra= fields as keys) or "text" (for a person)."""
     if log_format == "json":
-        return JsonFormatter(
+        # orjson (a dependency already): a third cheaper per line than json.
+        return OrjsonFormatter(
             JSON_FIELDS,
             rename_fields={"levelname": "level", "name": "logger"},
             timestamp="time",
