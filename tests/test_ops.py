@@ -75,6 +75,47 @@ def test_healthz_runs_no_query(client, django_assert_num_queries):
         assert client.get("/healthz/").status_code == 200
 
 
+def test_with_the_database_down_healthz_is_ok_and_readyz_names_the_database():
+    """A process of its own, its DATABASE_URL on a port nothing listens on."""
+    code = (
+        "import django, json, time; django.setup(); "
+        "from django.test import Client; c = Client(HTTP_HOST='127.0.0.1'); "
+        # /healthz/ first: the first request of a process imports every view.
+        "live = c.get('/healthz/'); "
+        "t = time.monotonic(); ready = c.get('/readyz/'); t = time.monotonic() - t; "
+        "print(json.dumps([live.status_code, ready.status_code, ready.json(), t]))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "annotate.settings",
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://nobody@127.0.0.1:{closed_port()}/none",
+        "LOG_LEVEL": "CRITICAL",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert r.returncode == 0, r.stderr
+    live, ready, body, seconds = json.loads(r.stdout)
+    assert live == 200
+    assert ready == 503
+    assert body == {
+        "status": "unavailable",
+        "checks": {
+            "database": "unreachable",
+            "migrations": "unknown",
+            "broker": "eager",
+        },
+    }
+    assert seconds < 3
+
+
 @pytest.mark.django_db
 def test_readyz_is_ok_when_the_database_is_migrated_and_tasks_run_eagerly(client):
     r = client.get("/readyz/")
