@@ -7,6 +7,7 @@ or load balancer in front may set one), or is made here; it goes back on the
 response, into a context variable that RequestIdFilter copies onto every log
 record, and into the headers of every task the request queues, where the
 worker's task_prerun puts it back in the context variable for the task's run.
+A task that fails logs a line naming it and the ids it was given.
 """
 
 from __future__ import annotations
