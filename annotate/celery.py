@@ -6,6 +6,10 @@ import os
 
 from celery import Celery
 
+# Connects annotate.observability's Celery signals: a request's id carried into
+# the tasks it queues, failed tasks logged, the worker's lines in the app's format.
+from annotate import observability  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotate.settings")
 
 app = Celery("annotate")

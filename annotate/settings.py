@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every later line of the request's logs carries its id.
+    "annotate.observability.RequestIdMiddleware",
     "annotate.middleware.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -133,6 +135,11 @@ if DATABASES["default"].get("ENGINE") not in {
 # of CPU here (MACHINE.md), more than the whole hot path.
 DATABASES["default"]["CONN_MAX_AGE"] = _env_int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails the request (and /readyz/) in
+    # seconds, not after the system's TCP timeout of minutes. The URL's own
+    # ?connect_timeout= wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let the dev server and an in-process job share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -203,9 +210,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_HTTPONLY = True
 # TLS ends at a proxy in front of gunicorn (README "Deploying behind TLS").
 # Secure cookies need HTTPS, so plain HTTP is redirected whenever they are on;
-# /healthz/ stays reachable over HTTP for the container's health check.
+# /healthz/ and /readyz/ stay reachable over HTTP for health checks and probes.
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 # Off unless set: browsers remember HSTS for its whole max-age, so it is
 # turned on once HTTPS is known to work.
 SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0)
@@ -332,9 +339,25 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# JSON lines in production, for a log shipper; text at the dev server. Every
+# line carries the request id of the request it belongs to (or that queued
+# its task): annotate.observability. The worker and beat use the same format.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "annotate.observability.RequestIdFilter"}},
+    "formatters": {
+        "app": {"()": "annotate.observability.log_formatter", "log_format": LOG_FORMAT}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "app",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }

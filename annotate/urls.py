@@ -11,6 +11,7 @@ from annotate.views import (
     annotator,
     assignments,
     care,
+    health,
     history,
     home,
     manager,
@@ -228,7 +229,8 @@ urlpatterns = [
         ),
         name="invitation",
     ),
-    path("healthz/", home.healthz, name="healthz"),
+    path("healthz/", health.healthz, name="healthz"),
+    path("readyz/", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
 

@@ -176,6 +176,7 @@ A, R, M = Role.ANNOTATOR, Role.REVIEWER, Role.MANAGER
 ROUTES: dict[str, Route] = {
     # Everyone's own pages.
     "healthz": Route(no_kwargs, {"GET": PUBLIC}),
+    "readyz": Route(no_kwargs, {"GET": PUBLIC}),
     "annotate:home": Route(no_kwargs, {"GET": SIGNED_IN}),
     "annotate:archived": Route(no_kwargs, {"GET": SIGNED_IN}),
     "annotate:profile": Route(no_kwargs, {"GET": SIGNED_IN}),

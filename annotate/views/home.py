@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -140,11 +139,3 @@ def label_set(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRespons
     project = membership.project
     ctx = {"project": project, "schema": project.label_set_version.schema}
     return render(request, "annotate/labelset.html", ctx)
-
-
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for the load balancer and compose: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
