@@ -1,23 +1,36 @@
-"""Gold export at scale: `gold_export` of 100k and 1M gold rows as JSONL.
+"""Exports at scale: the gold export and the training exports (preference
+pairs, SFT rows) of 100k and 1M gold rows as JSONL.
 
-What: annotate.services.exports.gold_export with the default options but
-for include_unresolved (ExportOptions(fmt="jsonl", include_unresolved=True):
-every item with gold, unresolved key fields too, so every run writes every
-row; no filters, no raw annotations) on a finished project of 100,000 and one of 1,000,000 items,
-written to a file on disk; the call's wall time, rows per second, bytes
-written and the process's peak RSS. `alpha={}` is passed, so a run measures
-the export itself: `manage.py export_gold` would first get the manifest's
-alphas from export_alpha, which on a project without a finished agreement
-job computes a whole agreement_report (bench/agreement.py measures that).
+What: three kinds, each on a finished project of 100,000 and one of
+1,000,000 items, written to a file on disk (`--kind` picks one; default all):
+- gold: annotate.services.exports.gold_export with the default options but
+  for include_unresolved (ExportOptions(fmt="jsonl", include_unresolved=True):
+  every item with gold, unresolved key fields too, so every run writes every
+  row; no filters, no raw annotations);
+- pairs, sft: annotate.services.training_exports.training_export with
+  ExportOptions(kind="pairs") or ExportOptions(kind="sft"), the other options
+  default (no confidence floor, no quality tie-break, no pair cap). They read
+  the gold rows whose key field has gold and write the pairs made within each
+  prompt group, or the appropriate responses.
+Per run: the call's wall and CPU time, rows written per second and gold rows
+read per second (the two differ for pairs and sft), bytes written and the
+process's peak RSS. `alpha={}` is passed, so a run measures the export
+itself: `manage.py export_gold` would first get the manifest's alphas from
+export_alpha, which on a project without a finished agreement job computes a
+whole agreement_report (bench/agreement.py measures that).
 
 How: each run is a fresh Python process that sets Django up against the
-PostgreSQL bench database, calls gold_export onto a temporary file and prints
-one JSON line (wall and CPU seconds of the call, rows, bytes, VmHWM); the
-file is removed after the run. Per size, one unmeasured warm-up run (so the
-first measured one does not pay for a cold page cache), then `--runs` runs,
-each after a CHECKPOINT; the table shows median, min and max. When the 1M
-median misses the rows/s goal (or with `--profile`), one more 1M run under
-cProfile prints the 25 functions with the most time of their own.
+PostgreSQL bench database, calls the export onto a temporary file and prints
+one JSON line (wall and CPU seconds of the call, the manifest's rows and
+bytes, VmHWM); the parent checks the manifest against the file (bytes, one
+line per row, rows by split and by reason) and removes it. Per kind and
+size, one unmeasured warm-up run (so the first measured one does not pay for
+a cold page cache; its row count, `size` for gold, is the one every measured
+run must repeat), then `--runs` runs, each after a CHECKPOINT; the table
+shows median, min and max. For pairs, the warm-up's file also gives how many
+pairs each prompt group made. When the gold 1M median misses the rows/s goal
+(or with `--profile`, for every kind), one more 1M run under cProfile prints
+the 25 functions with the most time of their own.
 
 Data: one project per size ("bench-export-100000", "bench-export-1000000"),
 made once and kept for later runs while complete (transcripts, items and gold
@@ -38,8 +51,13 @@ No Annotation (or Decision) rows are made: the default export
 (with_annotations=False) never reads them, so this data is for the export
 only (annotations_total says 3 per item, as the items do).
 
+Pairs come from this gold as it is: every group shares its conversation, and
+an appropriate response pairs with an over- or under-refusing one of the
+same group, about one pair per group on average (half the groups make none).
+
 Goal (issue 5): 1,000,000 gold rows as JSONL from PostgreSQL at
->= 50,000 rows/s, and peak RSS < 300 MB whatever the row count.
+>= 50,000 rows/s, and peak RSS < 300 MB whatever the row count. Issue 13:
+the pairs and sft exports within the same peak RSS bound (no rows/s goal).
 """
 
 from __future__ import annotations
@@ -60,6 +78,7 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
@@ -91,6 +110,7 @@ from bench.common import (  # noqa: E402
 )
 
 SIZES = (100_000, 1_000_000)
+KINDS = ("gold", "pairs", "sft")
 LABELS = 3  # per item
 GOAL_ROWS_PER_SECOND = 50_000.0
 GOAL_RSS_MB = 300.0
@@ -159,9 +179,10 @@ DISAGREEMENT = np.array(
 
 type Flags = npt.NDArray[np.bool_]
 
-# One gold_export in this process, as `manage.py export_gold` calls it but with
-# alpha={} (no agreement computation). Peak RSS is VmHWM, this process's own
-# high-water mark (ru_maxrss would carry the parent's over the fork).
+# One export of the given kind in this process, as `manage.py export_gold`
+# calls it but with alpha={} (no agreement computation). Peak RSS is VmHWM,
+# this process's own high-water mark (ru_maxrss would carry the parent's over
+# the fork).
 MEASURED = """
 import json, resource, sys, time
 
@@ -179,20 +200,26 @@ import django
 django.setup()
 from django.utils import timezone
 from annotate.services.exports import ExportOptions, gold_export
+from annotate.services.training_exports import training_export
 from annotate.models import Project
 project = Project.objects.select_related("label_set_version__label_set").get(
     name=sys.argv[1]
 )
-profile = sys.argv[3] == "profile"
+kind = sys.argv[3]
+if kind == "gold":
+    export, options = gold_export, ExportOptions(fmt="jsonl", include_unresolved=True)
+else:
+    export, options = training_export, ExportOptions(kind=kind)
+profile = sys.argv[4] == "profile"
 with open(sys.argv[2], "wb") as stream:
     if profile:
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
     started, cpu = time.perf_counter(), time.process_time()
-    manifest = gold_export(
+    manifest = export(
         project=project,
-        options=ExportOptions(fmt="jsonl", include_unresolved=True),
+        options=options,
         stream=stream,
         alpha={},
         now=timezone.now(),
@@ -207,6 +234,8 @@ print(json.dumps({
     "wall": wall,
     "cpu": cpu,
     "rows": manifest["counts"]["rows"],
+    "by_split": manifest["counts"]["by_split"],
+    "by_reason": manifest["counts"].get("by_reason", {}),
     "bytes": manifest["bytes"],
     "rss_kb": peak_kb(),
 }))
@@ -635,10 +664,12 @@ def wait_alone(patience: float) -> None:
 
 
 def run_once(
-    url: str, project: str, size: int, *, profile: bool = False
+    url: str, project: str, kind: str, *, profile: bool = False
 ) -> tuple[dict[str, Any], str]:
-    """One gold_export in a fresh process: its JSON line and its stderr (the
-    profile, when asked for)."""
+    """One export of `kind` in a fresh process: its JSON line, with the
+    file's rows per prompt group added ("per_group"), and its stderr (the
+    profile, when asked for). Exits unless the manifest's rows and bytes are
+    the file's."""
     fd, path = tempfile.mkstemp(prefix="bench-export-", suffix=".jsonl")
     os.close(fd)
     try:
@@ -649,6 +680,7 @@ def run_once(
                 MEASURED,
                 project,
                 path,
+                kind,
                 "profile" if profile else "plain",
             ],
             env=env(url),
@@ -660,15 +692,53 @@ def run_once(
         if done.returncode:
             sys.exit(f"export run failed:\n{done.stderr}")
         written = os.path.getsize(path)
+        per_group = Counter(
+            orjson.loads(line)["prompt_group"] if kind != "gold" else ""
+            for line in open_lines(path)
+        )
     finally:
         os.unlink(path)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    if result["rows"] != size or result["bytes"] != written:
+    result["per_group"] = per_group
+    lines = sum(per_group.values())
+    tallied = [sum(result["by_split"].values())]
+    if kind != "gold":
+        tallied.append(sum(result["by_reason"].values()))
+    if (
+        result["bytes"] != written
+        or lines != result["rows"]
+        or any(n != result["rows"] for n in tallied)
+    ):
         sys.exit(
-            f"{project}: the export wrote {result['rows']} rows and "
-            f"{result['bytes']} bytes (file {written}), not {size} rows"
+            f"{project} {kind}: the manifest says {result['rows']} rows "
+            f"(by split and reason {tallied}) and {result['bytes']} bytes; "
+            f"the file has {lines} lines and {written} bytes"
         )
     return result, done.stderr
+
+
+def open_lines(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        yield from f
+
+
+def gold_read(project: str, kind: str, size: int) -> int:
+    """Gold rows the export reads: every row for gold (include_unresolved),
+    the rows whose key field has gold for pairs and sft."""
+    if kind == "gold":
+        return size
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM annotate_gold g JOIN annotate_item i "
+            "ON i.transcript_id = g.item_id JOIN annotate_project p "
+            "ON p.id = i.project_id WHERE p.name = %s AND g.key_resolved",
+            [project],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def spread(values: list[float], digits: int) -> str:
@@ -678,15 +748,31 @@ def spread(values: list[float], digits: int) -> str:
     )
 
 
+def pairs_per_group(per_group: Counter[str], groups: int) -> str:
+    """How many prompt groups got 0, 1, 2, ... pairs, and the mean."""
+    made = Counter(per_group.values())
+    made[0] = groups - len(per_group)
+    shares = ", ".join(
+        f"{n} pairs {made[n] / groups:.1%}" for n in sorted(made) if made[n]
+    )
+    return f"mean {per_group.total() / groups:.2f} of {groups:,} groups ({shares})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=3, help="runs per size")
+    parser.add_argument("--runs", type=int, default=3, help="runs per kind and size")
+    parser.add_argument(
+        "--kind",
+        choices=[*KINDS, "all"],
+        default="all",
+        help="the export to measure (default: all three)",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="profile one 1M run even when the rows/s goal is met",
+        help="profile one 1M run of each kind even when the gold rows/s goal is met",
     )
     parser.add_argument(
         "--patience",
@@ -695,6 +781,7 @@ def main() -> None:
         help="seconds to wait for a running bench/queue.py or agreement.py",
     )
     args = parser.parse_args()
+    kinds = KINDS if args.kind == "all" else (args.kind,)
     url = database_url()
     ensure_database(url)
     django_setup(url)
@@ -712,49 +799,77 @@ def main() -> None:
                 f"{peak_mb():.0f} MB)",
                 flush=True,
             )
+    read = {(k, s): gold_read(projects[s], k, s) for k in kinds for s in SIZES}
     from django.db import connection
 
     connection.close()  # no idle bench connection holding a snapshot
 
-    results: dict[int, list[dict[str, Any]]] = {}
-    for size in SIZES:
-        wait_alone(args.patience)
-        run_once(url, projects[size], size)  # warm-up: page cache, not measured
-        results[size] = []
-        for _ in range(args.runs):
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    per_group: dict[int, Counter[str]] = {}
+    for kind in kinds:
+        for size in SIZES:
             wait_alone(args.patience)
-            checkpoint(url)
-            results[size].append(run_once(url, projects[size], size)[0])
-            r = results[size][-1]
-            print(
-                f"  {size:,}: run {len(results[size])}: {r['wall']:.2f} s, "
-                f"{size / r['wall']:,.0f} rows/s",
-                flush=True,
-            )
+            # Warm-up (page cache, not measured); it also fixes the row count
+            # that every measured run must repeat.
+            warm = run_once(url, projects[size], kind)[0]
+            if kind == "gold" and warm["rows"] != size:
+                sys.exit(f"{projects[size]} gold: {warm['rows']} rows, not {size}")
+            if kind == "pairs":
+                per_group[size] = warm["per_group"]
+            runs = results[kind, size] = []
+            for _ in range(args.runs):
+                wait_alone(args.patience)
+                checkpoint(url)
+                r = run_once(url, projects[size], kind)[0]
+                if r["rows"] != warm["rows"]:
+                    sys.exit(
+                        f"{projects[size]} {kind}: {r['rows']} rows, "
+                        f"not the warm-up's {warm['rows']}"
+                    )
+                runs.append(r)
+                print(
+                    f"  {kind} {size:,}: run {len(runs)}: {r['wall']:.2f} s, "
+                    f"{r['rows']:,} rows, {r['rows'] / r['wall']:,.0f} rows/s",
+                    flush=True,
+                )
 
     print(
-        f"export: gold_export, JSONL, every row (include_unresolved), alpha={{}}, "
-        f"{args.runs} runs per size, {machine()}"
+        f"export: {args.runs} runs per kind and size, {machine()}; alpha={{}}; "
+        "gold: gold_export, JSONL, every row (include_unresolved); "
+        'pairs, sft: training_export, ExportOptions(kind="pairs"|"sft"), '
+        "JSONL, other options default"
     )
     rows = []
-    for size in SIZES:
-        runs = results[size]
-        rows.append(
-            [
-                f"{size:,}",
-                spread([size / r["wall"] for r in runs], 0),
-                spread([r["wall"] for r in runs], 2),
-                spread([r["cpu"] for r in runs], 2),
-                f"{median([r['bytes'] / 2**20 for r in runs]):,.0f}",
-                spread([r["rss_kb"] / 1024 for r in runs], 0),
-                f">= {GOAL_ROWS_PER_SECOND:,.0f} rows/s, < {GOAL_RSS_MB:.0f} MB",
-            ]
-        )
+    for kind in kinds:
+        for size in SIZES:
+            runs = results[kind, size]
+            goal = f"< {GOAL_RSS_MB:.0f} MB"
+            if kind == "gold":
+                goal = f">= {GOAL_ROWS_PER_SECOND:,.0f} rows/s, {goal}"
+            rows.append(
+                [
+                    kind,
+                    f"{size:,}",
+                    f"{read[kind, size]:,}",
+                    f"{runs[0]['rows']:,}",
+                    spread([r["rows"] / r["wall"] for r in runs], 0),
+                    spread([read[kind, size] / r["wall"] for r in runs], 0),
+                    spread([r["wall"] for r in runs], 2),
+                    spread([r["cpu"] for r in runs], 2),
+                    f"{median([r['bytes'] / 2**20 for r in runs]):,.0f}",
+                    spread([r["rss_kb"] / 1024 for r in runs], 0),
+                    goal,
+                ]
+            )
     print(
         table(
             [
-                "rows",
-                "rows/s median (min–max)",
+                "kind",
+                "items",
+                "gold rows read",
+                "rows written",
+                "rows written/s median (min–max)",
+                "gold rows read/s",
                 "seconds",
                 "export CPU s",
                 "MB written",
@@ -764,32 +879,51 @@ def main() -> None:
             rows,
         )
     )
-    for size in SIZES:
-        rate = median([size / r["wall"] for r in results[size]])
-        verdict = "met" if rate >= GOAL_ROWS_PER_SECOND else "NOT met"
+    if "gold" in kinds:
+        for size in SIZES:
+            rate = median([size / r["wall"] for r in results["gold", size]])
+            verdict = "met" if rate >= GOAL_ROWS_PER_SECOND else "NOT met"
+            print(
+                f"Goal gold rows/s at {size:,}: median {rate:,.0f} "
+                f"(>= {GOAL_ROWS_PER_SECOND:,.0f}): {verdict}."
+            )
+    for kind in kinds:
+        peaks = {s: max(r["rss_kb"] / 1024 for r in results[kind, s]) for s in SIZES}
         print(
-            f"Goal rows/s at {size:,}: median {rate:,.0f} "
-            f"(>= {GOAL_ROWS_PER_SECOND:,.0f}): {verdict}."
+            f"Goal {kind} peak RSS: highest run "
+            + ", ".join(f"{s:,}: {p:.0f} MB" for s, p in peaks.items())
+            + f" (< {GOAL_RSS_MB:.0f} whatever the row count; {SIZES[-1]:,} vs "
+            f"{SIZES[0]:,}: {peaks[SIZES[-1]] - peaks[SIZES[0]]:+.0f} MB): "
+            f"{'met' if max(peaks.values()) < GOAL_RSS_MB else 'NOT met'}."
         )
-    peaks = {s: max(r["rss_kb"] / 1024 for r in results[s]) for s in SIZES}
-    worst = max(peaks.values())
-    print(
-        "Goal peak RSS: highest run "
-        + ", ".join(f"{s:,}: {p:.0f} MB" for s, p in peaks.items())
-        + f" (< {GOAL_RSS_MB:.0f} whatever the row count; "
-        f"{SIZES[-1]:,} vs {SIZES[0]:,}: {peaks[SIZES[-1]] - peaks[SIZES[0]]:+.0f} MB): "
-        f"{'met' if worst < GOAL_RSS_MB else 'NOT met'}."
-    )
+    for size, made in per_group.items():
+        print(
+            f"Pairs per prompt group at {size:,}: "
+            + pairs_per_group(made, Groups.of(size).count)
+        )
+    for kind in kinds:
+        for size in SIZES:
+            reasons = results[kind, size][0]["by_reason"]
+            if reasons:
+                print(
+                    f"{kind} rows by reason at {size:,}: "
+                    + ", ".join(f"{why} {n:,}" for why, n in reasons.items())
+                )
 
     big = SIZES[-1]
-    if args.profile or median([big / r["wall"] for r in results[big]]) < (
-        GOAL_ROWS_PER_SECOND
-    ):
+    for kind in kinds:
+        slow = (
+            kind == "gold"
+            and median([big / r["wall"] for r in results["gold", big]])
+            < GOAL_ROWS_PER_SECOND
+        )
+        if not (args.profile or slow):
+            continue
         wait_alone(args.patience)
         checkpoint(url)
-        result, profile = run_once(url, projects[big], big, profile=True)
+        result, profile = run_once(url, projects[big], kind, profile=True)
         print(
-            f"\nProfile of one {big:,} run under cProfile ({result['wall']:.1f} s "
+            f"\nProfile of one {kind} {big:,} run under cProfile ({result['wall']:.1f} s "
             "with the profiler's overhead), top 25 by tottime:"
         )
         print(profile.strip())
