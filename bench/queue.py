@@ -253,13 +253,21 @@ def explain_claim(project_id: int, username: str) -> str:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from annotate.rawsql import NEXT_ITEM_LOCK, NEXT_ITEM_SQL, for_update
+    from annotate.rawsql import (
+        NEXT_ITEM_LOCK,
+        NEXT_ITEM_SQL,
+        execute_pinned,
+        for_update,
+    )
 
     user = User.objects.get(username=username)
     sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)
-    # In a transaction rolled back: FOR UPDATE takes its lock for real.
+    # In a transaction rolled back: FOR UPDATE takes its lock for real. The
+    # strategy's stream (audit false), pinned as the service pins it.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", [project_id, user.pk])
+        execute_pinned(
+            cursor, f"EXPLAIN (ANALYZE, BUFFERS) {sql}", [project_id, user.pk, False]
+        )
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
     return plan

@@ -45,6 +45,7 @@ from annotate.queries import (
     transcripts_matching,
 )
 from annotate.services.audit import audit_record, changed
+from annotate.services.planner import tables_analyze
 from annotate.services.searches import saved_search_of
 
 # At most this many items per batch: one request's worth of rows to lock.
@@ -275,6 +276,7 @@ def batch_create(
         for i, u in pairs
     )
     _reserve(Counter(i for i, _ in pairs))
+    tables_analyze(written={Allocation: len(pairs), Item: batch.items_count})
     per_annotator = Counter(u for _, u in pairs)
     for user_id, n in per_annotator.items():
         Membership.objects.filter(project=project, user_id=user_id).update(
@@ -359,6 +361,7 @@ def allocations_move(
         )
         for a, u in moved
     )
+    tables_analyze(written={Allocation: 2 * len(moved)})  # each moved, and its copy
     got = Counter(u for _, u in moved)
     Membership.objects.filter(pk=source.pk).update(
         assigned_open=F("assigned_open") - len(moved)

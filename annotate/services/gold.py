@@ -25,6 +25,7 @@ from annotate.models import (
     ReviewClaim,
 )
 from annotate.services.audit import audit_record, changed
+from annotate.services.planner import tables_analyze
 from labelsets.schema import Field, Schema
 
 # Disagreement: scored per item after each new or corrected label, by a task.
@@ -233,6 +234,7 @@ def gold_weighted_update(*, project: Project, now: datetime) -> int:
             for i, pk in enumerate(item_ids[start : start + WEIGHTED_BATCH])
         }
         updated += _weighted_store(batch=batch, weighted=weighted, key=key, now=now)
+    tables_analyze(written={Gold: updated})
     return updated
 
 

@@ -25,6 +25,7 @@ from annotate.models import (
     Project,
     Transcript,
 )
+from annotate.services.planner import tables_analyze
 from annotate.services.quality import expected_parse
 from labelsets.models import LabelSetVersion
 
@@ -152,6 +153,13 @@ def transcripts_import(
         )
         if expected:
             _questions_store(project, expected, now=now)
+        tables_analyze(
+            written={
+                Transcript: summary.imported,
+                Item: summary.imported,
+                GoldQuestion: len(expected),
+            }
+        )
     return summary
 
 

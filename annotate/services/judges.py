@@ -20,6 +20,7 @@ from annotate.models import (
     Transcript,
 )
 from annotate.services.imports import MAX_REPORTED_ERRORS, ImportRejected
+from annotate.services.planner import tables_analyze
 
 JUDGE_PREFIX = "judge-"
 
@@ -125,6 +126,7 @@ def judgements_import(
         )
         for pk, values in parsed.items()
     )
+    tables_analyze(written={Annotation: replaced + len(parsed)})
     return JudgementSummary(judge=judge, stored=len(parsed), replaced=replaced)
 
 

@@ -28,6 +28,8 @@ from annotate.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    Decision,
+    Gold,
     Item,
     Membership,
     Project,
@@ -39,6 +41,7 @@ from annotate.services.imports import MAX_REPORTED_ERRORS, ImportRejected
 from annotate.services.judges import JUDGE_PREFIX
 from annotate.services.learning import retrain_due
 from annotate.services.members import _membership_create
+from annotate.services.planner import tables_analyze
 from annotate.services.queue import _count_annotation
 
 ANNOTATION_KEYS = {"id", "annotator", "values", "seconds", "created_at"}
@@ -289,11 +292,20 @@ def annotations_import(
         retrain |= _label_store(
             project=project, label=label, user=users[label.annotator]
         )
+    items = len({label.item_id for label in labels})
+    tables_analyze(
+        written={
+            Assignment: len(labels),
+            Annotation: len(labels),
+            Item: items,
+            Gold: items,
+        }
+    )
     if retrain:
         tasks.queue_retrain.delay_on_commit(project_id=project.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     return LabelImportSummary(
         stored=len(labels),
-        items=len({label.item_id for label in labels}),
+        items=items,
         annotators_created=sorted(created),
     )
 
@@ -439,4 +451,5 @@ def decisions_import(
             else:
                 errors.add(line, "values", _values_problem(e))
     errors.raise_any()
+    tables_analyze(written={Decision: len(rows), Gold: len(rows)})
     return DecisionImportSummary(stored=len(rows))

@@ -53,6 +53,7 @@ from annotate.models import (
     QueueModel,
     QueueStrategy,
 )
+from annotate.services.planner import tables_analyze
 from labelsets.schema import Schema
 
 MODEL_STRATEGIES = frozenset({QueueStrategy.UNCERTAINTY, QueueStrategy.HYBRID})
@@ -577,9 +578,8 @@ def _rescore(
     *, project: Project, model: QueueModel | None, now: datetime
 ) -> dict[str, object]:
     """Write every open item's priority (and its exploration-sample flag,
-    while nobody has started it) in batches of one UPDATE each; then ANALYZE,
-    since this PostgreSQL runs without autovacuum and the claim's plan must
-    not go by stale statistics. Returns the counts and the time."""
+    while nobody has started it) in batches of one UPDATE each; then
+    ANALYZE (services.planner). Returns the counts and the time."""
     import numpy as np
 
     from annotate.stats import ranking
@@ -649,9 +649,7 @@ def _rescore(
         scored += len(rows)
         sampled += sum(1 for u in updates if u[2])
     Project.objects.filter(pk=project.pk).update(audit_open=sampled)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE annotate_item")
+    tables_analyze(written={Item: scored})
     seconds = time.perf_counter() - started
     if model is not None:
         QueueModel.objects.filter(pk=model.pk).update(

@@ -37,6 +37,7 @@ from annotate.services.learning import (
     queue_settings_of,
     queue_settings_parse,
 )
+from annotate.services.planner import tables_analyze
 from annotate.services.queue import assignments_end
 from labelsets.models import LabelSet, LabelSetVersion
 from labelsets.services import LabelSetPlan, labelset_load, labelset_plan
@@ -471,37 +472,42 @@ def items_extra_slots_update(*, project: Project) -> None:
         threshold=project.disagreement_threshold,
     )
     # Ids first: an UPDATE cannot filter on the annotation.
-    Item.objects.filter(pk__in=list(opened.values_list("pk", flat=True))).update(
-        slots_left=1
-    )
-    closed.update(slots_left=0)
+    reslotted = Item.objects.filter(
+        pk__in=list(opened.values_list("pk", flat=True))
+    ).update(slots_left=1)
+    reslotted += closed.update(slots_left=0)
+    tables_analyze(written={Item: reslotted})
 
 
 def _overlap_apply(project: Project, old: int) -> None:
     """Slots, gold and the complete counter after the overlap moved from `old`."""
     new = project.overlap
     items = Item.objects.filter(project=project)
+    withdrawn = 0
     if new > old:
         # Each item short of the new overlap gets the slots it lacks; an
         # extra slot it had counts among them, and a full item keeps its own.
-        items.update(
+        reslotted = items.update(
             slots_left=Greatest(
                 F("slots_left"),
                 new - F("annotations_count") - Coalesce(_live_claims(), 0),
             )
         )
-        Gold.objects.filter(
-            item__project=project, item__annotations_count__lt=new
-        ).exclude(item__decisions__isnull=False).delete()
+        withdrawn, _ = (
+            Gold.objects.filter(item__project=project, item__annotations_count__lt=new)
+            .exclude(item__decisions__isnull=False)
+            .delete()
+        )
     else:
         # _breaking_check made sure no item has more labels (or claims) than
         # the new overlap, so none holds an extra slot: the slots shrink.
-        items.update(slots_left=Greatest(F("slots_left") - (old - new), 0))
+        reslotted = items.update(slots_left=Greatest(F("slots_left") - (old - new), 0))
         for pk in items.filter(annotations_count=new).values_list("pk", flat=True):
             tasks.item_rescore.delay_on_commit(item_id=pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
     Project.objects.filter(pk=project.pk).update(
         items_complete=items.filter(annotations_count__gte=new).count()
     )
+    tables_analyze(written={Item: reslotted, Gold: withdrawn})
 
 
 def _gold_recompute(project: Project) -> None:

@@ -301,7 +301,7 @@ def _next_item(
     stream = rawsql.NEXT_UNFLAGGED_ITEM_SQL if unflagged else rawsql.NEXT_ITEM_SQL
     sql = for_update(stream, rawsql.NEXT_ITEM_LOCK)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project.pk, annotator_id, audit])
+        rawsql.execute_pinned(cursor, sql, [project.pk, annotator_id, audit])
         row = cursor.fetchone()
     if row is None:
         return None
