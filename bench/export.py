@@ -1,7 +1,7 @@
 """Exports at scale: the gold export and the training exports (preference
-pairs, SFT rows) of 100k and 1M gold rows as JSONL.
+pairs, SFT rows) of 100k and 1M gold rows as JSONL, and the pairs as Parquet.
 
-What: three kinds, each on a finished project of 100,000 and one of
+What: four kinds, each on a finished project of 100,000 and one of
 1,000,000 items, written to a file on disk (`--kind` picks one; default all):
 - gold: annotate.services.exports.gold_export with the default options but
   for include_unresolved (ExportOptions(fmt="jsonl", include_unresolved=True):
@@ -11,7 +11,9 @@ What: three kinds, each on a finished project of 100,000 and one of
   ExportOptions(kind="pairs") or ExportOptions(kind="sft"), the other options
   default (no confidence floor, no quality tie-break, no pair cap). They read
   the gold rows whose key field has gold and write the pairs made within each
-  prompt group, or the appropriate responses.
+  prompt group, or the appropriate responses;
+- pairs-parquet: the pairs with ExportOptions(kind="pairs", fmt="parquet"),
+  whose row groups wait in memory until written (their bound: peak RSS).
 Per run: the call's wall and CPU time, rows written per second and gold rows
 read per second (the two differ for pairs and sft), bytes written and the
 process's peak RSS. `alpha={}` is passed, so a run measures the export
@@ -104,13 +106,15 @@ from bench.common import (  # noqa: E402
     database_url,
     ensure_database,
     env,
+    figure,
     machine,
     median,
     table,
 )
 
 SIZES = (100_000, 1_000_000)
-KINDS = ("gold", "pairs", "sft")
+# "pairs-parquet": the pairs as Parquet, whose row groups are held in memory.
+KINDS = ("gold", "pairs", "sft", "pairs-parquet")
 LABELS = 3  # per item
 GOAL_ROWS_PER_SECOND = 50_000.0
 GOAL_RSS_MB = 300.0
@@ -205,11 +209,11 @@ from annotate.models import Project
 project = Project.objects.select_related("label_set_version__label_set").get(
     name=sys.argv[1]
 )
-kind = sys.argv[3]
+kind, _, fmt = sys.argv[3].partition("-")
 if kind == "gold":
     export, options = gold_export, ExportOptions(fmt="jsonl", include_unresolved=True)
 else:
-    export, options = training_export, ExportOptions(kind=kind)
+    export, options = training_export, ExportOptions(kind=kind, fmt=fmt or "jsonl")
 profile = sys.argv[4] == "profile"
 with open(sys.argv[2], "wb") as stream:
     if profile:
@@ -692,10 +696,7 @@ def run_once(
         if done.returncode:
             sys.exit(f"export run failed:\n{done.stderr}")
         written = os.path.getsize(path)
-        per_group = Counter(
-            orjson.loads(line)["prompt_group"] if kind != "gold" else ""
-            for line in open_lines(path)
-        )
+        per_group = Counter(groups_of(path, kind))
     finally:
         os.unlink(path)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -717,9 +718,17 @@ def run_once(
     return result, done.stderr
 
 
-def open_lines(path: str) -> Iterator[bytes]:
+def groups_of(path: str, kind: str) -> Iterator[str]:
+    """Each row's prompt group ("" for gold), from the file as written."""
+    if kind.endswith("-parquet"):
+        import pyarrow.parquet as pq
+
+        column = pq.read_table(path, columns=["prompt_group"]).column(0)
+        yield from column.to_pylist()
+        return
     with open(path, "rb") as f:
-        yield from f
+        for line in f:
+            yield orjson.loads(line)["prompt_group"] if kind != "gold" else ""
 
 
 def gold_read(project: str, kind: str, size: int) -> int:
@@ -767,7 +776,12 @@ def main() -> None:
         "--kind",
         choices=[*KINDS, "all"],
         default="all",
-        help="the export to measure (default: all three)",
+        help="the export to measure (default: all)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the 100,000-item project only, 1 run of each kind",
     )
     parser.add_argument(
         "--profile",
@@ -782,11 +796,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     kinds = KINDS if args.kind == "all" else (args.kind,)
+    sizes = SIZES[:1] if args.quick else SIZES
+    if args.quick:
+        args.runs = 1
     url = database_url()
     ensure_database(url)
     django_setup(url)
     projects = {}
-    for size in SIZES:
+    for size in sizes:
         projects[size], load = project_ensure(size)
         if load is None:
             print(f"  kept {projects[size]}", flush=True)
@@ -799,7 +816,7 @@ def main() -> None:
                 f"{peak_mb():.0f} MB)",
                 flush=True,
             )
-    read = {(k, s): gold_read(projects[s], k, s) for k in kinds for s in SIZES}
+    read = {(k, s): gold_read(projects[s], k, s) for k in kinds for s in sizes}
     from django.db import connection
 
     connection.close()  # no idle bench connection holding a snapshot
@@ -807,7 +824,7 @@ def main() -> None:
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     per_group: dict[int, Counter[str]] = {}
     for kind in kinds:
-        for size in SIZES:
+        for size in sizes:
             wait_alone(args.patience)
             # Warm-up (page cache, not measured); it also fixes the row count
             # that every measured run must repeat.
@@ -837,11 +854,11 @@ def main() -> None:
         f"export: {args.runs} runs per kind and size, {machine()}; alpha={{}}; "
         "gold: gold_export, JSONL, every row (include_unresolved); "
         'pairs, sft: training_export, ExportOptions(kind="pairs"|"sft"), '
-        "JSONL, other options default"
+        "JSONL (pairs-parquet: Parquet), other options default"
     )
     rows = []
     for kind in kinds:
-        for size in SIZES:
+        for size in sizes:
             runs = results[kind, size]
             goal = f"< {GOAL_RSS_MB:.0f} MB"
             if kind == "gold":
@@ -880,29 +897,54 @@ def main() -> None:
         )
     )
     if "gold" in kinds:
-        for size in SIZES:
+        for size in sizes:
             rate = median([size / r["wall"] for r in results["gold", size]])
             verdict = "met" if rate >= GOAL_ROWS_PER_SECOND else "NOT met"
             print(
                 f"Goal gold rows/s at {size:,}: median {rate:,.0f} "
                 f"(>= {GOAL_ROWS_PER_SECOND:,.0f}): {verdict}."
             )
+            figure(
+                f"gold export of {size:,} rows, rows/s (median)",
+                f"{rate:,.0f}",
+                f">= {GOAL_ROWS_PER_SECOND:,.0f}",
+                rate >= GOAL_ROWS_PER_SECOND,
+                runs=args.runs,
+            )
     for kind in kinds:
-        peaks = {s: max(r["rss_kb"] / 1024 for r in results[kind, s]) for s in SIZES}
+        peaks = {s: max(r["rss_kb"] / 1024 for r in results[kind, s]) for s in sizes}
         print(
             f"Goal {kind} peak RSS: highest run "
             + ", ".join(f"{s:,}: {p:.0f} MB" for s, p in peaks.items())
-            + f" (< {GOAL_RSS_MB:.0f} whatever the row count; {SIZES[-1]:,} vs "
-            f"{SIZES[0]:,}: {peaks[SIZES[-1]] - peaks[SIZES[0]]:+.0f} MB): "
+            + f" (< {GOAL_RSS_MB:.0f} whatever the row count; {sizes[-1]:,} vs "
+            f"{sizes[0]:,}: {peaks[sizes[-1]] - peaks[sizes[0]]:+.0f} MB): "
             f"{'met' if max(peaks.values()) < GOAL_RSS_MB else 'NOT met'}."
         )
+        figure(
+            f"{kind} export peak RSS MB (highest run, at "
+            + " and ".join(f"{s:,}" for s in sizes)
+            + " items)",
+            " / ".join(f"{p:.0f}" for p in peaks.values()),
+            f"< {GOAL_RSS_MB:.0f}",
+            max(peaks.values()) < GOAL_RSS_MB,
+            runs=args.runs,
+        )
+        if kind != "gold":
+            big = sizes[-1]
+            figure(
+                f"{kind} export at {big:,} items, rows written/s (median)",
+                f"{median([r['rows'] / r['wall'] for r in results[kind, big]]):,.0f}",
+                "",
+                None,
+                runs=args.runs,
+            )
     for size, made in per_group.items():
         print(
             f"Pairs per prompt group at {size:,}: "
             + pairs_per_group(made, Groups.of(size).count)
         )
     for kind in kinds:
-        for size in SIZES:
+        for size in sizes:
             reasons = results[kind, size][0]["by_reason"]
             if reasons:
                 print(
@@ -910,7 +952,7 @@ def main() -> None:
                     + ", ".join(f"{why} {n:,}" for why, n in reasons.items())
                 )
 
-    big = SIZES[-1]
+    big = sizes[-1]
     for kind in kinds:
         slow = (
             kind == "gold"
