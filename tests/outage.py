@@ -1,7 +1,9 @@
 """The database made unreachable for real, for the connections other threads
 open from now on: PostgreSQL at a port nobody listens on, SQLite at a file
-that cannot be opened. The test's own connection (and its transaction) is
-left alone, so what the request could not write can be checked after."""
+that cannot be opened. On PostgreSQL the other connections to the test
+database (a live server's kept ones) are cut too, as a restart cuts them.
+The test's own connection (and its transaction) is left alone, so what the
+request could not write can be checked after."""
 
 from __future__ import annotations
 
@@ -29,6 +31,12 @@ def database_unreachable() -> Iterator[None]:
         key, broken = "NAME", "/nonexistent/dir/db.sqlite3"
     saved = settings_dict[key]
     settings_dict[key] = broken
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
     try:
         yield
     finally:
