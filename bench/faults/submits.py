@@ -115,7 +115,8 @@ class Log:
     {client_uuid: annotation id}, and what was wrong with any answer."""
 
     statuses: dict[str, int] = field(default_factory=dict)  # "claim 200": n
-    acknowledged: dict[str, int] = field(default_factory=dict)
+    # None: acknowledged by a page, which does not show the label's id.
+    acknowledged: dict[str, int | None] = field(default_factory=dict)
     unacknowledged: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     dropped: int = 0  # connections lost before an answer came
@@ -187,10 +188,11 @@ class Annotator:
                 return status, data
             time.sleep(0.3)
 
-    def loop(self, project_id: int, run: Run) -> None:
-        """claim -> submit until the run is over; a submit in flight then is
-        given GRACE more seconds to be answered."""
-        while not run.over():
+    def loop(self, project_id: int, run: Run, submits: int | None = None) -> None:
+        """claim -> submit until the run is over, or `submits` are
+        acknowledged; a submit in flight at the end is given GRACE more
+        seconds to be answered."""
+        while not run.over() and len(self.log.acknowledged) != submits:
             status, claim = self.until_answered(
                 f"/api/projects/{project_id}/claim/", {}, run.over
             )
@@ -238,7 +240,10 @@ def check_database(url: str, project_id: int, log: Log) -> list[str]:
             ).fetchall()
         )
         for client_uuid, annotation_id in log.acknowledged.items():
-            if stored.get(client_uuid) != annotation_id:
+            if client_uuid not in stored or annotation_id not in {
+                None,
+                stored[client_uuid],
+            }:
                 problems.append(
                     f"acknowledged {client_uuid} (id {annotation_id}) is "
                     f"{'missing' if client_uuid not in stored else 'another row'}"
