@@ -14,6 +14,7 @@ import http.client
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ VALUES = {
 def drill_env() -> None:
     """The environment the drill's gunicorn and its Django setup read: set
     before bench.stack is imported (it reads the broker's URL then)."""
+    # A `timeout` or Ctrl-C must still stop gunicorn and drop the cluster:
+    # SIGTERM as SystemExit runs the finally blocks that do.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
     # Redis db 6: this drill's own; no worker consumes it, the queued
     # rescores are flushed at the end.
     os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/6")
@@ -189,10 +193,12 @@ class Annotator:
             time.sleep(0.3)
 
     def loop(self, project_id: int, run: Run, submits: int | None = None) -> None:
-        """claim -> submit until the run is over, or `submits` are
-        acknowledged; a submit in flight at the end is given GRACE more
-        seconds to be answered."""
-        while not run.over() and len(self.log.acknowledged) != submits:
+        """claim -> submit until the run is over, or `submits` submits are
+        made; a submit in flight at the end is given GRACE more seconds to be
+        answered."""
+        made = 0
+        while not run.over() and made != submits:
+            made += 1
             status, claim = self.until_answered(
                 f"/api/projects/{project_id}/claim/", {}, run.over
             )
