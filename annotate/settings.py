@@ -83,6 +83,7 @@ MIDDLEWARE = [
     # First, so every later line of the request's logs carries its id.
     "annotate.observability.RequestIdMiddleware",
     "annotate.middleware.ServerTimingMiddleware",
+    "annotate.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -47,10 +47,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
+def gunicorn(
+    url: str, workers: int, threads: int, *, log: Path | None = None
+) -> Iterator[tuple[int, int]]:
     """A gunicorn on a free loopback port, as (port, pid); stopped on the way
-    out, error or not."""
+    out, error or not. Its stderr (the app's log) goes to `log` if given."""
     port = free_port()
+    stderr = log.open("w") if log else None
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -69,6 +72,7 @@ def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
         ],
         env=server_env(url),
         cwd=ROOT,
+        stderr=stderr,
         start_new_session=True,  # its own group: stopping it stops the workers too
     )
     try:
@@ -96,6 +100,8 @@ def gunicorn(url: str, workers: int, threads: int) -> Iterator[tuple[int, int]]:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if stderr:
+            stderr.close()
 
 
 @contextmanager

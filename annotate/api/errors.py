@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import (
     BadRequest,
     PermissionDenied,
@@ -19,6 +21,8 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -135,3 +139,27 @@ def uri_too_long(request: HttpRequest) -> HttpResponse:
     if is_api(request):
         return error_body(detail, 414)
     return HttpResponse(detail, status=414, content_type="text/plain")
+
+
+# Long enough for PostgreSQL to restart or fail over, short enough that a
+# pipeline honouring it does not idle.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After while the database cannot be reached: the API's
+    error body under /api/, elsewhere a page (htmx does not swap it, so the
+    labelling form stays as it is and label.js says what happened).
+
+    The page is rendered without the database: `user` and `messages` would
+    read the session from it, so both are given here rather than loaded.
+    """
+    logger.warning("database unavailable: %s %s", request.method, request.path)
+    detail = "The database is unavailable for a moment; try again in a few seconds."
+    if is_api(request):
+        response: HttpResponse = error_body(detail, 503)
+    else:
+        ctx = {"message": detail, "user": AnonymousUser(), "messages": ()}
+        response = render(request, "503.html", ctx, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -56,6 +56,10 @@ class AutoSchema(BaseAutoSchema):
         operation["responses"].setdefault(
             "414", _error("A path and query string over MAX_URI_LENGTH characters.")
         )
+        # Any request while the database restarts (middleware.DatabaseUnavailableMiddleware).
+        operation["responses"].setdefault(
+            "503", _error("The database is unavailable for a moment; see Retry-After.")
+        )
         if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
             operation["responses"].setdefault("429", _error("Too many writes."))
         if "requestBody" in operation:

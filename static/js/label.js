@@ -394,13 +394,25 @@
     const elt = e.detail.elt;
     if (elt && elt.isConnected) elt.removeAttribute("aria-busy");
   });
+  // htmx swaps no error response, so the form and its choices stay; a retry
+  // sends the same client_uuid, and the server stores one label whatever
+  // became of the first request.
   document.addEventListener("htmx:responseError", (e) => {
+    if (e.detail.xhr.status === 503) {
+      // The database is restarting (the server's 503 says Retry-After).
+      const what = e.detail.elt && e.detail.elt.id === "skip-form" ? "skip" : "save";
+      showError(`Could not ${what}: the server is unavailable; your choices are kept — press Enter to try again.`);
+      return;
+    }
     showError(
       `The server answered ${e.detail.xhr.status}; nothing was saved. Your labels are still here: try again, or reload the page.`
     );
   });
   document.addEventListener("htmx:sendError", () => {
-    showError("No connection to the server; nothing was saved. Your labels are still here: press Enter to try again.");
+    // The request may have arrived even though no answer did: say so.
+    showError(
+      "No answer from the server; your choices are kept — press Enter to try again (a label that was saved is not saved twice)."
+    );
   });
 
   // htmx puts the new panel in and restores focus at once, but wires its

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect
 
 from annotate.models import Annotation, Assignment
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.outage import database_unreachable
 
 pytestmark = [
     pytest.mark.browser,
@@ -338,3 +339,31 @@ def test_g_opens_the_guidelines_and_the_bar_stays_in_view_after_scrolling(
     assert bar is not None
     assert 0 <= bar["y"] < 5  # stuck to the top of the window
     expect(page.get_by_role("link", name="← Project")).to_be_in_viewport()
+
+
+@pytest.mark.postgres  # the live server's threads then open their own connections
+def test_a_submit_answered_503_keeps_the_choices_and_enter_saves_it_once(
+    page: Page, live_server
+):
+    project, alice = make_project(2)
+    open_queue(page, live_server, project)
+    label_compliance(page)
+    client_uuid = page.locator('#label-form input[name="client_uuid"]').input_value()
+
+    with database_unreachable():
+        page.keyboard.press("Enter")
+        expect(page.locator("#request-error")).to_have_text(
+            "Could not save: the server is unavailable; your choices are kept"
+            " — press Enter to try again."
+        )
+
+    # Not swapped away: the same item, the same choices, the same id.
+    assert page.locator('input[name="refusal_type"]:checked').input_value() == "none"
+    assert page.locator('input[name="request_harm"]:checked').input_value() == "benign"
+    assert not Annotation.objects.exists()
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#project-progress")).to_have_attribute("value", "1")
+    annotation = Annotation.objects.get(annotator=alice)
+    assert str(annotation.client_uuid) == client_uuid
+    assert annotation.values["refusal_type"] == "none"
