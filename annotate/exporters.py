@@ -47,10 +47,11 @@ SPLITS = ("train", "validation", "test")
 ROW_GROUP_ROWS = 50_000
 _ROW_GROUP_BYTES = 32 * 2**20
 # A training row held for its group is nested Python objects (a dict per turn
-# and per gold field), several times its text: smaller groups keep the peak
-# near the gold export's (measured: 32 MB groups of pairs peaked at 287 MB,
-# 8 MB ones at 181 MB, about pyarrow's own 160 MB).
-_TRAINING_GROUP_BYTES = 8 * 2**20
+# and per gold field), several times its text, so its groups are smaller:
+# bench/export.py's pairs-parquet at 100k items peaked at 281 MB with 8 MB
+# groups, 224 MB with 2 MB ones and 226 MB with 512 KB (what is left is
+# pyarrow's own), with rows/s falling below 2 MB.
+_TRAINING_GROUP_BYTES = 2 * 2**20
 _CHUNK_BYTES = 2**20  # JSONL reaches the stream in writes of up to this size
 
 _LEADING_COLUMNS = (
