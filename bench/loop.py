@@ -39,6 +39,7 @@ import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -240,6 +241,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    # A timeout's SIGTERM unwinds the stack, so gunicorn and the worker are
+    # stopped rather than left serving.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     began = time.perf_counter()
     url = database_url()
     # Production's cache is the broker's Redis (docker-compose.yml); the

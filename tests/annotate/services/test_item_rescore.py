@@ -11,7 +11,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate import tasks
 from annotate.models import Assignment, Item, Membership
 from annotate.services.gold import item_rescore
 from annotate.services.queue import (
@@ -171,10 +170,16 @@ def test_the_second_label_queues_the_rescoring_on_commit_and_a_replay_does_not(
         submit(assignment, labels("policy"), client_uuid=key)
 
     assert first == []  # a lone label cannot disagree
-    assert [(c.func, c.keywords) for c in second] == [
-        (tasks.item_rescore.delay, {"item_id": item.pk})
-    ]
+    item.refresh_from_db()
+    assert item.rescore_due  # owed in the database, whatever the broker does
+    assert item.disagreement is None
+    assert len(second) == 1  # the wake-up
     assert replayed == []
+
+    second[0]()
+
+    scored = Item.objects.get(pk=item.pk)
+    assert (scored.rescore_due, scored.disagreement) == (False, 0.0)
 
 
 def test_a_correction_that_splits_the_labels_rescores_the_item(
