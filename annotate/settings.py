@@ -270,9 +270,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A broker that is down must fail a publish at once, not hold the request
-# that queued it (services.deferred): connects give up after a second. The
-# socket timeout stays above the worker's 1 s blocking read of the queue.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
+# that queued it (services.deferred): one connect, given up after a second
+# (kombu's default retries a publisher's connect for 2 s). The socket
+# timeout stays above the worker's 1 s blocking read of the queue.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
