@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import skip_or_fail
+from tests.factories import refusal_v1
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,7 @@ def test_submits_succeed_while_redis_is_down_and_every_item_is_rescored_after():
         skip_or_fail(
             "the broker drill needs redis-server (apt-get install redis-server)"
         )
+    refusal_v1()  # committed: the drill's processes make their project with it
     db = connection.settings_dict
     url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
