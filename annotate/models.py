@@ -396,6 +396,11 @@ class Item(models.Model):
     # Kept by item_rescore at each new or corrected label; None
     # until then, or when the label set has no field to score.
     disagreement = models.FloatField(null=True, blank=True)
+    # A label arrived that the rescoring (disagreement, extra slot, gold)
+    # has not seen yet: set in the submit's own UPDATE, cleared by the
+    # rescoring under the row's lock. The record of work owed, whatever
+    # becomes of the task that was to do it (services.deferred).
+    rescore_due = models.BooleanField(default=False, db_default=False)
     # Annotator care: flagged as possibly distressing (by its metadata's
     # content_warning at import, a manager, or an annotator's flag and skip).
     # The labelling screen warns and blurs the transcript until revealed; an
@@ -434,6 +439,13 @@ class Item(models.Model):
                 F("transcript"),
                 condition=Q(slots_left__gt=0),
                 name="item_queue_idx",
+            ),
+            # The rescoring's to-do list, in lock order, and the manager's
+            # count of it: a handful of rows however large the project.
+            models.Index(
+                F("transcript"),
+                condition=Q(rescore_due=True),
+                name="item_rescore_due_idx",
             ),
         ]
 

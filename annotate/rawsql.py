@@ -334,9 +334,12 @@ ANNOTATE_SQL = f"""
     ON CONFLICT DO NOTHING
     RETURNING id"""  # noqa: S608 - fixed SQL, no input
 MARK_SUBMITTED_SQL = f"UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}' WHERE id = %s"  # noqa: S608 - fixed SQL, no input
-# The counters progress reads, so no request counts rows.
+# The counters progress reads, so no request counts rows; and, in the same
+# statement, the rescoring owed once the item has its param-th label
+# (services.deferred).
 COUNT_ITEM_SQL = f"""
-    UPDATE {ITEM_T} SET annotations_count = annotations_count + 1
+    UPDATE {ITEM_T} SET annotations_count = annotations_count + 1,
+        rescore_due = rescore_due OR annotations_count + 1 >= %s
     WHERE transcript_id = %s RETURNING annotations_count, distressing"""  # noqa: S608 - fixed SQL, no input
 # RETURNING: the counters as written, for the claim that follows in the
 # same request (its membership was loaded before this submit), and the

@@ -248,6 +248,12 @@ try:
     CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 except environ.ImproperlyConfigured as e:
     raise ImproperlyConfigured(f"CACHE_URL is not a valid cache URL: {e}") from e
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis that is down fails a cache call at once (the throttle then lets
+    # the request through, annotate.api.throttles), not after the OS's wait.
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1, "socket_timeout": 2}
+    )
 
 # Celery: with no broker configured, tasks run in-process (eager) so a new user
 # needs nothing but Python. Production points CELERY_BROKER_URL at Redis.
@@ -271,6 +277,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that is down must fail a publish at once, not hold the request
+# that queued it (services.deferred): one connect, given up after a second
+# (kombu's default retries a publisher's connect for 2 s). The socket
+# timeout stays above the worker's 1 s blocking read of the queue.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Claims are also expired lazily at claim time; this keeps counts honest
@@ -285,6 +301,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Submits queue the retrain every N labels; this catches a missed one.
     "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 900.0},
     "prune-uploads": {"task": "annotate.tasks.uploads_prune", "schedule": 3600.0},
+    # Submits wake the rescoring; this catches items left due by a wake-up
+    # the broker could not take (services.deferred).
+    "rescore-due": {"task": "annotate.tasks.items_rescore_due", "schedule": 30.0},
 }
 
 REST_FRAMEWORK = {

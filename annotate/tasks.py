@@ -60,6 +60,19 @@ def item_rescore(item_id: int) -> None:
 @shared_task(
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
 )
+def items_rescore_due() -> int:
+    """Rescore every item marked due since the last run, in batches (queued
+    after submits, services.deferred; and swept by beat)."""
+    from django.utils import timezone
+
+    from annotate.services import gold
+
+    return gold.items_rescore_due(now=timezone.now)
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
 def gold_weighted_update() -> int:
     """Re-weigh the gold of every project whose gold_method is weighted (beat, hourly)."""
     from django.utils import timezone

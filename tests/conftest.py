@@ -260,3 +260,19 @@ def celery_worker(tmp_path):
         _forget_connections(app)
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.fixture
+def unreachable_broker():
+    """Celery pointed at a port nothing listens on, not eager: every publish
+    meets a refused connection, as when Redis is down."""
+    from annotate.celery import app
+
+    old = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url="redis://127.0.0.1:9/0", task_always_eager=False)
+    _forget_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.update(old)
+        _forget_connections(app)

@@ -3,7 +3,7 @@ reviewers' decisions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +28,12 @@ from annotate.services.audit import audit_record, changed
 from annotate.services.planner import tables_analyze
 from labelsets.schema import Field, Schema
 
-# Disagreement: scored per item after each new or corrected label, by a task.
+# Disagreement: scored per item after each new or corrected label, by a task
+# that takes every item marked due (Item.rescore_due) a batch at a time.
+
+RESCORE_BATCH = 500
 
 
-@transaction.atomic
 def item_rescore(*, item_id: int, now: datetime) -> Item | None:
     """Rescore an item after a label: how much its labels disagree, whether it
     gets one more labelling slot, and its gold. None if the item is gone.
@@ -47,70 +49,170 @@ def item_rescore(*, item_id: int, now: datetime) -> Item | None:
     Idempotent: a second run finds the slot open or claimed and writes the
     same gold.
     """
+    rescored = items_rescore(item_ids=[item_id], now=lambda: now)
+    return rescored[0] if rescored else None
+
+
+def items_rescore_due(*, now: Callable[[], datetime]) -> int:
+    """Rescore every item marked due, RESCORE_BATCH at a time (each batch its
+    own transaction, so submits wait on a batch's locks only briefly); the
+    number rescored. Items marked while it runs are taken too; it stops at
+    the first short batch, leaving later ones to the next run."""
+    done = 0
+    while True:
+        due = list(
+            Item.objects.filter(rescore_due=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:RESCORE_BATCH]
+        )
+        if due:
+            done += len(items_rescore(item_ids=due, now=now, due_only=True))
+        if len(due) < RESCORE_BATCH:
+            return done
+
+
+@transaction.atomic
+def items_rescore(
+    *, item_ids: Collection[int], now: Callable[[], datetime], due_only: bool = False
+) -> list[Item]:
+    """item_rescore for many items in a handful of queries whatever their
+    number; the items rescored (those gone left out, and with `due_only`
+    those another run rescored meanwhile). Clears their rescore_due. The
+    gold's time is read once the items are locked, so it is never older
+    than a label it counts (a submit the lock waited for)."""
+    # The row locks make runs for an item take turns, and hold claims (which
+    # lock it too, and skip it) and submits (which bump its counter) until
+    # the slot is decided, so no claim can land between the check and the
+    # grant; a submit that waited marks the item due again once this
+    # commits. Taken in id order, as every batch takes them: two runs wait,
+    # never deadlock. NO KEY: rows pointing at the items (claims,
+    # annotations) can still be inserted meanwhile. OF self: not the
+    # project row, which every submit of the project updates.
+    locked = (
+        Item.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("project__label_set_version")
+        .defer("project__label_set_version__schema_data")  # schema: parsed once
+        .filter(pk__in=item_ids)
+        .order_by("pk")
+    )
+    if due_only:
+        # Under the lock: PostgreSQL rereads the row's newest version.
+        locked = locked.filter(rescore_due=True)
+    items = list(locked)
+    if not items:
+        return []
+    at = now()
+    pks = [item.pk for item in items]
+    # Whole values, a handful of rows per item: a JSON key read in SQL comes
+    # back from SQLite as bare text, which turns an option like "1" into 1.
+    labels: dict[int, list[dict[str, object]]] = {pk: [] for pk in pks}
+    version_of = {item.pk: item.project.label_set_version_id for item in items}
+    for item_id, version_id, values in Annotation.objects.filter(
+        item_id__in=pks, is_human=True
+    ).values_list("item_id", "label_set_version_id", "values"):
+        if version_id == version_of[item_id]:
+            labels[item_id].append(values)
+    scores = {item.pk: _disagreement(item, labels[item.pk]) for item in items}
+    # An extra slot: scoring above the threshold, full, below the allowance,
+    # and no live claim (its label is still to come: rescored when it arrives).
+    wanting = {
+        item.pk
+        for item in items
+        if (score := scores[item.pk]) is not None
+        and score > item.project.disagreement_threshold
+        and item.slots_left == 0
+        and item.annotations_count
+        < item.project.overlap + item.project.extra_labels_max
+    }
+    claimed = (
+        set(
+            Assignment.objects.filter(
+                item_id__in=wanting, status=AssignmentStatus.LIVE
+            ).values_list("item_id", flat=True)
+        )
+        if wanting
+        else set()
+    )
+    changed = []
+    for item in items:
+        slots_left = (
+            1 if item.pk in wanting and item.pk not in claimed else item.slots_left
+        )
+        if (scores[item.pk], slots_left) != (item.disagreement, item.slots_left):
+            item.disagreement, item.slots_left = scores[item.pk], slots_left
+            changed.append(item)
+        item.rescore_due = False
+    if changed:
+        Item.objects.bulk_update(changed, ["disagreement", "slots_left"])
+    Item.objects.filter(pk__in=pks, rescore_due=True).update(rescore_due=False)
+    _golds_store(items=items, labels=labels, now=at)
+    return items
+
+
+def _disagreement(item: Item, labels: list[dict[str, object]]) -> float | None:
+    """The normalised entropy of the item's disagreement field; None without one."""
     # agreement pulls in numpy and scikit-learn (1.6 s): loaded by the worker
     # that runs this, not by every web process at startup.
     import numpy as np
 
     from annotate.stats.agreement import normalised_entropy
 
-    # The row lock makes runs for one item take turns, and holds claims (which
-    # lock it too, and skip it) and submits (which bump its counter) until the
-    # slot is decided, so no claim can land between the check and the grant.
-    # NO KEY: rows pointing at the item (claims, annotations) can still be
-    # inserted meanwhile. OF self: not the project row, which every submit of
-    # the project updates.
-    item = (
-        Item.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("project__label_set_version")
-        .defer("project__label_set_version__schema_data")  # schema: parsed once
-        .filter(pk=item_id)
-        .first()
-    )
-    if item is None:
+    field = _disagreement_field(item.project.label_set_version.schema)
+    if field is None:
         return None
-    project = item.project
-    version = project.label_set_version
-    field = _disagreement_field(version.schema)
-    # Whole values, a handful of rows: a JSON key read in SQL comes back from
-    # SQLite as bare text, which turns an option like "1" into 1.
-    labels = list(
-        Annotation.objects.filter(
-            item_id=item.pk, label_set_version_id=version.pk, is_human=True
-        ).values_list("values", flat=True)
+    choices: list[object] = (
+        [o.value for o in field.options]
+        if field.kind == "single"
+        else [lv.value for lv in field.scale]
     )
-    score: float | None = None
-    if field is not None:
-        choices: list[object] = (
-            [o.value for o in field.options]
-            if field.kind == "single"
-            else [lv.value for lv in field.scale]
-        )
-        column = {value: i for i, value in enumerate(choices)}
-        # Whole values, a handful of rows: a JSON key read in SQL comes back
-        # from SQLite as bare text, which turns an option like "1" into 1.
-        given = [column[v] for vs in labels if (v := vs.get(field.name)) in column]
-        counts = np.bincount(np.asarray(given, dtype=np.int64), minlength=len(column))
-        score = normalised_entropy(counts)
+    column = {value: i for i, value in enumerate(choices)}
+    given = [column[v] for vs in labels if (v := vs.get(field.name)) in column]
+    counts = np.bincount(np.asarray(given, dtype=np.int64), minlength=len(column))
+    score: float = normalised_entropy(counts)
+    return score
 
-    slots_left = item.slots_left
-    if (
-        score is not None
-        and score > project.disagreement_threshold
-        and slots_left == 0
-        and item.annotations_count < project.overlap + project.extra_labels_max
-        # A live claim's label is still to come: rescored when it arrives.
-        and not Assignment.objects.filter(
-            item_id=item.pk, status=AssignmentStatus.LIVE
-        ).exists()
+
+def _golds_store(
+    *, items: list[Item], labels: dict[int, list[dict[str, object]]], now: datetime
+) -> None:
+    """gold_store for many locked items: one read of their decisions and
+    (for weighted gold) their gold, one delete, one upsert."""
+    pks = [item.pk for item in items]
+    decisions: dict[int, dict[str, Any]] = {}
+    for item_id, values in (
+        Decision.objects.filter(item_id__in=pks)
+        .order_by("item_id", "-number")
+        .values_list("item_id", "values")
     ):
-        slots_left = 1
-    if (score, slots_left) != (item.disagreement, item.slots_left):
-        Item.objects.filter(pk=item.pk).update(
-            disagreement=score, slots_left=slots_left
+        decisions.setdefault(item_id, values)
+    weighted = [i.pk for i in items if i.project.gold_method == GoldMethod.WEIGHTED]
+    previous = dict(
+        Gold.objects.filter(item_id__in=weighted).values_list("item_id", "values")
+        if weighted
+        else []
+    )
+    gone, golds = [], []
+    for item in items:
+        gold = _gold_of(
+            item=item,
+            labels=labels[item.pk],
+            decision=decisions.get(item.pk),
+            previous=previous.get(item.pk),
+            now=now,
         )
-        item.disagreement, item.slots_left = score, slots_left
-    gold_store(item=item, labels=labels, now=now)
-    return item
+        if gold is None:
+            gone.append(item.pk)
+        else:
+            golds.append(gold)
+    if gone:
+        Gold.objects.filter(item_id__in=gone).delete()
+    if golds:
+        Gold.objects.bulk_create(
+            golds,
+            update_conflicts=True,
+            unique_fields=["item"],
+            update_fields=["values", "key_resolved", "adjudicated", "updated_at"],
+        )
 
 
 def gold_store(
@@ -126,17 +228,53 @@ def gold_store(
     is aggregated (aggregation.aggregate_item): unanimous, strict majority or
     lower median; a decided field is `adjudicated`.
     """
+    decision = Decision.objects.filter(item_id=item.pk).order_by("-number").first()
+    previous = None
+    if item.project.gold_method == GoldMethod.WEIGHTED:
+        previous = (
+            Gold.objects.filter(item_id=item.pk)
+            .values_list("values", flat=True)
+            .first()
+        )
+    gold = _gold_of(
+        item=item,
+        labels=labels,
+        decision=decision.values if decision is not None else None,
+        previous=previous,
+        now=now,
+    )
+    if gold is None:
+        Gold.objects.filter(item_id=item.pk).delete()
+        return None
+    gold, _ = Gold.objects.update_or_create(
+        item_id=item.pk,
+        defaults={
+            "values": gold.values,
+            "key_resolved": gold.key_resolved,
+            "adjudicated": gold.adjudicated,
+            "updated_at": now,
+        },
+    )
+    return gold
+
+
+def _gold_of(
+    *,
+    item: Item,
+    labels: list[dict[str, object]],
+    decision: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    now: datetime,
+) -> Gold | None:
+    """The item's gold as gold_store's contract says (unsaved); None when it
+    has none. `previous`: its gold's values, for weighted gold."""
     from annotate.stats import aggregation  # numpy: loaded where the work runs
 
     version = item.project.label_set_version
-    decision = Decision.objects.filter(item_id=item.pk).order_by("-number").first()
     if decision is None and len(labels) < item.project.overlap:
-        Gold.objects.filter(item_id=item.pk).delete()
         return None
     golds = aggregation.aggregate_item(
-        aggregation.field_specs(version.schema),
-        labels,
-        decision.values if decision is not None else None,
+        aggregation.field_specs(version.schema), labels, decision
     )
     values = {
         name: {"value": g.value, "method": g.method, "confidence": g.confidence}
@@ -145,24 +283,20 @@ def gold_store(
     if item.project.gold_method == GoldMethod.WEIGHTED:
         # The last weighted run's values stand until the next run: one new
         # label cannot re-weigh every annotator (gold_weighted_update).
-        previous = Gold.objects.filter(item_id=item.pk).values_list("values", flat=True)
-        for name, entry in (previous.first() or {}).items():
+        for name, entry in (previous or {}).items():
             if (
                 entry.get("method") == "weighted"
                 and golds[name].method != "adjudicated"
             ):
                 values[name] = entry
     key = _disagreement_field(version.schema)
-    gold, _ = Gold.objects.update_or_create(
+    return Gold(
         item_id=item.pk,
-        defaults={
-            "values": values,
-            "key_resolved": key is None or golds[key.name].value is not None,
-            "adjudicated": decision is not None,
-            "updated_at": now,
-        },
+        values=values,
+        key_resolved=key is None or golds[key.name].value is not None,
+        adjudicated=decision is not None,
+        updated_at=now,
     )
-    return gold
 
 
 def gold_weighted_update(*, project: Project, now: datetime) -> int:

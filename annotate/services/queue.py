@@ -30,6 +30,7 @@ from annotate.models import (
     SkipKind,
 )
 from annotate.rawsql import for_update
+from annotate.services import deferred
 from annotate.services.audit import audit_record, changed
 from annotate.services.care import (
     flagged_pause_until,
@@ -401,13 +402,18 @@ def annotation_submit(
             membership=membership,
             now=now,
         )
-    # A lone label cannot disagree: rescoring starts with the second (with
-    # the first when one label is all an item gets, for its gold).
-    if labels >= min(2, project.overlap):
-        tasks.item_rescore.delay_on_commit(item_id=assignment.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    if labels >= rescore_from(project):
+        deferred.rescore_soon()  # _count_annotation marked the item due
     if retrain_due(project, project_labels):
-        tasks.queue_retrain.delay_on_commit(project_id=project.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+        deferred.publish_on_commit(tasks.queue_retrain, project_id=project.pk)
     return annotation, True
+
+
+def rescore_from(project: Project) -> int:
+    """The label from which an item is rescored: a lone label cannot
+    disagree, so the second (the first when one label is all an item gets,
+    for its gold)."""
+    return min(2, project.overlap)
 
 
 def _retake(assignment: Assignment) -> bool:
@@ -456,7 +462,7 @@ def _count_annotation(
     """Keep the counters that progress, quotas and the cap on flagged items
     read, so no request counts rows; the item's labels and the project's,
     this one included."""
-    cursor.execute(rawsql.COUNT_ITEM_SQL, [item_id])
+    cursor.execute(rawsql.COUNT_ITEM_SQL, [rescore_from(project), item_id])
     count, distressing = cursor.fetchone()
     ops = connection.ops
     today = ops.adapt_datefield_value(now.date())
@@ -658,5 +664,6 @@ def annotation_update(
     annotation.values = clean
     annotation.updated_at = now
     annotation.save(update_fields=["values", "updated_at"])
-    tasks.item_rescore.delay_on_commit(item_id=annotation.item_id)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    Item.objects.filter(pk=annotation.item_id).update(rescore_due=True)
+    deferred.rescore_soon()
     return annotation

@@ -13,6 +13,7 @@ from annotate.exporters import SPLITS
 from annotate.http import AuthenticatedHtmxRequest
 from annotate.models import Job, JobKind, Membership, Project, QueueModel, Role
 from annotate.queries import manages_projects
+from annotate.services.deferred import rescore_waiting
 from annotate.services.learning import prelabels_shown, queue_settings_of
 
 
@@ -70,6 +71,7 @@ def project_detail(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
         if is_reviewer
         else [],
         **(_queue_context(membership.project) if is_reviewer else {}),
+        "rescore_waiting": rescore_waiting(membership.project) if is_manager else 0,
     }
     return render(request, "annotate/project.html", ctx)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -11,7 +12,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotate import tasks
 from annotate.models import Assignment, Item, Membership
 from annotate.services.gold import item_rescore
 from annotate.services.queue import (
@@ -171,10 +171,16 @@ def test_the_second_label_queues_the_rescoring_on_commit_and_a_replay_does_not(
         submit(assignment, labels("policy"), client_uuid=key)
 
     assert first == []  # a lone label cannot disagree
-    assert [(c.func, c.keywords) for c in second] == [
-        (tasks.item_rescore.delay, {"item_id": item.pk})
-    ]
+    item.refresh_from_db()
+    assert item.rescore_due  # owed in the database, whatever the broker does
+    assert item.disagreement is None
+    assert len(second) == 1  # the wake-up
     assert replayed == []
+
+    second[0]()
+
+    scored = Item.objects.get(pk=item.pk)
+    assert (scored.rescore_due, scored.disagreement) == (False, 0.0)
 
 
 def test_a_correction_that_splits_the_labels_rescores_the_item(
@@ -313,3 +319,40 @@ def test_rescoring_racing_with_claims_opens_exactly_one_extra_slot():
     item.refresh_from_db()
     assert live == 1  # one extra annotator, never two
     assert item.slots_left == 0
+
+
+def test_a_submit_with_the_broker_down_succeeds_and_its_rescoring_waits_in_the_database(
+    project, annotator, other_annotator, django_capture_on_commit_callbacks, request
+):
+    from annotate.services.gold import items_rescore_due
+
+    item = ItemFactory(project=project)
+    submit(claim(annotator, project), labels("policy"))
+    request.getfixturevalue("unreachable_broker")
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        submit(claim(other_annotator, project), labels("capability"))
+
+    assert time.monotonic() - started < 2  # the publish failed fast
+    item.refresh_from_db()
+    assert (item.annotations_count, item.rescore_due, item.disagreement) == (
+        2,
+        True,
+        None,
+    )
+    assert items_rescore_due(now=lambda: NOW) == 1  # beat's sweep, once it is back
+    item.refresh_from_db()
+    assert item.rescore_due is False
+    assert item.disagreement == pytest.approx(math.log(2) / math.log(REFUSAL_TYPES))
+
+
+def test_the_sweep_rescores_many_due_items_in_batches(project, settings):
+    from annotate.services import gold
+
+    items = ItemFactory.create_batch(5, project=project, rescore_due=True)
+    gold.RESCORE_BATCH, batch = 2, gold.RESCORE_BATCH
+    try:
+        assert gold.items_rescore_due(now=lambda: NOW) == 5
+    finally:
+        gold.RESCORE_BATCH = batch
+    assert not Item.objects.filter(pk__in=[i.pk for i in items], rescore_due=True)

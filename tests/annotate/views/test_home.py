@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
-from tests.factories import ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +165,24 @@ def test_the_project_page_links_each_audience_to_its_pages(
         assertContains(as_reviewer, f'href="{page}"')
     assertContains(as_reviewer, mine)
     assertContains(as_reviewer, "Gold export #")
+
+
+def test_the_project_page_warns_managers_of_items_the_unreachable_queue_keeps_waiting(
+    client, project, manager, annotator, unreachable_broker
+):
+    ItemFactory.create_batch(2, project=project, rescore_due=True)
+
+    client.force_login(manager)
+    r = client.get(f"/projects/{project.pk}/")
+    assertContains(r, "2 items wait to be rescored: the task queue is unreachable.")
+    client.force_login(annotator)
+    assertNotContains(client.get(f"/projects/{project.pk}/"), "to be rescored")
+
+
+def test_the_project_page_says_nothing_of_due_items_while_the_queue_answers(
+    client, project, manager
+):
+    ItemFactory(project=project, rescore_due=True)
+    client.force_login(manager)
+
+    assertNotContains(client.get(f"/projects/{project.pk}/"), "to be rescored")
