@@ -13,12 +13,13 @@ export OPENBLAS_NUM_THREADS := 1
 PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[23]*/bin/python3 2>/dev/null | sort -rV); do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: help run test lint typecheck pytest test-sqlite bench screenshots demo migrate clean
+.PHONY: help run test lint typecheck pytest test-sqlite bench screenshots demo migrate clean drills
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://127.0.0.1:8000"
 	@echo "make test   - ruff, mypy and the whole pytest suite"
 	@echo "make bench  - benchmarks (needs PostgreSQL: DATABASE_URL=postgres://...)"
+	@echo "make drills - fault drills: kill workers mid-job, check nothing is lost (PostgreSQL, Redis)"
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, pyenv). Install Python 3.12 or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
@@ -61,6 +62,12 @@ test-sqlite: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# The fault drills of bench/faults/ (DRILLS_ARGS=--quick for the reduced
+# ones CI runs); each exits non-zero if a job lost, doubled or stuck anything.
+DRILLS := $(sort $(filter-out %/drill.py %/__init__.py,$(wildcard bench/faults/*.py)))
+drills: $(VENV)/.installed
+	@set -e; for d in $(DRILLS); do echo "== $$d"; $(PY) $$d $(DRILLS_ARGS); done
 
 screenshots: $(VENV)/.installed
 	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k "screenshot or agreement"

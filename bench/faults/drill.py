@@ -141,6 +141,13 @@ class Worker:
             for line in self.text().splitlines()
         )
 
+    def finished(self) -> int:
+        """How many job_run tasks it ran to their end."""
+        return sum(
+            "annotate.tasks.job_run[" in line and "succeeded in" in line
+            for line in self.text().splitlines()
+        )
+
     def kill(self) -> None:
         """SIGKILL, as the OOM killer or a lost machine: no warm shutdown,
         no message handed back."""

@@ -46,16 +46,24 @@ TIME_LIMIT = 600
 RECOVERY_TIMEOUT = 240
 
 
-def sent_again(worker: Worker, job_id: int) -> None:
-    """Send a job's task again and wait until the worker has run it."""
+def sent_again(worker: Worker, job_id: int) -> bool:
+    """Send a succeeded job's task again and wait until the worker has run
+    it to its end; whether the job is as it was (not started again)."""
     from annotate import tasks
 
-    before = worker.received()
+    before = job_now(job_id)
+    ran = worker.finished()
     tasks.job_run.delay(job_id=job_id)
-    deadline = time.monotonic() + 60
-    while worker.received() == before and time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while worker.finished() == ran and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(2)  # it returns at once; the job would show it otherwise
+    after = job_now(job_id)
+    return bool(
+        worker.finished() > ran
+        and after.status == "succeeded"
+        and (after.started_at, after.finished_at)
+        == (before.started_at, before.finished_at)
+    )
 
 
 def drill_import(
@@ -116,11 +124,8 @@ def drill_import(
     report.check(
         not Path(str(done.params["path"])).exists(), "import: its upload deleted"
     )
-    finished = done.finished_at
-    sent_again(new, job.pk)
-    again = job_now(job.pk)
     report.check(
-        again.finished_at == finished
+        sent_again(new, job.pk)
         and Transcript.objects.filter(project=project).count() == rows,
         "import: its task sent again once succeeded: nothing done",
     )
@@ -192,10 +197,8 @@ def drill_export(
     )
     report.check(offered(job.pk), "export: offered for download once succeeded")
     stamp = data.stat().st_mtime_ns
-    sent_again(new, job.pk)
     report.check(
-        job_now(job.pk).finished_at == done.finished_at
-        and data.stat().st_mtime_ns == stamp,
+        sent_again(new, job.pk) and data.stat().st_mtime_ns == stamp,
         "export: its task sent again once succeeded: nothing rewritten",
     )
     return new
@@ -238,10 +241,8 @@ def drill_retrain(
         f"retrain: the queue ranks by the rerun's model (v{done.result.get('model')}); "
         f"{models.count() - before} model(s) stored, the killed run's included",
     )
-    sent_again(new, job.pk)
     report.check(
-        job_now(job.pk).finished_at == done.finished_at
-        and models.count() - before <= 2,
+        sent_again(new, job.pk) and models.count() - before <= 2,
         "retrain: its task sent again once succeeded: nothing done",
     )
     return new
