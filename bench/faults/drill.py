@@ -9,8 +9,10 @@ worker processes on a Redis broker, all on one PostgreSQL database.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +81,7 @@ def setup(args: argparse.Namespace, limits: dict[str, int]) -> dict[str, str]:
     import redis
 
     var = Path(tempfile.mkdtemp(prefix="drill-"))
+    atexit.register(_data_remove, var)
     env = drill_env(args, var, limits)
     base, name = args.database_url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
@@ -98,6 +101,16 @@ def setup(args: argparse.Namespace, limits: dict[str, int]) -> dict[str, str]:
 
     django.setup()
     return env
+
+
+def _data_remove(var: Path) -> None:
+    """Delete the drill's files (uploads, exports: hundreds of MB), keeping
+    the workers' logs to read."""
+    for path in var.iterdir():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.suffix != ".log":
+            path.unlink(missing_ok=True)
 
 
 class Worker:
