@@ -13,7 +13,7 @@ export OPENBLAS_NUM_THREADS := 1
 PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[23]*/bin/python3 2>/dev/null | sort -rV); do \
 	$$p -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 
-.PHONY: help run test lint typecheck pytest test-sqlite bench bench-quick screenshots demo migrate clean
+.PHONY: help run test lint typecheck pytest test-sqlite bench bench-quick screenshots demo migrate clean drills
 
 help:
 	@echo "make run    - install, migrate, load the demo and serve on http://127.0.0.1:8000"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench  - every benchmark against PostgreSQL, one table in bench/results.md"
 	@echo "              (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/refusal_annotate_bench)"
 	@echo "make bench-quick - the same, reduced, in a few minutes (bench/results-quick.md)"
+	@echo "make drills - fault drills: kill workers mid-job, check nothing is lost (PostgreSQL, Redis)"
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried python3.13, python3.12, pyenv). Install Python 3.12 or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
@@ -66,6 +67,12 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) bench/run.py --quick
+
+# The fault drills of bench/faults/ (DRILLS_ARGS=--quick for the reduced
+# ones CI runs); each exits non-zero if a job lost, doubled or stuck anything.
+DRILLS := $(sort $(filter-out %/drill.py %/__init__.py,$(wildcard bench/faults/*.py)))
+drills: $(VENV)/.installed
+	@set -e; for d in $(DRILLS); do echo "== $$d"; $(PY) $$d $(DRILLS_ARGS); done
 
 screenshots: $(VENV)/.installed
 	SCREENSHOTS=1 DEBUG=true $(BIN)/pytest tests/browser -k "screenshot or agreement"

@@ -106,6 +106,23 @@ def access_job(
     return job
 
 
+def job_start_role(kind: str) -> Role:
+    """The role that starts a job of this kind, and so may run it again:
+    imports and the queue's retrains and rescores are the managers', the
+    reports and exports the reviewers' too."""
+    if kind in {JobKind.IMPORT, JobKind.RETRAIN, JobKind.RESCORE}:
+        return Role.MANAGER
+    return Role.REVIEWER
+
+
+def access_job_retry(user: AbstractBaseUser | AnonymousUser, job_id: int) -> Job:
+    """A job the user may run again: the role that starts its kind (job_start_role)."""
+    job = Job.objects.filter(pk=job_id).only("kind").first()
+    if job is None:
+        raise Http404("No such job.")
+    return access_job(user, job_id, role=job_start_role(job.kind))
+
+
 def access_review_item(
     user: AbstractBaseUser | AnonymousUser, project: Project, item_id: int
 ) -> None:

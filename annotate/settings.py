@@ -288,6 +288,44 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TIMEZONE = TIME_ZONE
+# How long each kind of job may run, in seconds (JOB_TIME_LIMIT_<KIND>); a
+# job still running past it with no worker on it is marked failed
+# (annotate.tasks.jobs_fail_stale), and its page offers to run it again.
+# The longest measured (bench/): an import of 100k transcripts ~1 min, a
+# retrain and rescore of 100k items ~1 min; these leave ample room.
+JOB_TIME_LIMITS = {
+    kind: timedelta(
+        seconds=_env_int(f"JOB_TIME_LIMIT_{kind.upper()}", default, minimum=1)
+    )
+    for kind, default in {
+        "import": 3600,
+        "export": 3600,
+        "agreement": 1800,
+        "calibration": 1800,
+        "retrain": 1800,
+        "rescore": 1800,
+    }.items()
+}
+# Redis hands an unacknowledged task (its worker was killed: acks_late) to
+# another worker only after this many seconds; the default is an hour. A
+# task still running then is handed out again too, but that copy finds the
+# job's run lock held and returns at once (services.jobs.job_run), so this
+# need not exceed the longest job; it must exceed the longest retry
+# countdown (2**5 s), and stay under every JOB_TIME_LIMITS, so that a
+# killed job is run again before it would be given up as stale.
+CELERY_VISIBILITY_TIMEOUT = _env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=1)
+if min(JOB_TIME_LIMITS.values()).total_seconds() <= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT={CELERY_VISIBILITY_TIMEOUT} must be shorter "
+        "than every JOB_TIME_LIMIT_<KIND>, or a killed job is given up before it is run again."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for such tasks every 10 s (kombu's unacked_restore_interval),
+    # but by default scan Redis only every 10th look: every look, so a
+    # killed job waits the visibility timeout plus 10 s, not plus 100 s.
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Claims are also expired lazily at claim time; this keeps counts honest
     # when nobody is claiming.
@@ -304,6 +342,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Submits wake the rescoring; this catches items left due by a wake-up
     # the broker could not take (services.deferred).
     "rescore-due": {"task": "annotate.tasks.items_rescore_due", "schedule": 30.0},
+    # A job whose worker died for good is marked failed past its time limit.
+    "fail-stale-jobs": {"task": "annotate.tasks.jobs_fail_stale", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

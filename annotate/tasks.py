@@ -131,3 +131,15 @@ def uploads_prune() -> int:
     from annotate.services.jobs import uploads_prune as prune
 
     return prune(now=timezone.now())
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
+)
+def jobs_fail_stale() -> int:
+    """Mark failed the jobs whose worker died for good, past their time limit (beat, every minute)."""
+    from django.utils import timezone
+
+    from annotate.services.jobs import jobs_fail_stale as fail_stale
+
+    return fail_stale(now=timezone.now())

@@ -203,6 +203,7 @@ annotate_patterns = [
         name="calibration",
     ),
     path("jobs/<id:job_id>/", manager.job_detail, name="job"),
+    path("jobs/<id:job_id>/retry/", manager.job_run_again, name="job-retry"),
     path(
         "jobs/<id:job_id>/download/<slug:part>/",
         manager.job_download,

@@ -233,6 +233,8 @@ ROUTES: dict[str, Route] = {
     "annotate:calibration": Route(project_kwargs, {"GET": page(R), "POST": page(R)}),
     # An export job: the reviewers' (an import job would be the managers').
     "annotate:job": Route(lambda w: {"job_id": w.job}, {"GET": page(R)}),
+    # A succeeded export: refused as not failed, once past the role check.
+    "annotate:job-retry": Route(lambda w: {"job_id": w.job}, {"POST": page(R)}),
     "annotate:job-download": Route(
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": page(R)}
     ),
@@ -305,6 +307,7 @@ ROUTES: dict[str, Route] = {
     "api:api-agreement": Route(project_kwargs, {"GET": api(R), "POST": api(R)}),
     "api:api-calibration": Route(project_kwargs, {"GET": api(R), "POST": api(R)}),
     "api:api-job": Route(lambda w: {"job_id": w.job}, {"GET": api(R)}),
+    "api:api-job-retry": Route(lambda w: {"job_id": w.job}, {"POST": api(R)}),
     "api:api-job-download": Route(
         lambda w: {"job_id": w.job, "part": "data"}, {"GET": api(R)}
     ),

@@ -83,6 +83,9 @@ def test_a_broker_url_turns_off_eager_tasks():
         ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS"),
         ({"IMPORT_MAX_BYTES": "lots"}, "IMPORT_MAX_BYTES"),
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE"),
+        ({"JOB_TIME_LIMIT_EXPORT": "0"}, "JOB_TIME_LIMIT_EXPORT"),
+        # A killed job must be handed out again before it is given up as stale.
+        ({"JOB_TIME_LIMIT_RETRAIN": "600"}, "CELERY_VISIBILITY_TIMEOUT"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_it(env, named):

@@ -78,6 +78,7 @@ urlpatterns = [
         name="api-transcript",
     ),
     path("jobs/<id:job_id>/", jobs.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<id:job_id>/retry/", jobs.JobRetryApi.as_view(), name="api-job-retry"),
     path(
         "jobs/<id:job_id>/download/<slug:part>/",
         jobs.JobDownloadApi.as_view(),

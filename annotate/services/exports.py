@@ -209,11 +209,15 @@ def export_to_files(
     """Write the export (of options.kind) to `data_path`, its manifest to
     `manifest_path` and, when given, its dataset card to `card_path`: what an
     export job and manage.py export_gold both run. Raises OSError when a file
-    cannot be written."""
+    cannot be written.
+
+    Each file is written under a `.part` name and renamed when all are
+    written, so a process killed midway leaves no file by its final name:
+    nothing half-written is ever taken for an export."""
     from annotate.services import training_exports
 
     run = gold_export if options.kind == "gold" else training_exports.training_export
-    with data_path.open("wb") as stream:
+    with export_part_path(data_path).open("wb") as stream:
         manifest = run(
             project=project,
             options=options,
@@ -222,11 +226,22 @@ def export_to_files(
             now=now,
             progress=progress,
         )
-    manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    written = [data_path, manifest_path]
+    export_part_path(manifest_path).write_bytes(
+        orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+    )
     if card_path is not None:
         card = training_exports.dataset_card(manifest, data_file=data_path.name)
-        card_path.write_text(card, encoding="utf-8")
+        export_part_path(card_path).write_text(card, encoding="utf-8")
+        written.append(card_path)
+    for path in written:
+        export_part_path(path).replace(path)  # atomic on one filesystem
     return manifest
+
+
+def export_part_path(path: Path) -> Path:
+    """Where `path` is written until the whole export is (export_to_files)."""
+    return path.with_name(f"{path.name}.part")
 
 
 def _where(project: Project, options: ExportOptions) -> tuple[str, list[Any]]:

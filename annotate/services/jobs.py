@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -284,6 +284,122 @@ def job_fail(*, job_id: int, message: str, now: datetime) -> None:
     )
     if failed:
         _upload_remove(Job.objects.get(pk=job_id))
+
+
+def job_is_stale(job: Job, *, now: datetime) -> bool:
+    """Whether the job is running past its kind's time limit (settings.JOB_TIME_LIMITS)."""
+    return (
+        job.status == JobStatus.RUNNING
+        and job.started_at is not None
+        and now - job.started_at > settings.JOB_TIME_LIMITS[job.kind]
+    )
+
+
+def job_fail_if_stale(*, job: Job, now: datetime) -> Job:
+    """Mark failed a job running past its time limit with no worker on it:
+    its worker died, and no other picked it up (the broker hands a killed
+    job out again well before, CELERY_VISIBILITY_TIMEOUT). Returns the job,
+    as it now is.
+
+    A job a live worker still runs is left to end: on PostgreSQL its run
+    lock is held, and taking that lock here keeps a worker from starting the
+    job meanwhile. What the dead run wrote is gone with its transaction, and
+    an export's half-written files are deleted; an import's upload is kept,
+    so the job can be run again (job_retry). Idempotent.
+    """
+    if job.started_at is None or not job_is_stale(job, now=now):
+        return job
+    limit = settings.JOB_TIME_LIMITS[job.kind]
+    with _run_lock(job.pk) as free:
+        if not free:
+            return job
+        failed = Job.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, started_at=job.started_at
+        ).update(
+            status=JobStatus.FAILED,
+            errors=[
+                f"It started at {job.started_at:%Y-%m-%d %H:%M} UTC and was still "
+                f"unfinished past its time limit of {_duration(limit)}, with no "
+                "worker running it: its worker stopped (killed, or its machine "
+                "went away) before the end."
+            ],
+            result={"message": "The job's worker stopped; nothing it wrote was kept."},
+            stage="",
+            finished_at=now,
+        )
+    if failed:
+        logger.warning(
+            "job %s (%s, project %s) failed: no worker on it past its time limit",
+            job.pk,
+            job.kind,
+            job.project_id,
+        )
+        if job.kind == JobKind.EXPORT:
+            _export_parts_remove(job)
+        cache.delete(job.progress_key)
+    job.refresh_from_db()
+    return job
+
+
+def _duration(limit: timedelta) -> str:
+    minutes, seconds = divmod(int(limit.total_seconds()), 60)
+    return f"{minutes} min" if not seconds else f"{minutes * 60 + seconds} s"
+
+
+def _export_parts_remove(job: Job) -> None:
+    from annotate.services.exports import export_paths
+
+    directory = export_paths(job)[0].parent
+    if directory.is_dir():
+        for part in directory.glob("*.part"):
+            part.unlink(missing_ok=True)
+
+
+def jobs_fail_stale(*, now: datetime) -> int:
+    """Mark failed every job whose worker died for good (job_fail_if_stale);
+    returns how many. Run on beat, every minute."""
+    shortest = min(settings.JOB_TIME_LIMITS.values())
+    running = Job.objects.filter(
+        status=JobStatus.RUNNING, started_at__lt=now - shortest
+    ).order_by("pk")
+    return sum(
+        job_fail_if_stale(job=job, now=now).status == JobStatus.FAILED
+        for job in running
+    )
+
+
+def job_retry(*, job: Job, created_by: User | None, now: datetime) -> Job:
+    """Queue a new job of a failed job's kind with its params: "run it again".
+
+    The failed job stays as it was, for the record. Raises ValidationError:
+    `not_failed` unless the job failed, `missing_file` for an import whose
+    upload is gone (a file refused as invalid is deleted: upload it again),
+    and what starting such a job raises (`archived`). A retrain or rescore
+    joins the project's live one, as starting one does.
+    """
+    if job.status != JobStatus.FAILED:
+        raise ValidationError("Only a failed job can be run again.", code="not_failed")
+    kind = JobKind(job.kind)
+    if kind in {JobKind.RETRAIN, JobKind.RESCORE}:
+        from annotate.services.learning import queue_job_create
+
+        return queue_job_create(
+            project=job.project, kind=kind, created_by=created_by, now=now
+        )
+    if kind == JobKind.IMPORT:
+        job.project.refuse_if_archived("nothing can be imported into it")
+        path = Path(str(job.params.get("path") or ""))
+        if path.parent != _uploads_dir() or not path.is_file():
+            raise ValidationError(
+                "The uploaded file is gone; upload it again.", code="missing_file"
+            )
+    return job_create(
+        project=job.project,
+        kind=kind,
+        created_by=created_by,
+        params=dict(job.params),
+        now=now,
+    )
 
 
 def _run_import(job: Job, now: Clock) -> dict[str, object]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -439,7 +439,9 @@ def queue_retrain(*, job: Job, now: datetime) -> dict[str, object]:
     previous = _latest_model(project)
     if len(trained) < len(targets) and previous is not None and not previous.heuristic:
         note = "Kept the previous model: " + "; ".join(notes)
-        summary = _rescore(project=project, model=previous, now=now)
+        summary = _rescore(
+            project=project, model=previous, now=now, progress=_progress(job)
+        )
         return {
             "kept_previous": True,
             "note": note,
@@ -455,7 +457,7 @@ def queue_retrain(*, job: Job, now: datetime) -> dict[str, object]:
         note="; ".join(notes),
         now=now,
     )
-    summary = _rescore(project=project, model=model, now=now)
+    summary = _rescore(project=project, model=model, now=now, progress=_progress(job))
     return {
         "model": model.version,
         "heuristic": model.heuristic,
@@ -469,7 +471,15 @@ def queue_rescore(*, job: Job, now: datetime) -> dict[str, object]:
     after a change of strategy or settings, or when new items arrived."""
     project = Project.objects.select_related("label_set_version").get(pk=job.project_id)
     model = _latest_model(project)
-    return _rescore(project=project, model=model, now=now)
+    return _rescore(project=project, model=model, now=now, progress=_progress(job))
+
+
+def _progress(job: Job) -> Callable[[int], None]:
+    """The rescore's progress as the job's: items scored of the project's."""
+    from annotate.services.jobs import job_progress
+
+    total = Project.objects.values_list("items_total", flat=True).get(pk=job.project_id)
+    return lambda done: job_progress(job=job, done=done, total=total, stage="Rescoring")
 
 
 def _latest_model(project: Project) -> QueueModel | None:
@@ -575,7 +585,11 @@ def _labels_of(
 
 
 def _rescore(
-    *, project: Project, model: QueueModel | None, now: datetime
+    *,
+    project: Project,
+    model: QueueModel | None,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, object]:
     """Write every open item's priority (and its exploration-sample flag,
     while nobody has started it) in batches of one UPDATE each; then
@@ -648,6 +662,8 @@ def _rescore(
         _priorities_write(updates)
         scored += len(rows)
         sampled += sum(1 for u in updates if u[2])
+        if progress:
+            progress(scored)
     Project.objects.filter(pk=project.pk).update(audit_open=sampled)
     tables_analyze(written={Item: scored})
     seconds = time.perf_counter() - started

@@ -19,9 +19,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotate.access import (
     access_job,
+    access_job_retry,
     access_label_set,
     access_project,
     access_workspace,
+    job_start_role,
 )
 from annotate.forms import (
     GUIDELINES_MAX,
@@ -35,10 +37,15 @@ from annotate.forms import (
 )
 from annotate.http import AuthenticatedHtmxRequest, export_download
 from annotate.inputs import query_number
-from annotate.models import Job, JobKind, Project, Role
+from annotate.models import Job, JobKind, JobStatus, Project, Role
 from annotate.queries import job_live, label_set_projects, label_sets_visible_to
 from annotate.services.exports import export_options_parse
-from annotate.services.jobs import export_job_create, import_job_create
+from annotate.services.jobs import (
+    export_job_create,
+    import_job_create,
+    job_fail_if_stale,
+    job_retry,
+)
 from annotate.services.learning import queue_job_create
 from annotate.services.projects import (
     labelset_upload,
@@ -89,14 +96,33 @@ def project_import(request: AuthenticatedHtmxRequest, project_id: int) -> HttpRe
 @require_GET
 @login_required
 def job_detail(request: AuthenticatedHtmxRequest, job_id: int) -> HttpResponse:
-    job = job_live(access_job(request.user, job_id))
+    job = access_job(request.user, job_id)
+    # Seen failed here even while no worker runs beat's sweep.
+    job = job_live(job_fail_if_stale(job=job, now=timezone.now()))
+    can_retry = job.status == JobStatus.FAILED and (
+        access_project(request.user, job.project_id).has_role(job_start_role(job.kind))
+    )
     # htmx polls only the status panel until the job ends.
     template = (
         "annotate/manager/job.html#job-status"
         if request.htmx
         else "annotate/manager/job.html"
     )
-    return render(request, template, {"job": job, "project": job.project})
+    ctx = {"job": job, "project": job.project, "can_retry": can_retry}
+    return render(request, template, ctx)
+
+
+@require_POST
+@login_required
+def job_run_again(request: AuthenticatedHtmxRequest, job_id: int) -> HttpResponse:
+    """Run a failed job again, as a new job with its kind and params."""
+    job = access_job_retry(request.user, job_id)
+    try:
+        new = job_retry(job=job, created_by=request.user, now=timezone.now())
+    except ValidationError as e:
+        messages.error(request, " ".join(e.messages))
+        return redirect("annotate:job", job_id=job.pk)
+    return redirect("annotate:job", job_id=new.pk)
 
 
 @require_http_methods(["GET", "POST"])

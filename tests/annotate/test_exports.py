@@ -397,3 +397,41 @@ def test_the_exported_gold_comes_into_a_new_project_as_a_judge(gold_project):
     assert summary.stored == 2
     judged = Annotation.objects.filter(item__project=target, is_human=False)
     assert sorted(a.values["refusal_type"] for a in judged) == ["capability", "policy"]
+
+
+def test_no_export_file_has_its_final_name_before_the_whole_export_is_written(
+    gold_project, tmp_path, monkeypatch
+):
+    """A worker killed midway leaves `.part` files only, never a file that
+    looks like a finished export."""
+    from annotate.services import exports
+
+    monkeypatch.setattr(exports, "PROGRESS_EVERY", 1)
+
+    data, manifest, card = (
+        tmp_path / "gold.jsonl",
+        tmp_path / "manifest.json",
+        tmp_path / "README.md",
+    )
+    seen: list[list[str]] = []
+
+    def progress(n: int) -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+
+    exports.export_to_files(
+        project=Project.objects.get(pk=gold_project.pk),
+        options=ExportOptions(include_unresolved=True),
+        data_path=data,
+        manifest_path=manifest,
+        card_path=card,
+        now=NOW,
+        progress=progress,
+    )
+
+    assert seen
+    assert all(names == ["gold.jsonl.part"] for names in seen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "README.md",
+        "gold.jsonl",
+        "manifest.json",
+    ]

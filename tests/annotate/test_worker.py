@@ -75,6 +75,27 @@ def test_the_periodic_expiry_runs_in_the_worker_and_returns_slots(celery_worker)
     assert Item.objects.get(pk=item.pk).slots_left == project.overlap
 
 
+def test_the_periodic_sweep_fails_a_job_whose_worker_died_for_good(celery_worker):
+    """No session holds the job's run lock: its worker is gone."""
+    then = timezone.now() - timedelta(days=1)
+    job = Job.objects.create(
+        project=ProjectFactory(),
+        kind=JobKind.EXPORT,
+        params={"fmt": "jsonl"},
+        status="running",
+        created_at=then,
+        started_at=then,
+    )
+    schedule = settings.CELERY_BEAT_SCHEDULE["fail-stale-jobs"]
+    assert schedule["task"] == tasks.jobs_fail_stale.name
+
+    tasks.jobs_fail_stale.delay()
+
+    job = wait_for(job)
+    assert job.status == "failed"
+    assert "time limit" in job.errors[0]
+
+
 def test_agreement_is_computed_by_the_worker_while_the_api_answers_202(celery_worker):
     from rest_framework.test import APIClient
 
