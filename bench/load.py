@@ -146,16 +146,23 @@ class Browser:
             }
         start = time.perf_counter()
         try:
-            self.conn.request(method, path, body=body, headers=sent)
-            response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionError):
-            # The server closed the idle connection first: every request here
-            # is safe to repeat (a submit by its client_uuid).
+            try:
+                self.conn.request(method, path, body=body, headers=sent)
+                response = self.conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # The server closed the idle connection first: every request
+                # here is safe to repeat (a submit by its client_uuid).
+                self.conn.close()
+                start = time.perf_counter()
+                self.conn.request(method, path, body=body, headers=sent)
+                response = self.conn.getresponse()
+            data = response.read()
+        except TimeoutError:
+            # No answer in time: status 0, counted at the time waited, and a
+            # new connection for the next request (this one may still answer).
             self.conn.close()
-            start = time.perf_counter()
-            self.conn.request(method, path, body=body, headers=sent)
-            response = self.conn.getresponse()
-        data = response.read()
+            ms = (time.perf_counter() - start) * 1000
+            return 0, b"", Sample(start, ms, float("nan"), 0)
         ms = (time.perf_counter() - start) * 1000
         for header in response.msg.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
@@ -387,7 +394,7 @@ def main() -> None:
         "--think", type=float, default=2.0, help="s between claim and submit"
     )
     parser.add_argument(
-        "--ramp", type=float, default=20.0, help="s over which the logins are spread"
+        "--ramp", type=float, default=30.0, help="s over which the logins are spread"
     )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument(
@@ -450,9 +457,6 @@ def main() -> None:
         )
         busy1, total1 = total_ticks()
         ours1 = ticks_of(pids | bench_pids(server, url))
-        # The worker's queue drains before the checks: the retrain and the
-        # rescoring write items, never annotations, but the count is reported.
-        time.sleep(2)
 
     samples = {e: [s for log in logs for s in log.samples[e]] for e in ENDPOINTS}
     acknowledged = [u for log in logs for u in log.acknowledged]
@@ -460,6 +464,7 @@ def main() -> None:
     rejected = sum(log.rejected for log in logs)
     all_in = max((log.logged_in_at for log in logs), default=0.0)
     five = sum(1 for e in ENDPOINTS for s in samples[e] if s.status >= 500)
+    unanswered = sum(1 for e in ENDPOINTS for s in samples[e] if s.status == 0)
 
     rows = [row(name, samples[name]) for name in ENDPOINTS]
     # Claims and submits again once every annotator is in: the logins'
@@ -513,7 +518,8 @@ def main() -> None:
         f"Goal claim and submit p99 <= {GOAL_P99_MS:.0f} ms: {verdict} "
         f"(claim {fmt(p99.get('claim', float('nan')))}, submit "
         f"{fmt(p99.get('submit', float('nan')))}). 5xx: {five} (goal 0): "
-        f"{'met' if five == 0 else 'NOT met'}. Submits re-rendered with errors: {rejected}."
+        f"{'met' if five == 0 else 'NOT met'}. Submits re-rendered with errors: {rejected}. "
+        f"No answer within 30 s: {unanswered}."
     )
     found = checks(project_id, acknowledged)
     print(
