@@ -26,6 +26,7 @@ CHECKS = (
     "no item has more labels than overlap",
     "no annotator labelled an item twice",
     "every acknowledged submit stored exactly once",
+    "the retrain ran during the run",
 )
 
 
