@@ -168,8 +168,15 @@ def project_ensure(size: int) -> int:
     return project.pk
 
 
-def annotators_ensure(project_ids: list[int]) -> list[str]:
-    """32 annotators, members of every bench project; their API tokens."""
+def annotators_ensure(
+    project_ids: list[int], count: int = ANNOTATORS, password: str | None = None
+) -> list[str]:
+    """`count` annotators, members of every bench project; their API tokens.
+
+    With `password`, every one of them logs in with it (the load test logs in
+    through the login page).
+    """
+    from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import User
     from django.utils import timezone
 
@@ -178,7 +185,7 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
     from annotate.services.tokens import api_token_create, api_tokens_revoke
 
     tokens = []
-    for i in range(ANNOTATORS):
+    for i in range(count):
         # Created here with no usable password: membership_ensure would hash a
         # random one, ~0.3 s each.
         user, created = User.objects.get_or_create(username=f"bench-queue-{i:02d}")
@@ -198,6 +205,12 @@ def annotators_ensure(project_ids: list[int]) -> list[str]:
         now = timezone.now()
         api_tokens_revoke(user=user, by=user, now=now)
         tokens.append(api_token_create(user=user, name="bench", now=now)[1])
+    if password is not None:
+        # One hash for all (PBKDF2 at 1,500,000 iterations); the
+        # server still checks each login at full cost.
+        User.objects.filter(
+            username__in=[f"bench-queue-{i:02d}" for i in range(count)]
+        ).update(password=make_password(password))
     return tokens
 
 

@@ -146,6 +146,43 @@ def celery_worker(url: str) -> Iterator[int]:
             process.wait(timeout=30)
 
 
+@contextmanager
+def celery_beat(url: str) -> Iterator[int]:
+    """Celery beat on the bench broker, sending settings.CELERY_BEAT_SCHEDULE
+    (the retrain's safety net, claim expiry) as docker-compose's beat does,
+    as its pid; stopped on the way out. Start the worker first: it empties
+    the broker."""
+    folder = Path(tempfile.mkdtemp())
+    log = folder / "beat.log"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "annotate",
+            "beat",
+            "--loglevel=INFO",
+            f"--logfile={log}",
+            # A fresh schedule file: each run starts every entry's interval anew.
+            f"--schedule={folder / 'celerybeat-schedule'}",
+        ],
+        env=server_env(url),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,  # its banner; the log has the rest
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "beat: Starting..." not in (log.read_text() if log.exists() else ""):
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"Celery beat did not start: {log}")
+            time.sleep(0.2)
+        yield process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
 def cpu_busy(seconds: float) -> float:
     """The share of all cores busy over `seconds` (from /proc/stat), in %.
 
