@@ -65,7 +65,14 @@ from datetime import UTC, datetime  # noqa: E402
 from http.cookies import SimpleCookie  # noqa: E402
 from urllib.parse import urlencode  # noqa: E402
 
-from bench.common import checkpoint, database_url, ensure_database, machine, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    checkpoint,
+    database_url,
+    ensure_database,
+    figure,
+    machine,
+    table,
+)
 from bench.queue import (  # noqa: E402
     VALUES,
     annotators_ensure,
@@ -550,6 +557,26 @@ def main() -> None:
             [[c.what, "met" if c.met else "NOT met", c.found] for c in found],
         )
     )
+    where = f"{args.annotators} annotators, think {args.think:g} s"
+    figure(
+        f"load test submits/s, {where}",
+        f"{len(acknowledged) / wall:.1f}",
+        "",
+        None,
+        runs=1,
+    )
+    for endpoint in ("claim", "submit"):
+        if endpoint in p99:
+            figure(
+                f"load test client-seen {endpoint} p99 ms, {where}",
+                fmt(p99[endpoint]),
+                f"<= {GOAL_P99_MS:.0f}",
+                p99[endpoint] <= GOAL_P99_MS,
+                runs=1,
+            )
+    figure(f"load test 5xx, {where}", str(five), "0", five == 0, runs=1)
+    for c in found:
+        figure(f"load test: {c.what}", c.found, "holds", c.met, runs=1)
     if errors:
         print(f"Failed requests ({len(errors)}), the first:\n" + "\n".join(errors[:5]))
     if errors or five or not all(c.met for c in found):

@@ -51,6 +51,7 @@ from bench.common import (  # noqa: E402
     checkpoint,
     database_url,
     ensure_database,
+    figure,
     machine,
     median,
     table,
@@ -239,7 +240,12 @@ def main() -> None:
         default=30.0,
         help="seconds to wait before each run for other load to fall below 15%%",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run of 500 loops, no wait for quiet"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.loops, args.quiet = 1, 500, 0.0
 
     # A timeout's SIGTERM unwinds the stack, so gunicorn and the worker are
     # stopped rather than left serving.
@@ -376,6 +382,39 @@ def main() -> None:
     print(
         f"Goal (>= 250 loops/s, claim and submit p99 <= 100 ms, no over-fill, "
         f"rescoring current within seconds): {'met' if met else 'NOT met'}."
+    )
+    where = f"{args.annotators} annotators, {SIZE:,} items"
+    figure(
+        f"labelling loop, claim+submit loops/s, {where} (median)",
+        f"{mid['loops/s']:.0f}",
+        ">= 250",
+        mid["loops/s"] >= 250,
+        runs=args.runs,
+    )
+    for kind in ("claim", "submit"):
+        figure(
+            f"labelling loop, client-seen {kind} p99 ms, {where}",
+            f"{mid[f'{kind} p99']:.0f}",
+            "<= 100",
+            mid[f"{kind} p99"] <= 100,
+            runs=args.runs,
+        )
+    figure(
+        "labelling loop CPU ms per loop: gunicorn / PostgreSQL / worker / client",
+        " / ".join(
+            f"{mid[f'cpu {k}']:.1f}"
+            for k in ("gunicorn", "postgres", "worker", "client")
+        ),
+        "",
+        None,
+        runs=args.runs,
+    )
+    figure(
+        "labelling loop: over-fill, rescoring current",
+        "none" if not problems else "; ".join(problems[:2]),
+        "none",
+        not problems,
+        runs=args.runs,
     )
     print(f"Run time {time.perf_counter() - began:.0f} s.")
     if problems:

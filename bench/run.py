@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.common import FIGURES_ENV, machine, table  # noqa: E402
 
-BENCHES = ["import", "queue", "agreement", "export", "active_learning"]
+BENCHES = ["import", "queue", "agreement", "export", "active_learning", "loop", "load"]
 
 
 def verdict(met: bool | None) -> str:
