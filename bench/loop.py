@@ -256,8 +256,6 @@ def main() -> None:
     # throttle counts there.
     os.environ.setdefault("CACHE_URL", BROKER_URL)
     os.environ["API_WRITE_RATE"] = "1000000/minute"
-    # TLS ends at a proxy in front of gunicorn (README); plain loopback here.
-    os.environ["SECURE_SSL_REDIRECT"] = "false"
     ensure_database(url)
     django_setup(url)
     project_id = project_ensure(SIZE)

@@ -36,6 +36,9 @@ def server_env(url: str) -> dict[str, str]:
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
         "CELERY_BROKER_URL": BROKER_URL,
+        # TLS ends at a proxy in front of gunicorn (README); the benches talk
+        # plain HTTP on loopback, which DEBUG off would redirect to https.
+        "SECURE_SSL_REDIRECT": "false",
     }
 
 
