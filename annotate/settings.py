@@ -319,7 +319,7 @@ if min(JOB_TIME_LIMITS.values()).total_seconds() <= CELERY_VISIBILITY_TIMEOUT:
         f"CELERY_VISIBILITY_TIMEOUT={CELERY_VISIBILITY_TIMEOUT} must be shorter "
         "than every JOB_TIME_LIMIT_<KIND>, or a killed job is given up before it is run again."
     )
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS |= {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # Workers look for such tasks every 10 s (kombu's unacked_restore_interval),
     # but by default scan Redis only every 10th look: every look, so a

@@ -137,9 +137,12 @@ def uploads_prune() -> int:
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
 )
 def jobs_fail_stale() -> int:
-    """Mark failed the jobs whose worker died for good, past their time limit (beat, every minute)."""
+    """Mark failed the jobs whose worker died for good, past their time
+    limit, and send again those whose message was lost (beat, every minute)."""
     from django.utils import timezone
 
     from annotate.services.jobs import jobs_fail_stale as fail_stale
+    from annotate.services.jobs import jobs_requeue_lost
 
-    return fail_stale(now=timezone.now())
+    now = timezone.now()
+    return fail_stale(now=now) + jobs_requeue_lost(now=now)

@@ -190,3 +190,13 @@ def test_production_defaults_redirect_to_https_and_keep_cookies_from_scripts():
         r.stdout.strip()
         == '[true, true, true, true, ["HTTP_X_FORWARDED_PROTO", "https"]]'
     )
+
+
+def test_the_broker_fails_fast_and_redelivers_a_killed_job():
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    # Both sets: a publish to a broker that is down gives up at once
+    # (services.deferred), and a killed worker's job is handed out again.
+    assert (options["max_retries"], options["socket_connect_timeout"]) == (0, 1)
+    assert options["visibility_timeout"] == settings.CELERY_VISIBILITY_TIMEOUT

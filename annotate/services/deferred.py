@@ -47,6 +47,11 @@ _next_run = 0.0  # monotonic time of this process's next scheduled rescoring
 def publish(task: Task[Any, Any], countdown: float = 0.0, **kwargs: Any) -> bool:
     """Send `task` now, once, failing fast; False (logged) if the broker
     could not take it."""
+    if app.conf.task_always_eager:
+        # In-process (dev, tests): no broker to miss, and the task's own
+        # errors propagate, as they would from delay().
+        task.apply_async(kwargs=kwargs, countdown=countdown)
+        return True
     try:
         task.apply_async(kwargs=kwargs, countdown=countdown, retry=False)
     except (KombuError, redis.RedisError, OSError) as e:

@@ -44,11 +44,14 @@ def job_create(
 ) -> Job:
     """Record a job and queue its task once the transaction commits."""
     from annotate import tasks
+    from annotate.services import deferred
 
     job = Job.objects.create(
         project=project, kind=kind, created_by=created_by, params=params, created_at=now
     )
-    tasks.job_run.delay_on_commit(job_id=job.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    # A broker that is down must not fail the request that made the job:
+    # the job stays queued and jobs_requeue_lost sends it again.
+    deferred.publish_on_commit(tasks.job_run, job_id=job.pk)
     return job
 
 
@@ -366,6 +369,39 @@ def jobs_fail_stale(*, now: datetime) -> int:
         job_fail_if_stale(job=job, now=now).status == JobStatus.FAILED
         for job in running
     )
+
+
+def jobs_requeue_lost(*, now: datetime) -> int:
+    """Send again the task of every job queued for longer than the broker's
+    visibility timeout (a message lost with a Redis that restarted empty, or
+    never sent while it was down), at most once per timeout each; returns
+    how many. A job whose first message does arrive runs once all the same:
+    job_run takes its run lock and skips a job already started or finished.
+    Run on beat, every minute, with jobs_fail_stale."""
+    from annotate import tasks
+    from annotate.services import deferred
+
+    timeout = timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT)
+    sent = 0
+    for job in Job.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - timeout
+    ).order_by("pk"):
+        last = job.params.get("requeued_at")
+        if last and datetime.fromisoformat(last) > now - timeout:
+            continue
+        params = {**job.params, "requeued_at": now.isoformat()}
+        # Marked first, and only while still queued, so a run that starts
+        # meanwhile keeps its status.
+        if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(params=params):
+            logger.warning(
+                "job %s (%s, project %s) queued since %s: sent again",
+                job.pk,
+                job.kind,
+                job.project_id,
+                job.created_at.isoformat(),
+            )
+            sent += deferred.publish(tasks.job_run, job_id=job.pk)
+    return sent
 
 
 def job_retry(*, job: Job, created_by: User | None, now: datetime) -> Job:

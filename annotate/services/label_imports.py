@@ -36,6 +36,7 @@ from annotate.models import (
     Role,
     Transcript,
 )
+from annotate.services import deferred
 from annotate.services.gold import decision_record, item_rescore
 from annotate.services.imports import MAX_REPORTED_ERRORS, ImportRejected
 from annotate.services.judges import JUDGE_PREFIX
@@ -302,7 +303,7 @@ def annotations_import(
         }
     )
     if retrain:
-        tasks.queue_retrain.delay_on_commit(project_id=project.pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+        deferred.publish_on_commit(tasks.queue_retrain, project_id=project.pk)
     return LabelImportSummary(
         stored=len(labels),
         items=items,

@@ -13,7 +13,6 @@ from django.db import transaction
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 
-from annotate import tasks
 from annotate.models import (
     Annotation,
     Assignment,
@@ -29,6 +28,7 @@ from annotate.models import (
     Role,
 )
 from annotate.queries import label_sets_visible_to, manages_projects
+from annotate.services import deferred
 from annotate.services.audit import audit_record, changed
 from annotate.services.care import care_settings_errors
 from annotate.services.learning import (
@@ -502,8 +502,10 @@ def _overlap_apply(project: Project, old: int) -> None:
         # _breaking_check made sure no item has more labels (or claims) than
         # the new overlap, so none holds an extra slot: the slots shrink.
         reslotted = items.update(slots_left=Greatest(F("slots_left") - (old - new), 0))
-        for pk in items.filter(annotations_count=new).values_list("pk", flat=True):
-            tasks.item_rescore.delay_on_commit(item_id=pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+        # Owed in the database, as after a label, so a broker that is down
+        # loses none of them (services.deferred).
+        items.filter(annotations_count=new).update(rescore_due=True)
+        deferred.rescore_soon()
     Project.objects.filter(pk=project.pk).update(
         items_complete=items.filter(annotations_count__gte=new).count()
     )
@@ -511,14 +513,16 @@ def _overlap_apply(project: Project, old: int) -> None:
 
 
 def _gold_recompute(project: Project) -> None:
-    """After a new gold method: majority gold is rewritten item by item (a
-    task each, as after a label); weighted gold waits for the hourly run."""
+    """After a new gold method: majority gold is rewritten by the rescoring
+    that follows labels (every item with gold marked due); weighted gold
+    waits for the hourly run."""
     if project.gold_method == GoldMethod.WEIGHTED:
         return
-    for pk in Gold.objects.filter(item__project=project).values_list(
-        "item_id", flat=True
-    ):
-        tasks.item_rescore.delay_on_commit(item_id=pk)  # type: ignore[attr-defined]  # DjangoTask, Celery >= 5.4; celery-types lags
+    Item.objects.filter(
+        project=project,
+        pk__in=Gold.objects.filter(item__project=project).values("item_id"),
+    ).update(rescore_due=True)
+    deferred.rescore_soon()
 
 
 @transaction.atomic
