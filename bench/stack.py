@@ -118,11 +118,9 @@ def celery_worker(url: str) -> Iterator[int]:
     except redis.RedisError as e:
         sys.exit(f"The queue bench needs Redis at {BROKER_URL} ({e}).")
     log = Path(tempfile.mkdtemp()) / "worker.log"
-    process = subprocess.Popen(
+    with _celery(
+        url,
         [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "annotate",
             "worker",
             "--pool=solo",
             "--without-gossip",
@@ -132,21 +130,10 @@ def celery_worker(url: str) -> Iterator[int]:
             "--loglevel=INFO",
             f"--logfile={log}",
         ],
-        env=server_env(url),
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in (log.read_text() if log.exists() else ""):
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"the Celery worker did not start: {log}")
-            time.sleep(0.2)
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+        log=log,
+        ready="ready.",
+    ) as pid:
+        yield pid
 
 
 @contextmanager
@@ -157,27 +144,37 @@ def celery_beat(url: str) -> Iterator[int]:
     the broker."""
     folder = Path(tempfile.mkdtemp())
     log = folder / "beat.log"
-    process = subprocess.Popen(
+    with _celery(
+        url,
         [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "annotate",
             "beat",
             "--loglevel=INFO",
             f"--logfile={log}",
             # A fresh schedule file: each run starts every entry's interval anew.
             f"--schedule={folder / 'celerybeat-schedule'}",
         ],
+        log=log,
+        ready="beat: Starting...",
+    ) as pid:
+        yield pid
+
+
+@contextmanager
+def _celery(url: str, args: list[str], *, log: Path, ready: str) -> Iterator[int]:
+    """`celery -A annotate <args>`, as its pid once `ready` is in its `log`;
+    stopped on the way out."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "annotate", *args],
         env=server_env(url),
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,  # its banner; the log has the rest
+        stdout=subprocess.DEVNULL,  # beat's banner; the log has the rest
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
-        while "beat: Starting..." not in (log.read_text() if log.exists() else ""):
+        while ready not in (log.read_text() if log.exists() else ""):
             if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"Celery beat did not start: {log}")
+                sys.exit(f"celery {args[0]} did not start: {log}")
             time.sleep(0.2)
         yield process.pid
     finally:
