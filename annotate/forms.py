@@ -494,6 +494,11 @@ class ProjectForm(forms.Form):
         help_text="Share of claims served at random, for unbiased estimates.",
     )
     retrain_every = _count("Retrain every (labels)", "retrain_every")
+    retrain_rest_seconds = _count(
+        "Rest between retrains (seconds)",
+        "retrain_rest_seconds",
+        help_text="From one automatic retrain's end to the next's start.",
+    )
     min_labels = _count(
         "Labels before the model ranks",
         "min_labels",

@@ -336,8 +336,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "annotate.tasks.gold_weighted_update",
         "schedule": 3600.0,
     },
-    # Submits queue the retrain every N labels; this catches a missed one.
-    "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 900.0},
+    # Submits queue the retrain every N labels; this catches a missed one
+    # and starts one that waited for the last to rest (retrain_rest_seconds).
+    "queue-retrain": {"task": "annotate.tasks.queue_retrain_due", "schedule": 60.0},
     "prune-uploads": {"task": "annotate.tasks.uploads_prune", "schedule": 3600.0},
     # Submits wake the rescoring; this catches items left due by a wake-up
     # the broker could not take (services.deferred).

@@ -93,19 +93,21 @@ def gold_weighted_update() -> int:
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
 )
 def queue_retrain(project_id: int) -> None:
-    """Retrain and rescore a project's queue (after every N labels, or by hand);
-    joins a retrain already queued or running."""
+    """Retrain and rescore a project's queue after every N labels; joins a
+    retrain already queued or running. One asked for before the last has
+    rested is left to beat's queue-retrain sweep, which starts it once it has."""
     from django.utils import timezone
 
     from annotate.models import JobKind, Project
-    from annotate.services.learning import queue_job_create
+    from annotate.services.learning import queue_job_create, retrain_rested
 
     project = Project.objects.get(pk=project_id)
     if project.archived_at is not None:
         return  # archived since the label that asked: read-only now
-    queue_job_create(
-        project=project, kind=JobKind.RETRAIN, created_by=None, now=timezone.now()
-    )
+    now = timezone.now()
+    if not retrain_rested(project, now=now):
+        return
+    queue_job_create(project=project, kind=JobKind.RETRAIN, created_by=None, now=now)
 
 
 @shared_task(

@@ -100,6 +100,7 @@ class ProjectSettingsSerializer(serializers.Serializer[Any]):
     started_bonus = serializers.FloatField(required=False)
     exploration = serializers.FloatField(required=False)
     retrain_every = serializers.IntegerField(required=False)
+    retrain_rest_seconds = serializers.IntegerField(required=False)
     min_labels = serializers.IntegerField(required=False)
     seed = serializers.IntegerField(required=False)
     blind = serializers.BooleanField(required=False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from datetime import timedelta
 
 import factory
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from annotate import tasks
 from annotate.models import (
     Assignment,
     Item,
@@ -25,6 +27,7 @@ from annotate.services.jobs import job_run
 from annotate.services.learning import (
     project_queue_configure,
     queue_job_create,
+    queue_retrain_due,
     queue_settings_parse,
 )
 from annotate.services.queue import assignment_skip
@@ -201,6 +204,46 @@ def test_a_second_request_while_one_is_queued_joins_it(project):
 
     assert again.pk == queued.pk
     assert Job.objects.filter(kind=JobKind.RETRAIN).count() == 1
+
+
+def test_an_automatic_retrain_waits_for_the_last_to_rest_then_beat_starts_it(project):
+    project.queue_settings = {"retrain_rest_seconds": 120}
+    project.save()
+    now = timezone.now()
+    Job.objects.create(
+        project=project,
+        kind=JobKind.RETRAIN,
+        status=JobStatus.SUCCEEDED,
+        created_at=now - timedelta(seconds=50),
+        finished_at=now - timedelta(seconds=30),
+    )
+
+    # The every-N-labels task and beat's sweep, 30 s after the last ended.
+    tasks.queue_retrain(project.pk)
+    assert queue_retrain_due(now=now) == 0
+    assert Job.objects.filter(status=JobStatus.QUEUED).count() == 0
+
+    # Rested: the sweep starts it.
+    assert queue_retrain_due(now=now + timedelta(seconds=91)) == 1
+    assert (
+        Job.objects.filter(status=JobStatus.QUEUED, kind=JobKind.RETRAIN).count() == 1
+    )
+
+
+def test_a_retrain_by_hand_does_not_wait_for_the_rest(project):
+    Job.objects.create(
+        project=project,
+        kind=JobKind.RETRAIN,
+        status=JobStatus.SUCCEEDED,
+        created_at=NOW,
+        finished_at=NOW,
+    )
+
+    job = queue_job_create(
+        project=project, kind=JobKind.RETRAIN, created_by=None, now=NOW
+    )
+
+    assert job.status == JobStatus.QUEUED
 
 
 def test_a_retrain_with_one_class_keeps_the_previous_model_and_says_so(project):

@@ -37,6 +37,7 @@ def valid(**changes) -> dict[str, object]:
         "started_bonus": 0.25,
         "exploration": 0.1,
         "retrain_every": 50,
+        "retrain_rest_seconds": 120,
         "min_labels": 30,
         "seed": 0,
         "blind": "on",
