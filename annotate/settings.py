@@ -137,6 +137,8 @@ if DATABASES["default"].get("ENGINE") not in {
 DATABASES["default"]["CONN_MAX_AGE"] = _env_int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, pinging only a connection that has been idle (annotate/db/postgresql).
+    DATABASES["default"]["ENGINE"] = "annotate.db.postgresql"
     # A database that does not answer fails the request (and /readyz/) in
     # seconds, not after the system's TCP timeout of minutes. The URL's own
     # ?connect_timeout= wins.

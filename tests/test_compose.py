@@ -231,7 +231,7 @@ def test_the_compose_environment_gives_postgresql_and_a_real_celery_broker():
     )
     assert result.returncode == 0, result.stderr
     engine, host, eager, debug = result.stdout.split()
-    assert engine == "django.db.backends.postgresql"
+    assert engine == "annotate.db.postgresql"
     assert host == "postgres"
     assert eager == "False"
     assert debug == "False"
