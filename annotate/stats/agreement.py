@@ -27,8 +27,6 @@ from typing import Any, Literal, get_args
 import krippendorff
 import numpy as np
 import numpy.typing as npt
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import cohen_kappa_score
 
 Level = Literal["nominal", "ordinal", "interval", "ratio", "masi"]
 LEVELS: tuple[Level, ...] = get_args(Level)
@@ -251,6 +249,12 @@ def cohen_kappa(
         raise ValueError("a and b must label the same units")
     if not len(a):
         return None
+    # Here, not at the top: scikit-learn brings scipy and pandas (2 s and
+    # 150 MB), and this module is reached from the URLconf, which every
+    # management command's system checks import.
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import cohen_kappa_score
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         # Raised when both use one label, which the undefined result covers.
