@@ -48,6 +48,15 @@ def ensure_database(url: str) -> None:
     manage("migrate", "--no-input", "-v", "0", url=url)
 
 
+def fresh_database(url: str) -> None:
+    """The bench database dropped (if there) and created again, migrated:
+    for a bench whose figures the rows of earlier invocations would move."""
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    ensure_database(url)
+
+
 def checkpoint(url: str) -> None:
     """Flush dirty pages first, so no run pays for the previous run's writes."""
     with psycopg.connect(url, autocommit=True) as conn:
