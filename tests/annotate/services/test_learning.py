@@ -206,17 +206,22 @@ def test_a_second_request_while_one_is_queued_joins_it(project):
     assert Job.objects.filter(kind=JobKind.RETRAIN).count() == 1
 
 
-def test_an_automatic_retrain_waits_for_the_last_to_rest_then_beat_starts_it(project):
-    project.queue_settings = {"retrain_rest_seconds": 120}
-    project.save()
-    now = timezone.now()
+def retrain_ended(project, *, at) -> None:
+    """A retrain of the project that succeeded, ending `at`."""
     Job.objects.create(
         project=project,
         kind=JobKind.RETRAIN,
         status=JobStatus.SUCCEEDED,
-        created_at=now - timedelta(seconds=50),
-        finished_at=now - timedelta(seconds=30),
+        created_at=at - timedelta(seconds=20),
+        finished_at=at,
     )
+
+
+def test_an_automatic_retrain_waits_for_the_last_to_rest_then_beat_starts_it(project):
+    project.queue_settings = {"retrain_rest_seconds": 120}
+    project.save()
+    now = timezone.now()
+    retrain_ended(project, at=now - timedelta(seconds=30))
 
     # The every-N-labels task and beat's sweep, 30 s after the last ended.
     tasks.queue_retrain(project.pk)
@@ -231,13 +236,7 @@ def test_an_automatic_retrain_waits_for_the_last_to_rest_then_beat_starts_it(pro
 
 
 def test_a_retrain_by_hand_does_not_wait_for_the_rest(project):
-    Job.objects.create(
-        project=project,
-        kind=JobKind.RETRAIN,
-        status=JobStatus.SUCCEEDED,
-        created_at=NOW,
-        finished_at=NOW,
-    )
+    retrain_ended(project, at=NOW)
 
     job = queue_job_create(
         project=project, kind=JobKind.RETRAIN, created_by=None, now=NOW
