@@ -38,7 +38,7 @@ bench/queue.py: no dependency (locust would bring gevent and its own web
 stack), and next to the server its CPU is small. It shares the 2 cores with
 the stack, and the table shows the box's load during the run.
 
-`--quick`: 16 annotators, 30 s, think 0.2 s, 10k items (the test suite's
+`--quick`: 16 annotators, 20 s, think 0.2 s, 10k items (the test suite's
 form, tests/test_bench_load.py).
 """
 
@@ -435,11 +435,11 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="16 annotators, 30 s, think 0.2 s, ramp 2 s, 10k items",
+        help="16 annotators, 20 s, think 0.2 s, ramp 2 s, 10k items",
     )
     args = parser.parse_args()
     if args.quick:
-        args.annotators, args.seconds, args.think = 16, 30.0, 0.2
+        args.annotators, args.seconds, args.think = 16, 20.0, 0.2
         args.ramp, args.items, args.quiet = 2.0, 10_000, 0.0
 
     url = database_url()
