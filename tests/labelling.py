@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import connection
 from django.utils import timezone
 
 from annotate.models import Membership
@@ -11,6 +12,13 @@ from annotate.services.queue import annotation_submit, item_claim_next
 from tests.factories import MembershipFactory, UserFactory
 
 NOW = timezone.now()
+
+
+def submit_writes() -> int:
+    """The queries of a submit's writes (the annotation, the claim's status,
+    the item, member and project counters): one statement on PostgreSQL
+    (rawsql.SUBMIT_SQL), five on SQLite."""
+    return 1 if connection.vendor == "postgresql" else 5
 
 
 def labels(refusal_type: str) -> dict[str, object]:

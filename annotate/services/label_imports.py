@@ -43,7 +43,7 @@ from annotate.services.judges import JUDGE_PREFIX
 from annotate.services.learning import retrain_due
 from annotate.services.members import _membership_create
 from annotate.services.planner import tables_analyze
-from annotate.services.queue import _count_annotation
+from annotate.services.queue import annotation_store
 
 ANNOTATION_KEYS = {"id", "annotator", "values", "seconds", "created_at"}
 DECISION_KEYS = {"id", "values", "reason", "reviewer"}
@@ -343,7 +343,7 @@ def _label_store(*, project: Project, label: _Label, user: User) -> bool:
     queue never serves the item to them again), the slot taken, the counters
     kept and the item rescored. Whether it asks for a retrain."""
     when = label.created_at
-    Assignment.objects.create(
+    assignment = Assignment.objects.create(
         item_id=label.item_id,
         project=project,
         annotator=user,
@@ -356,7 +356,7 @@ def _label_store(*, project: Project, label: _Label, user: User) -> bool:
     Item.objects.filter(pk=label.item_id, slots_left__gt=F("reserved")).update(
         slots_left=F("slots_left") - 1
     )
-    Annotation.objects.create(
+    annotation = Annotation(
         item_id=label.item_id,
         annotator=user,
         label_set_version=project.label_set_version,
@@ -366,11 +366,11 @@ def _label_store(*, project: Project, label: _Label, user: User) -> bool:
         updated_at=when,
     )
     with connection.cursor() as cursor:
-        count, project_labels = _count_annotation(
+        count, project_labels = annotation_store(
             cursor,
+            annotation=annotation,
+            assignment=assignment,
             project=project,
-            item_id=label.item_id,
-            annotator_id=user.pk,
             membership=None,
             now=when,
         )

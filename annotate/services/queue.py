@@ -383,27 +383,16 @@ def annotation_submit(
         updated_at=now,
     )
     with connection.cursor() as cursor:
-        cursor.execute(rawsql.ANNOTATE_SQL, _insert_params(annotation))
-        inserted = cursor.fetchone()
-        if inserted is None:
-            # Not this claim's (its status said so under the lock): the id is
-            # another annotation's.
-            raise ValidationError(
-                {"client_uuid": "This id belongs to another annotation."}
-            )
-        annotation.pk = inserted[0]
-        annotation._state.adding = False
-        cursor.execute(rawsql.MARK_SUBMITTED_SQL, [assignment.pk])
-        labels, project_labels = _count_annotation(
+        labels, project_labels = annotation_store(
             cursor,
+            annotation=annotation,
+            assignment=assignment,
             project=project,
-            item_id=assignment.item_id,
-            annotator_id=assignment.annotator_id,
             membership=membership,
             now=now,
         )
     if labels >= rescore_from(project):
-        deferred.rescore_soon()  # _count_annotation marked the item due
+        deferred.rescore_soon()  # annotation_store marked the item due
     if retrain_due(project, project_labels):
         deferred.publish_on_commit(tasks.queue_retrain, project_id=project.pk)
     return annotation, True
@@ -450,27 +439,64 @@ def _insert_params(annotation: Annotation) -> list[Any]:
     ]
 
 
-def _count_annotation(
+def annotation_store(
     cursor: CursorWrapper,
     *,
+    annotation: Annotation,
+    assignment: Assignment,
     project: Project,
-    item_id: int,
-    annotator_id: int,
     membership: Membership | None,
     now: datetime,
 ) -> tuple[int, int]:
-    """Keep the counters that progress, quotas and the cap on flagged items
-    read, so no request counts rows; the item's labels and the project's,
-    this one included."""
-    cursor.execute(rawsql.COUNT_ITEM_SQL, [rescore_from(project), item_id])
-    count, distressing = cursor.fetchone()
+    """Insert the annotation, mark its claim submitted and keep the counters
+    that progress, quotas and the cap on flagged items read, so no request
+    counts rows; the item's labels and the project's, this one included.
+
+    Every submit in the project updates the project's one row: last, so its
+    lock is held only through the commit and never while waiting on another
+    row; submits queue on it briefly but cannot deadlock. The overlap and the
+    archive are read there, under the lock, not from this request's copy: a
+    change of overlap (project_update) or an archive that committed since
+    would otherwise count an item complete twice, or let a label in after the
+    archive (a claim archiving did not see yet).
+    """
     ops = connection.ops
     today = ops.adapt_datefield_value(now.date())
-    cursor.execute(
-        rawsql.COUNT_MEMBER_SQL,
-        [today, today, ops.adapt_datetimefield_value(now), project.pk, annotator_id],
-    )
-    mine, mine_today, recent = cursor.fetchone()
+    member = [today, today, ops.adapt_datetimefield_value(now), project.pk]
+    member.append(assignment.annotator_id)
+    item = [rescore_from(project), assignment.item_id]
+    row: Any
+    if connection.vendor == "postgresql":
+        # One round trip for the five statements below (rawsql.SUBMIT_SQL).
+        cursor.execute(
+            rawsql.SUBMIT_SQL,
+            [*_insert_params(annotation), assignment.pk, *item, *member, project.pk],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            _not_this_claims()
+        pk, count, distressing, mine, mine_today, recent, project_labels = row
+    else:
+        cursor.execute(rawsql.ANNOTATE_SQL, _insert_params(annotation))
+        row = cursor.fetchone()
+        if row is None:
+            _not_this_claims()
+        (pk,) = row
+        cursor.execute(rawsql.MARK_SUBMITTED_SQL, [assignment.pk])
+        cursor.execute(rawsql.COUNT_ITEM_SQL, item)
+        count, distressing = cursor.fetchone()
+        cursor.execute(rawsql.COUNT_MEMBER_SQL, member)
+        mine, mine_today, recent = cursor.fetchone()
+        cursor.execute(rawsql.COUNT_PROJECT_SQL, [count, project.pk])
+        row = cursor.fetchone()
+        project_labels = None if row is None else row[0]
+    annotation.pk = pk
+    annotation._state.adding = False
+    if project_labels is None:
+        Project.objects.get(pk=project.pk).refuse_if_archived(
+            "labels can no longer be submitted"
+        )
+        raise ValidationError("The project changed meanwhile: submit again.")
     capped = distressing and project.flagged_cap is not None
     if capped or membership is not None:
         recent = rawsql.flagged_recent_load(recent)
@@ -483,28 +509,20 @@ def _count_annotation(
             [
                 rawsql.FLAGGED_RECENT.get_db_prep_save(recent, connection),
                 project.pk,
-                annotator_id,
+                assignment.annotator_id,
             ],
         )
     if membership is not None:
         membership.annotations_count, membership.today_count = mine, mine_today
         membership.today = now.date()
         membership.flagged_recent = recent
-    # Every submit in the project updates this one row: last, so its lock is
-    # held only through the commit and never while waiting on another row;
-    # submits queue on it briefly but cannot deadlock. The overlap and the
-    # archive are read there, under the lock, not from this request's copy:
-    # a change of overlap (project_update) or an archive that committed
-    # since would otherwise count an item complete twice, or let a label in
-    # after the archive (a claim archiving did not see yet).
-    cursor.execute(rawsql.COUNT_PROJECT_SQL, [count, project.pk])
-    row = cursor.fetchone()
-    if row is None:
-        Project.objects.get(pk=project.pk).refuse_if_archived(
-            "labels can no longer be submitted"
-        )
-    (project_labels,) = row
     return int(count), int(project_labels)
+
+
+def _not_this_claims() -> None:
+    """Raised when the annotation was not inserted: not this claim's (its
+    status said so under the lock), so the id is another annotation's."""
+    raise ValidationError({"client_uuid": "This id belongs to another annotation."})
 
 
 @transaction.atomic
