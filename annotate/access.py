@@ -41,7 +41,7 @@ def access_project(
     """The user's active membership of the project, with the project loaded."""
     if user.pk is None or not _is_id(project_id):
         raise Http404("No such project.")
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         cursor.execute(rawsql.MEMBERSHIP_SQL, [project_id, user.pk])
         row = cursor.fetchone()
     if row is None:
@@ -62,7 +62,7 @@ def access_assignment(
     the membership's, loaded."""
     if user.pk is None or not _is_id(assignment_id):
         raise Http404("No such assignment.")
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         cursor.execute(rawsql.ASSIGNMENT_SQL, [assignment_id, user.pk])
         row = cursor.fetchone()
     if row is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -23,7 +22,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     or unknown key is a 401."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        with connection.cursor() as cursor:
+        with rawsql.prepared_cursor() as cursor:
             cursor.execute(rawsql.TOKEN_SQL, [api_token_hash(key)])
             row = cursor.fetchone()
         if row is None:

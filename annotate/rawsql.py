@@ -16,7 +16,7 @@ SQLite alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.db import connection, models
@@ -86,6 +86,16 @@ def for_update(sql: str, lock: str) -> str:
     """`sql` with a row-locking clause on PostgreSQL; SQLite has none (and
     needs none: it serialises writers)."""
     return f"{sql} {lock}" if connection.vendor == "postgresql" else sql
+
+
+def prepared_cursor() -> CursorWrapper:
+    """A cursor for the labelling loop's fixed statements: prepared on
+    PostgreSQL, planned once per connection (annotate.db.postgresql says
+    why); Django's cursor on SQLite."""
+    if connection.vendor == "postgresql":
+        cursor: CursorWrapper = cast(Any, connection).prepared_cursor()
+        return cursor
+    return connection.cursor()
 
 
 # The claim's plan must not depend on the statistics: told that a project

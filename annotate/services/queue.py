@@ -74,7 +74,7 @@ def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
     project = membership.project
     if project.archived_at is not None:
         return None  # read-only: archiving ended the live claims too
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         cursor.execute(rawsql.LIVE_SQL, [project.pk, membership.user_id])
         row = cursor.fetchone()
     if row is not None:
@@ -241,7 +241,7 @@ def _claim_insert(
     expires_at = now + project.lease
     prelabels = item.suggestion if prelabels_shown(project) else None
     ops = connection.ops
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         if take is not None:
             cursor.execute(take, [item.pk])
         cursor.execute(
@@ -336,7 +336,7 @@ def annotation_submit(
     project = assignment.project  # loaded with its version by access_assignment
     project.refuse_if_archived("labels can no longer be submitted")
     version = project.label_set_version
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         cursor.execute(
             for_update(rawsql.CLAIM_STATUS_SQL, rawsql.CLAIM_STATUS_LOCK),
             [assignment.pk],
@@ -382,7 +382,7 @@ def annotation_submit(
         created_at=now,
         updated_at=now,
     )
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         labels, project_labels = annotation_store(
             cursor,
             annotation=annotation,
