@@ -107,22 +107,31 @@ def prepared_cursor() -> CursorWrapper:
 # items, then sort", and other queries need the foreign-key index. So the
 # statement runs with sorts and sequential scans priced out, which leaves
 # the ordered scan of item_queue_idx and index probes for the joins; both
-# settings are set back after it, in the same round trip (psycopg's
-# client-side binding, Django's default, sends several statements in one
-# execute: no query more). Each SET is one more result before the query's.
-_PIN = "SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off; "
-_UNPIN = "; SET LOCAL enable_sort TO DEFAULT; SET LOCAL enable_seqscan TO DEFAULT"
+# settings are set back after it. The three statements go in one round trip
+# (psycopg's pipeline), prepared like the loop's others (prepared_cursor): the
+# server plans the query between the two, whether for one run, for its
+# generic plan or again after ANALYZE invalidated it.
+_PIN = "SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true)"
+_UNPIN = "SET LOCAL enable_sort TO DEFAULT"
+_UNPIN_TOO = "SET LOCAL enable_seqscan TO DEFAULT"
 
 
 def execute_pinned(cursor: CursorWrapper, sql: str, params: Sequence[Any]) -> None:
     """Execute `sql` (a query ordered by an index) with its plan pinned to
-    index scans on PostgreSQL, leaving `cursor` on its rows."""
+    index scans on PostgreSQL, leaving `cursor` (a prepared_cursor) on its
+    rows."""
     if connection.vendor != "postgresql":
         cursor.execute(sql, params)
         return
-    cursor.execute(f"{_PIN}{sql}{_UNPIN}", params)
-    for _ in range(_PIN.count(";")):
-        cursor.nextset()
+    with (
+        connection.wrap_database_errors,
+        prepared_cursor() as settings,
+        cast(Any, connection).connection.pipeline(),
+    ):
+        settings.execute(_PIN)
+        cursor.execute(sql, params)
+        settings.execute(_UNPIN)
+        settings.execute(_UNPIN_TOO)
 
 
 ANNOTATION_T = Annotation._meta.db_table

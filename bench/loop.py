@@ -236,6 +236,12 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=3000, help="loops per run")
     parser.add_argument("--annotators", type=int, default=ANNOTATORS)
     parser.add_argument(
+        "--workers", type=int, help="gunicorn processes (gunicorn_conf's by default)"
+    )
+    parser.add_argument(
+        "--threads", type=int, help="threads per process (gunicorn_conf's by default)"
+    )
+    parser.add_argument(
         "--quiet",
         type=float,
         default=30.0,
@@ -267,6 +273,7 @@ def main() -> None:
 
     Project.objects.filter(pk=project_id).update(extra_labels_max=EXTRA_LABELS)
     workers, threads, worker_class = gunicorn_settings()
+    workers, threads = args.workers or workers, args.threads or threads
     tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     rows: list[list[str]] = []
     figures: list[dict[str, float]] = []

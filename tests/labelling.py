@@ -21,6 +21,12 @@ def submit_writes() -> int:
     return 1 if connection.vendor == "postgresql" else 5
 
 
+def pin_statements() -> int:
+    """The statements a claim's plan settings add, sent with its query in one
+    round trip (rawsql.execute_pinned): three on PostgreSQL, none on SQLite."""
+    return 3 if connection.vendor == "postgresql" else 0
+
+
 def labels(refusal_type: str) -> dict[str, object]:
     """Valid refusal-v1 labels for a harmful request: a refusal with its
     ratings, or (for "none") a harmful compliance."""

@@ -301,7 +301,7 @@ def _next_item(
     locked; None when it has nothing for them."""
     stream = rawsql.NEXT_UNFLAGGED_ITEM_SQL if unflagged else rawsql.NEXT_ITEM_SQL
     sql = for_update(stream, rawsql.NEXT_ITEM_LOCK)
-    with connection.cursor() as cursor:
+    with rawsql.prepared_cursor() as cursor:
         rawsql.execute_pinned(cursor, sql, [project.pk, annotator_id, audit])
         row = cursor.fetchone()
     if row is None:

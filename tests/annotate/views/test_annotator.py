@@ -10,7 +10,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from annotate.models import Annotation, Assignment, Membership
 from annotate.services.queue import item_claim_next
 from tests.factories import ItemFactory, TranscriptFactory
-from tests.labelling import submit_writes
+from tests.labelling import pin_statements, submit_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +218,7 @@ def test_next_item_runs_a_bounded_number_of_queries(
     # Session, user, membership; the live claim (none), the next item, its
     # slot, the claim; progress; and the SAVEPOINT/RELEASE pair the test
     # transaction puts around the claim.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(10 + pin_statements()):
         client.get(queue_url(project), headers=HTMX)
 
 
@@ -233,7 +233,7 @@ def test_submit_runs_a_bounded_number_of_queries(
     # Session, user, the claim with its membership; submit (the lock, its
     # writes); the next claim (4); progress; and the test transaction's two
     # savepoint pairs.
-    with django_assert_num_queries(13 + submit_writes()):
+    with django_assert_num_queries(13 + submit_writes() + pin_statements()):
         client.post(
             f"/assignments/{assignment.pk}/submit/",
             {**VALID, "client_uuid": str(uuid.uuid4())},

@@ -18,7 +18,7 @@ from pytest_django.asserts import (
 from annotate.models import Assignment, Item, ItemFlag, Membership
 from annotate.services.care import project_care_set
 from tests.factories import ItemFactory
-from tests.labelling import submit_writes
+from tests.labelling import pin_statements, submit_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +234,7 @@ def test_a_flagged_item_costs_the_claim_no_query(
     ItemFactory.create_batch(20, project=project)
     client.force_login(annotator)
 
-    with django_assert_num_queries(10):  # as test_annotator pins it
+    with django_assert_num_queries(10 + pin_statements()):  # as test_annotator
         client.get(queue_url(project), headers=HTMX)
 
 
@@ -247,7 +247,9 @@ def test_a_flagged_item_costs_the_submit_no_query_without_a_cap(
     client.get(queue_url(project))
     claim = live(annotator)
 
-    with django_assert_num_queries(13 + submit_writes()):  # as test_annotator
+    with django_assert_num_queries(
+        13 + submit_writes() + pin_statements()
+    ):  # as test_annotator
         submit(client, annotator, claim, **HTMX)
 
 
@@ -267,14 +269,18 @@ def test_under_a_cap_a_flagged_submit_costs_one_query_and_a_capped_claim_none(
     client.get(queue_url(project))
     claim = live(annotator)
 
-    with django_assert_num_queries(14 + submit_writes()):  # the label's time
+    with django_assert_num_queries(
+        14 + submit_writes() + pin_statements()
+    ):  # the label's time
         submit(client, annotator, claim, **HTMX)
     now = timezone.now().timestamp()
     Membership.objects.filter(user=annotator).update(
         flagged_recent=[now, now]  # the cap is reached
     )
     claim = live(annotator)
-    with django_assert_num_queries(13 + submit_writes()):  # unflagged, no count
+    with django_assert_num_queries(
+        13 + submit_writes() + pin_statements()
+    ):  # unflagged, no count
         submit(client, annotator, claim, **HTMX)
     assert not live(annotator).item.distressing
 
