@@ -251,6 +251,7 @@ try:
 except environ.ImproperlyConfigured as e:
     raise ImproperlyConfigured(f"CACHE_URL is not a valid cache URL: {e}") from e
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "annotate.cache.RedisCache"  # keeps its clients
     # A Redis that is down fails a cache call at once (the throttle then lets
     # the request through, annotate.api.throttles), not after the OS's wait.
     CACHES["default"].setdefault("OPTIONS", {}).update(

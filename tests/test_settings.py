@@ -13,7 +13,8 @@ from django.db import connection
 CODE = (
     "import django, json; from django.conf import settings; django.setup(); "
     "print(json.dumps({'engine': settings.DATABASES['default']['ENGINE'], "
-    "'eager': settings.CELERY_TASK_ALWAYS_EAGER, 'hosts': settings.ALLOWED_HOSTS}))"
+    "'eager': settings.CELERY_TASK_ALWAYS_EAGER, 'hosts': settings.ALLOWED_HOSTS, "
+    "'cache': settings.CACHES['default']['BACKEND']}))"
 )
 
 
@@ -70,6 +71,12 @@ def test_a_broker_url_turns_off_eager_tasks():
     r = load(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
 
     assert '"eager": false' in r.stdout
+
+
+def test_a_redis_cache_url_is_the_cache_that_keeps_its_clients():
+    r = load(CACHE_URL="redis://127.0.0.1:6379/1")
+
+    assert '"cache": "annotate.cache.RedisCache"' in r.stdout, r.stderr
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def backend(request, settings):
             skip_or_fail(f"the Redis throttle's tests need Redis at {CACHE_REDIS_URL}")
         settings.CACHES = {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "annotate.cache.RedisCache",
                 "LOCATION": CACHE_REDIS_URL,
                 "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
             }
@@ -114,7 +114,7 @@ def test_an_unreachable_cache_lets_writes_through_and_logs_it(
     api = token_client(annotator)
     unreachable = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "annotate.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on port 9
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
