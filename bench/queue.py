@@ -257,6 +257,11 @@ def queue_reset(project_id: int) -> None:
             "annotate_assignment",
             "annotate_annotation",
             "annotate_gold",
+            # One row each, rewritten at every submit: a run leaves thousands
+            # of dead versions that the next would walk (autovacuum is off).
+            "annotate_project",
+            "annotate_membership",
+            "annotate_apitoken",
         ):
             cursor.execute(f"VACUUM ANALYZE {name}")
 
@@ -264,20 +269,21 @@ def queue_reset(project_id: int) -> None:
 def explain_claim(project_id: int, username: str) -> str:
     """EXPLAIN ANALYZE of the claim's item query, as the service sends it."""
     from django.contrib.auth.models import User
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from annotate.rawsql import (
         NEXT_ITEM_LOCK,
         NEXT_ITEM_SQL,
         execute_pinned,
         for_update,
+        prepared_cursor,
     )
 
     user = User.objects.get(username=username)
     sql = for_update(NEXT_ITEM_SQL, NEXT_ITEM_LOCK)
     # In a transaction rolled back: FOR UPDATE takes its lock for real. The
     # strategy's stream (audit false), pinned as the service pins it.
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), prepared_cursor() as cursor:
         execute_pinned(
             cursor, f"EXPLAIN (ANALYZE, BUFFERS) {sql}", [project_id, user.pk, False]
         )
