@@ -121,6 +121,11 @@ class Command(BaseCommand):
                 queue_strategy=QueueStrategy(options["strategy"]),
                 queue_settings={
                     "seed": options["seed"],
+                    # Labels come in a thousand times faster than people give
+                    # them: the rest between retrains, a wall-clock guard for
+                    # a busy stack, would leave every retrain after the first
+                    # undone (and the model the first one's).
+                    "retrain_rest_seconds": 0,
                     **settings_from_flags(options["queue_setting"]),
                 },
                 now=now,
