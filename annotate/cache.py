@@ -1,9 +1,9 @@
 """Django's Redis cache, keeping its clients.
 
 Django's RedisCacheClient builds a new redis.Redis over its connection pool
-at every call (get, set, the throttle's count): 4-5% of gunicorn's CPU in
-bench/loop.py's profile (py-spy), most of it redis-py's argument checks in
-Redis.__init__, for an object that is the same each time. A client is safe
+at every call (get, set, the throttle's count): about 3% of gunicorn's CPU
+in bench/loop.py's profile (py-spy), for an object that is the same each
+time. A client is safe
 to share between threads; each pool's is made once here.
 """
 

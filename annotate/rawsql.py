@@ -356,17 +356,19 @@ MARK_SUBMITTED_SQL = f"UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}' WHERE id
 # The counters progress reads, so no request counts rows; and, in the same
 # statement, the rescoring owed once the item has its param-th label
 # (services.deferred).
+_COUNT_ITEM_SET = f"""{ITEM_T} SET annotations_count = annotations_count + 1,
+        rescore_due = rescore_due OR annotations_count + 1 >= %s"""
 COUNT_ITEM_SQL = f"""
-    UPDATE {ITEM_T} SET annotations_count = annotations_count + 1,
-        rescore_due = rescore_due OR annotations_count + 1 >= %s
+    UPDATE {_COUNT_ITEM_SET}
     WHERE transcript_id = %s RETURNING annotations_count, distressing"""  # noqa: S608 - fixed SQL, no input
 # RETURNING: the counters as written, for the claim that follows in the
 # same request (its membership was loaded before this submit), and the
 # label times of flagged items as they are under the row's lock.
-COUNT_MEMBER_SQL = f"""
-    UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
+_COUNT_MEMBER_SET = f"""{MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
         today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
-        today = %s, last_active_at = %s
+        today = %s, last_active_at = %s"""
+COUNT_MEMBER_SQL = f"""
+    UPDATE {_COUNT_MEMBER_SET}
     WHERE project_id = %s AND user_id = %s
     RETURNING annotations_count, today_count, flagged_recent"""  # noqa: S608 - fixed SQL, no input
 FLAGGED_RECENT = Membership._meta.get_field("flagged_recent")
@@ -390,9 +392,10 @@ FLAGGED_RECENT_SQL = f"""
 # The item's label count is compared with the overlap in the project row, and
 # the row must not be archived: both read under its lock, so a settings change
 # or an archive committed meanwhile is seen (no row back: archived).
+_COUNT_PROJECT_SET = f"""{PROJECT_T} SET annotations_total = annotations_total + 1,
+        items_complete = items_complete + CASE WHEN overlap = {{count}} THEN 1 ELSE 0 END"""
 COUNT_PROJECT_SQL = f"""
-    UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
-        items_complete = items_complete + CASE WHEN overlap = %s THEN 1 ELSE 0 END
+    UPDATE {_COUNT_PROJECT_SET.format(count="%s")}
     WHERE id = %s AND archived_at IS NULL RETURNING annotations_total"""  # noqa: S608 - fixed SQL, no input
 # On PostgreSQL the whole of a submit's writes in one statement, one round
 # trip for five (ANNOTATE_SQL, then MARK_SUBMITTED_SQL and the three counts,
@@ -407,20 +410,15 @@ SUBMIT_SQL = f"""
         UPDATE {ASSIGNMENT_T} SET status = '{SUBMITTED}'
         WHERE id = %s AND EXISTS (SELECT 1 FROM ins) RETURNING id),
     itm AS (
-        UPDATE {ITEM_T} SET annotations_count = annotations_count + 1,
-            rescore_due = rescore_due OR annotations_count + 1 >= %s
+        UPDATE {_COUNT_ITEM_SET}
         WHERE transcript_id = %s AND EXISTS (SELECT 1 FROM ins)
         RETURNING annotations_count, distressing),
     mem AS (
-        UPDATE {MEMBERSHIP_T} SET annotations_count = annotations_count + 1,
-            today_count = CASE WHEN today = %s THEN today_count + 1 ELSE 1 END,
-            today = %s, last_active_at = %s
+        UPDATE {_COUNT_MEMBER_SET}
         WHERE project_id = %s AND user_id = %s AND EXISTS (SELECT 1 FROM ins)
         RETURNING annotations_count, today_count, flagged_recent),
     prj AS (
-        UPDATE {PROJECT_T} SET annotations_total = annotations_total + 1,
-            items_complete = items_complete
-                + CASE WHEN overlap = itm.annotations_count THEN 1 ELSE 0 END
+        UPDATE {_COUNT_PROJECT_SET.format(count="itm.annotations_count")}
         FROM itm, mem
         WHERE {PROJECT_T}.id = %s AND archived_at IS NULL
         RETURNING annotations_total)

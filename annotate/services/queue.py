@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -462,8 +462,8 @@ def annotation_store(
     """
     ops = connection.ops
     today = ops.adapt_datefield_value(now.date())
-    member = [today, today, ops.adapt_datetimefield_value(now), project.pk]
-    member.append(assignment.annotator_id)
+    now_db = ops.adapt_datetimefield_value(now)
+    member = [today, today, now_db, project.pk, assignment.annotator_id]
     item = [rescore_from(project), assignment.item_id]
     row: Any
     if connection.vendor == "postgresql":
@@ -519,7 +519,7 @@ def annotation_store(
     return int(count), int(project_labels)
 
 
-def _not_this_claims() -> None:
+def _not_this_claims() -> NoReturn:
     """Raised when the annotation was not inserted: not this claim's (its
     status said so under the lock), so the id is another annotation's."""
     raise ValidationError({"client_uuid": "This id belongs to another annotation."})
