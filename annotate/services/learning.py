@@ -42,6 +42,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
+from annotate import rawsql
 from annotate.models import (
     Annotation,
     Gold,
@@ -274,26 +275,46 @@ def queue_job_create(
     project.refuse_if_archived("its queue is not retrained")
     from annotate.services.jobs import job_create
 
-    try:
-        with transaction.atomic():
-            return job_create(
-                project=project, kind=kind, created_by=created_by, params={}, now=now
+    with transaction.atomic():
+        # The project row before the job's index entry: the job's foreign key
+        # takes the row's KEY SHARE at commit anyway, and taken after the
+        # insert it deadlocks with project_update, which holds the row FOR
+        # UPDATE, then inserts a rescore that waits on our index entry.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                rawsql.for_update(
+                    "SELECT 1 FROM annotate_project WHERE id = %s", "FOR KEY SHARE"
+                ),
+                [project.pk],
             )
-    except IntegrityError:
-        live = (
-            Job.objects.filter(
-                project=project,
-                kind__in=[JobKind.RETRAIN, JobKind.RESCORE],
-                status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+        try:
+            with transaction.atomic():
+                return job_create(
+                    project=project,
+                    kind=kind,
+                    created_by=created_by,
+                    params={},
+                    now=now,
+                )
+        except IntegrityError:
+            live = (
+                Job.objects.filter(
+                    project=project,
+                    kind__in=[JobKind.RETRAIN, JobKind.RESCORE],
+                    status__in=[JobStatus.QUEUED, JobStatus.RUNNING],
+                )
+                .order_by("-pk")
+                .first()
             )
-            .order_by("-pk")
-            .first()
-        )
-        if live is None:  # it ended in between: queue ours after all
-            return job_create(
-                project=project, kind=kind, created_by=created_by, params={}, now=now
-            )
-        return live
+            if live is None:  # it ended in between: queue ours after all
+                return job_create(
+                    project=project,
+                    kind=kind,
+                    created_by=created_by,
+                    params={},
+                    now=now,
+                )
+            return live
 
 
 def retrain_rested(project: Project, *, now: datetime) -> bool:
