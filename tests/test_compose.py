@@ -133,6 +133,13 @@ def test_worker_and_beat_run_celery_on_the_annotate_app():
     assert command_text(service("beat")).startswith("celery -A annotate beat")
 
 
+def test_the_worker_yields_the_cpu_to_web_as_its_niceness_does():
+    services = load_compose()["services"]
+    # Kernel weights of nice 10 and nice 0 (sched_prio_to_weight).
+    assert services["worker"]["cpu_shares"] == 110
+    assert "cpu_shares" not in services["web"]
+
+
 def test_web_worker_and_beat_are_built_from_the_project_dockerfile():
     for name in APP_SERVICES:
         build = service(name)["build"]

@@ -91,6 +91,8 @@ def test_a_redis_cache_url_is_the_cache_that_keeps_its_clients():
         ({"IMPORT_MAX_BYTES": "lots"}, "IMPORT_MAX_BYTES"),
         ({"CONN_MAX_AGE": "-1"}, "CONN_MAX_AGE"),
         ({"JOB_TIME_LIMIT_EXPORT": "0"}, "JOB_TIME_LIMIT_EXPORT"),
+        ({"WORKER_NICENESS": "20"}, "WORKER_NICENESS"),
+        ({"WORKER_NICENESS": "-5"}, "WORKER_NICENESS"),
         # A killed job must be handed out again before it is given up as stale.
         ({"JOB_TIME_LIMIT_RETRAIN": "600"}, "CELERY_VISIBILITY_TIMEOUT"),
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import timedelta
 
@@ -31,6 +32,14 @@ def wait_for(job: Job, seconds: float = 60) -> Job:
             return job
         time.sleep(0.2)
     pytest.fail(f"job {job.pk} still {job.status} after {seconds}s")
+
+
+def test_the_worker_runs_at_a_lower_priority_than_the_pages(celery_worker):
+    # At least WORKER_NICENESS: a niceness it inherited higher stays.
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    theirs = os.getpriority(os.PRIO_PROCESS, celery_worker.pid)
+    assert settings.WORKER_NICENESS == 10
+    assert theirs == max(ours, 10)
 
 
 def test_an_uploaded_import_runs_in_the_worker(client, celery_worker):
