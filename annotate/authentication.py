@@ -1,4 +1,4 @@
-"""API token authentication in one hand-written query.
+"""API token authentication in one hand-written query, and a page's user too.
 
 DRF's own TokenAuthentication goes through the ORM: 1.1 ms of CPU per request
 against 0.2 ms for this query (in-process, 3,200 calls each, on the 2-core
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import backends
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -33,3 +34,17 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         api_token_used(token=token, now=timezone.now())
         return user, token
+
+
+class ModelBackend(backends.ModelBackend):
+    """Django's, with the logged-in user of each page read by a prepared
+    statement rather than the ORM (annotate.sessions says why)."""
+
+    def get_user(self, user_id: Any) -> Any:
+        with rawsql.prepared_cursor() as cursor:
+            cursor.execute(rawsql.USER_SQL, [user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = rawsql.USER.load(row)
+        return user if self.user_can_authenticate(user) else None

@@ -159,6 +159,13 @@ TOKEN_SQL = f"""
     JOIN {USER_T} u ON u.id = t.user_id
     WHERE t.key_hash = %s AND t.revoked_at IS NULL"""  # noqa: S608 - fixed SQL, no input
 
+# A page's session and its user (annotate.sessions, annotate.authentication).
+SESSION_SQL = """
+    SELECT session_data FROM django_session
+    WHERE session_key = %s AND expire_date > %s"""
+USER_SQL = f"""
+    SELECT {USER.sql} FROM {USER_T} u WHERE u.id = %s"""  # noqa: S608 - fixed SQL, no input
+
 # Access checks: one joined query each for the two checks every labelling
 # request makes. The schema is not read: it comes parsed from the process
 # cache (LabelSetVersion.schema).

@@ -161,8 +161,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # axes first: it refuses a locked-out login before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "annotate.authentication.ModelBackend",
 ]
+SESSION_ENGINE = "annotate.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotate:home"
 LOGOUT_REDIRECT_URL = "login"

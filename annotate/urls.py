@@ -227,7 +227,7 @@ urlpatterns = [
             template_name="registration/invitation.html",
             post_reset_login=True,
             # Named, as login() asks when several backends are configured (axes).
-            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+            post_reset_login_backend="annotate.authentication.ModelBackend",
             success_url=reverse_lazy("annotate:home"),
             extra_context={"timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400},
         ),
