@@ -3,6 +3,7 @@ their own labels."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from datetime import datetime
 from typing import Any
@@ -295,6 +296,8 @@ def _mark_prelabels(form: forms.Form, prelabels: dict[str, Any]) -> None:
         options = {o.value: o.label for o in field.schema_field.options}  # type: ignore[attr-defined]
         value = suggestion.get("value")
         if value in options:
+            # This form's own copy: the form class's fields are shared.
+            form.fields[name] = field = copy.copy(field)
             field.prelabel = {  # type: ignore[attr-defined]
                 "value": value,
                 "label": options[value],

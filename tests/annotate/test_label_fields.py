@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.autoreload import file_changed
 
 from annotate.templatetags import labelform
+from annotate.views.annotator import _mark_prelabels
 from labelsets.forms import label_form_for_schema
 from labelsets.schema import parse_schema
 
@@ -54,11 +55,7 @@ def test_chosen_values_errors_and_suggestions_are_rendered_each_time():
     bound.is_valid()
     invalid = labelform.label_fields(bound)
     suggested = FORM()
-    suggested.fields["refusal_type"].prelabel = {  # type: ignore[attr-defined]
-        "value": "policy",
-        "label": "Policy refusal",
-        "percent": 80,
-    }
+    _mark_prelabels(suggested, {"refusal_type": {"value": "policy", "p": 0.8}})
 
     assert re.search(r'value="benign"[^>]*checked', chosen)
     assert 'class="errorlist"' in invalid
@@ -73,3 +70,16 @@ def test_an_edited_template_is_rendered_afresh_under_runserver():
     file_changed.send(sender=None, file_path=Path("templates/x/_label_fields.html"))
 
     assert labelform._blank.cache_info().currsize == 0
+
+
+def test_a_suggestion_marked_on_one_form_stays_off_the_next():
+    # The form class's fields are shared between its forms (labelsets.forms).
+    marked = FORM()
+    _mark_prelabels(marked, {"refusal_type": {"value": "policy", "p": 0.8}})
+
+    later = FORM()
+
+    assert marked.fields["refusal_type"].prelabel["percent"] == 80  # type: ignore[attr-defined]
+    assert not hasattr(later.fields["refusal_type"], "prelabel")
+    assert not hasattr(FORM.base_fields["refusal_type"], "prelabel")
+    assert "Model suggestion" not in labelform.label_fields(later)
