@@ -20,7 +20,7 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-def _yield_to_the_pages(**kwargs: Any) -> None:
+def yield_to_the_pages(**kwargs: Any) -> None:
     """Lower the worker's priority to settings.WORKER_NICENESS (a prefork
     pool's children inherit it): its work can wait, an annotator should not."""
     from django.conf import settings

@@ -364,14 +364,16 @@ def child(kind: str, project_id: int) -> None:
     django.setup()
     from django.utils import timezone
 
-    from annotate.celery import app
+    from annotate.celery import app, yield_to_the_pages
     from annotate.models import JobKind, JobStatus, Project, QueueModel
     from annotate.services import jobs
     from annotate.services.learning import queue_job_create
     from annotate.stats import ranking  # noqa: F401 - scikit-learn loaded, as in a worker
 
-    # Queued on the in-memory broker, not run on commit: run below, timed.
+    # Queued on the in-memory broker, not run on commit: run below, timed;
+    # at the priority a Celery worker runs its jobs at.
     app.conf.task_always_eager = False
+    yield_to_the_pages()
     project = Project.objects.get(pk=project_id)
     print("ready", flush=True)
     started, cpu = time.perf_counter(), time.process_time()
