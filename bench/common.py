@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/refusal_annotate_bench"
 
 
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+def database_url(default: str = DEFAULT_URL) -> str:
+    url = os.environ.get("BENCH_DATABASE_URL", default)
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit(f"The benchmarks need PostgreSQL; BENCH_DATABASE_URL={url!r}.")
     return url

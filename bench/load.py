@@ -25,7 +25,8 @@ proxy in production, so the server trusts X-Forwarded-Proto
 Origin and Referer a browser sends (Django checks them on HTTPS).
 
 Data: bench/queue.py's project of `--items` items (overlap 3) and its
-annotators, given a password; the queue is reset before the run.
+annotators, given a password, in a database of its own (OWN_URL) unless
+BENCH_DATABASE_URL names one; the queue is reset before each run.
 
 Then it checks, from the database: no item has more labels than overlap plus
 the extra labels its project may grant (extra_labels_max); no annotator
@@ -101,6 +102,11 @@ from bench.stack import (  # noqa: E402
 )
 
 PASSWORD = "bench-load-password"  # noqa: S105 - bench users on a loopback server
+# A database of its own unless BENCH_DATABASE_URL says otherwise: in the one
+# the other benches share, beat's retrain sweep (queue_retrain_due) retrained
+# their model-ranked projects too, a million items among them, on the run's
+# one worker (seen in make bench: the cores 79% busy, p99s of 130-380 ms).
+OWN_URL = "postgres://postgres@127.0.0.1:5432/refusal_annotate_bench_load"
 GOAL_P99_MS = 50.0
 ENDPOINTS = ("login", "page", "claim", "submit")
 
@@ -499,7 +505,7 @@ def main() -> None:
         args.annotators, args.seconds, args.think = 16, 20.0, 0.2
         args.ramp, args.items, args.quiet, args.runs = 2.0, 10_000, 0.0, 1
 
-    url = database_url()
+    url = database_url(OWN_URL)
     ensure_database(url)
     # Production sits behind a TLS proxy: trust its X-Forwarded-Proto (the
     # stack's processes take os.environ), rather than redirect to HTTPS.
