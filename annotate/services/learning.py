@@ -287,15 +287,15 @@ def queue_job_create(
                 ),
                 [project.pk],
             )
+
+        def create() -> Job:
+            return job_create(
+                project=project, kind=kind, created_by=created_by, params={}, now=now
+            )
+
         try:
             with transaction.atomic():
-                return job_create(
-                    project=project,
-                    kind=kind,
-                    created_by=created_by,
-                    params={},
-                    now=now,
-                )
+                return create()
         except IntegrityError:
             live = (
                 Job.objects.filter(
@@ -306,15 +306,7 @@ def queue_job_create(
                 .order_by("-pk")
                 .first()
             )
-            if live is None:  # it ended in between: queue ours after all
-                return job_create(
-                    project=project,
-                    kind=kind,
-                    created_by=created_by,
-                    params={},
-                    now=now,
-                )
-            return live
+            return live or create()  # none: it ended in between, so ours after all
 
 
 def retrain_rested(project: Project, *, now: datetime) -> bool:
