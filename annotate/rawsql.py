@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.db import connection, models
 from django.db.backends.utils import CursorWrapper
 
@@ -144,6 +145,7 @@ MEMBERSHIP_T = Membership._meta.db_table
 PROJECT_T = Project._meta.db_table
 TRANSCRIPT_T = Transcript._meta.db_table
 REVIEW_CLAIM_T = ReviewClaim._meta.db_table
+SESSION_T = Session._meta.db_table
 VERSION_T = LabelSetVersion._meta.db_table
 LIVE = AssignmentStatus.LIVE.value
 SUBMITTED = AssignmentStatus.SUBMITTED.value
@@ -160,9 +162,9 @@ TOKEN_SQL = f"""
     WHERE t.key_hash = %s AND t.revoked_at IS NULL"""  # noqa: S608 - fixed SQL, no input
 
 # A page's session and its user (annotate.sessions, annotate.authentication).
-SESSION_SQL = """
-    SELECT session_data FROM django_session
-    WHERE session_key = %s AND expire_date > %s"""
+SESSION_SQL = f"""
+    SELECT session_data FROM {SESSION_T}
+    WHERE session_key = %s AND expire_date > %s"""  # noqa: S608 - fixed SQL, no input
 USER_SQL = f"""
     SELECT {USER.sql} FROM {USER_T} u WHERE u.id = %s"""  # noqa: S608 - fixed SQL, no input
 

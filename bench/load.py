@@ -75,6 +75,7 @@ from http.cookies import SimpleCookie  # noqa: E402
 from urllib.parse import urlencode  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    DEFAULT_URL,
     checkpoint,
     database_url,
     ensure_database,
@@ -106,7 +107,7 @@ PASSWORD = "bench-load-password"  # noqa: S105 - bench users on a loopback serve
 # the other benches share, beat's retrain sweep (queue_retrain_due) retrained
 # their model-ranked projects too, a million items among them, on the run's
 # one worker (seen in make bench: the cores 79% busy, p99s of 130-380 ms).
-OWN_URL = "postgres://postgres@127.0.0.1:5432/refusal_annotate_bench_load"
+OWN_URL = f"{DEFAULT_URL}_load"
 GOAL_P99_MS = 50.0
 ENDPOINTS = ("login", "page", "claim", "submit")
 
