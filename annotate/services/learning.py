@@ -571,7 +571,8 @@ def _model_store(
 
 _OPEN_ITEMS = """
     SELECT i.transcript_id, i.annotations_count, i.audit, t.messages_json,
-        t.source_model, t.dataset, CAST(t.metadata AS TEXT)
+        t.source_model, t.dataset, CAST(t.metadata AS TEXT), i.priority,
+        i.suggestion
     FROM annotate_item i JOIN annotate_transcript t ON t.id = i.transcript_id
     WHERE i.project_id = %s AND i.slots_left > 0 AND i.transcript_id > %s
     ORDER BY i.transcript_id LIMIT %s"""
@@ -657,7 +658,7 @@ def _rescore(
     share = settings.exploration if strategy in MODEL_STRATEGIES else 0.0
     show = prelabels_shown(project)
     started = time.perf_counter()
-    scored = sampled = 0
+    scored = sampled = written = 0
     for rows in _open_batches(project):
         ids = [r[0] for r in rows]
         id_array = np.asarray(ids, dtype=np.int64)
@@ -686,22 +687,26 @@ def _rescore(
             # Membership is drawn once per item and kept once it is started.
             if labels == 0:
                 audit = bool(audit_draw[n] < share)
+            sampled += audit
             # The exploration sample is served in its own random order.
-            updates.append(
-                (
-                    item_id,
-                    float(order_draw[n]) if audit else float(priority),
-                    audit,
-                    _suggestion(probas, n) if show else None,
-                )
+            update = (
+                item_id,
+                float(order_draw[n]) if audit else float(priority),
+                audit,
+                _suggestion(probas, n) if show else None,
             )
+            # A row left as it was is not rewritten: with the same model (a
+            # heuristic kept, say) most are, and each rewrite leaves a dead
+            # row and index entries that claims walk until a VACUUM.
+            if not _unchanged(row, update):
+                updates.append(update)
         _priorities_write(updates)
         scored += len(rows)
-        sampled += sum(1 for u in updates if u[2])
+        written += len(updates)
         if progress:
             progress(scored)
     Project.objects.filter(pk=project.pk).update(audit_open=sampled)
-    tables_analyze(written={Item: scored})
+    tables_analyze(written={Item: written})
     seconds = time.perf_counter() - started
     if model is not None:
         QueueModel.objects.filter(pk=model.pk).update(
@@ -709,9 +714,24 @@ def _rescore(
         )
     return {
         "items_scored": scored,
+        "items_changed": written,
         "score_seconds": round(seconds, 3),
         "strategy": strategy.value,
     }
+
+
+def _unchanged(
+    row: tuple[Any, ...], update: tuple[int, float, bool, str | None]
+) -> bool:
+    """Whether an open item's stored (audit, priority, suggestion) are the
+    update's. The stored suggestion is JSON text in the database's own
+    spelling, so it is compared parsed."""
+    _, priority, audit, suggestion = update
+    if bool(row[2]) != audit or row[7] != priority:
+        return False
+    if suggestion is None or row[8] is None:
+        return suggestion is row[8]
+    return bool(orjson.loads(row[8]) == orjson.loads(suggestion))
 
 
 def _model_priorities(

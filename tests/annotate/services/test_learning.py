@@ -10,6 +10,8 @@ from datetime import timedelta
 import factory
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotate import tasks
@@ -313,6 +315,26 @@ def test_rescoring_ten_thousand_items_takes_a_bounded_number_of_queries(
         rescore(project)
 
     assert Item.objects.filter(project=project, priority=0).count() < 5
+
+
+def test_a_rescore_rewrites_only_the_items_whose_priority_changed():
+    project = ProjectFactory(overlap=1, queue_strategy="random")
+    items_bulk(project, 30)
+    rescore(project)
+    moved = Item.objects.filter(project=project).order_by("pk")[3]
+    kept = Item.objects.get(pk=moved.pk).priority
+    Item.objects.filter(pk=moved.pk).update(priority=kept + 1)
+
+    with CaptureQueriesContext(connection) as ran:
+        job = rescore(project)
+
+    assert job.result["items_scored"] == 30
+    assert job.result["items_changed"] == 1
+    written = [
+        q["sql"] for q in ran.captured_queries if "UPDATE annotate_item" in q["sql"]
+    ]
+    assert len(written) == 1
+    assert Item.objects.get(pk=moved.pk).priority == kept
 
 
 def test_the_sample_is_served_even_when_no_claim_explores():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotate.models import Annotation, Item, Job, JobKind, JobStatus, QueueStrategy
@@ -101,6 +103,31 @@ def test_a_project_that_shows_pre_labels_stores_what_each_annotator_saw(trained)
     # The suggestion is no label: only the annotator's counts.
     assert Item.objects.get(pk=item.pk).annotations_count == before + 1
     assert not Annotation.objects.filter(item=item, is_human=False).exists()
+
+
+def test_a_rescore_with_the_same_model_rewrites_no_item_but_one_changed(trained):
+    configure(trained, prelabels=True, blind=False)
+    stale = Item.objects.filter(project=trained, slots_left__gt=0).order_by("pk")[0]
+    Item.objects.filter(pk=stale.pk).update(
+        suggestion={"refusal_type": {"value": "x", "p": 1}}
+    )
+
+    with CaptureQueriesContext(connection) as ran:
+        rescore = Job.objects.create(
+            project=trained, kind=JobKind.RESCORE, params={}, created_at=NOW
+        )
+        job = job_run(job_id=rescore.pk, now=timezone.now)
+
+    # The stored suggestions are JSON in the database's spelling, not ours:
+    # only the tampered one differs, and only it is written back.
+    assert job.result["items_changed"] == 1
+    written = [
+        q["sql"] for q in ran.captured_queries if "UPDATE annotate_item" in q["sql"]
+    ]
+    assert len(written) == 1
+    stale.refresh_from_db()
+    assert stale.suggestion
+    assert stale.suggestion["refusal_type"]["value"] != "x"
 
 
 def test_a_blind_project_shows_none_whatever_the_items_hold(trained):
