@@ -206,7 +206,7 @@ def annotators_ensure(
         api_tokens_revoke(user=user, by=user, now=now)
         tokens.append(api_token_create(user=user, name="bench", now=now)[1])
     if password is not None:
-        # One hash for all (PBKDF2 at 1,500,000 iterations); the
+        # One hash for all (settings.PASSWORD_HASHERS' first); the
         # server still checks each login at full cost.
         User.objects.filter(
             username__in=[f"bench-queue-{i:02d}" for i in range(count)]

@@ -3,9 +3,14 @@ LOGIN_FAILURE_LIMIT wrong passwords, told when to try again."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
+from django.contrib.auth.hashers import check_password, make_password
 from django.core.management import call_command
 from django.test import Client
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +110,18 @@ def test_behind_a_proxy_the_address_it_saw_is_the_one_locked_out(annotator, sett
 
     assert same.status_code == 429
     assert other.status_code == 302
+
+
+def test_a_login_rehashes_a_pbkdf2_password_with_argon2(client, settings):
+    # Production's hashers, not the suite's fast one (conftest).
+    settings.PASSWORD_HASHERS = import_module("annotate.settings").PASSWORD_HASHERS
+    user = UserFactory(username="olga")
+    user.password = make_password("an older password", hasher="pbkdf2_sha256")
+    user.save(update_fields=["password"])
+
+    r = client.post("/login/", {"username": "olga", "password": "an older password"})
+
+    assert r.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$")
+    assert check_password("an older password", user.password)
