@@ -367,6 +367,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "rescore-due": {"task": "annotate.tasks.items_rescore_due", "schedule": 30.0},
     # A job whose worker died for good is marked failed past its time limit.
     "fail-stale-jobs": {"task": "annotate.tasks.jobs_fail_stale", "schedule": 60.0},
+    # VACUUM and ANALYZE where the server's autovacuum is off, so prepared
+    # plans made on small tables are remade as they grow (services.planner).
+    "tables-maintain": {"task": "annotate.tasks.tables_maintain", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

@@ -135,6 +135,16 @@ def uploads_prune() -> int:
     return prune(now=timezone.now())
 
 
+@shared_task
+def tables_maintain() -> list[str]:
+    """Autovacuum's work on the app's tables, where the server's is off
+    (beat, every minute; services.planner). Not retried: the next minute's
+    run is the retry."""
+    from annotate.services.planner import tables_maintain as maintain
+
+    return maintain()
+
+
 @shared_task(
     autoretry_for=(OperationalError, InterfaceError), retry_backoff=True, max_retries=5
 )

@@ -1,15 +1,25 @@
-"""The planner's statistics after a bulk write.
+"""The planner's statistics after a bulk write, and autovacuum's work where
+the server does none.
 
 This PostgreSQL runs without autovacuum (and autovacuum, where it runs, may
 be minutes behind), so a job that writes many rows ANALYZEs the tables it
 wrote before anyone plans against them. The claim does not depend on this
 (rawsql.execute_pinned keeps it an index scan whatever the statistics say);
 the manager's pages, exports and the assigned stream do.
+
+The labelling loop's other statements are prepared, and a prepared
+statement keeps the generic plan it made until its tables' statistics
+change. Made on an empty claims table (a new install, a new day's first
+claims), that plan reads the whole table for one claim by its id; with no
+ANALYZE it kept doing so while the table grew (seen in bench/load.py: a few
+full scans a loop, 560,000 rows a second by the end, the pages' p99 doubling
+over 3 minutes). So beat's `tables-maintain` does what autovacuum would,
+on the app's tables, when the server's autovacuum is off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.db import connection, models, transaction
 
@@ -55,3 +65,56 @@ def _analyze(written: dict[str, int]) -> None:
         if chosen:
             quoted = ", ".join(connection.ops.quote_name(t) for t in chosen)
             cursor.execute(f"ANALYZE {quoted}")
+
+
+# Autovacuum's default thresholds (autovacuum_vacuum_threshold and _scale_factor,
+# autovacuum_analyze_threshold and _scale_factor).
+VACUUM_BASE, VACUUM_SHARE = 50, 0.2
+ANALYZE_BASE, ANALYZE_SHARE = 50, 0.1
+
+
+def tables_due(
+    stats: Iterable[tuple[str, int, int, float]],
+) -> list[tuple[str, bool, bool]]:
+    """From (table, dead rows, rows changed since its ANALYZE, rows counted
+    at its last ANALYZE: -1 never), the tables past autovacuum's thresholds
+    as (table, vacuum, analyze), in name order."""
+    due = []
+    for table, dead, changed, counted in sorted(stats):
+        rows = max(counted, 0.0)
+        vacuum = dead > VACUUM_BASE + VACUUM_SHARE * rows
+        analyze = changed > ANALYZE_BASE + ANALYZE_SHARE * rows
+        if vacuum or analyze:
+            due.append((table, vacuum, analyze))
+    return due
+
+
+def tables_maintain() -> list[str]:
+    """VACUUM and ANALYZE the app's tables that autovacuum would, when the
+    server's autovacuum is off (PostgreSQL only; a no-op otherwise). Returns
+    the statements run. SKIP_LOCKED: a table another maintenance holds is
+    left for the next run, not waited for."""
+    if connection.vendor != "postgresql":
+        return []
+    tables = connection.introspection.django_table_names(only_existing=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('autovacuum') = 'on'")
+        if cursor.fetchone()[0]:
+            return []
+        cursor.execute(
+            "SELECT s.relname, s.n_dead_tup, s.n_mod_since_analyze, c.reltuples "
+            "FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.schemaname = current_schema() AND s.relname = ANY(%s)",
+            [tables],
+        )
+        ran = []
+        for table, vacuum, analyze in tables_due(cursor.fetchall()):
+            name = connection.ops.quote_name(table)
+            if vacuum:
+                options = "SKIP_LOCKED, ANALYZE" if analyze else "SKIP_LOCKED"
+                statement = f"VACUUM ({options}) {name}"
+            else:
+                statement = f"ANALYZE (SKIP_LOCKED) {name}"
+            cursor.execute(statement)
+            ran.append(statement)
+    return ran
