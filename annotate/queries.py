@@ -138,13 +138,15 @@ def progress_for(*, membership: Membership, now: datetime) -> Progress:
 
     Read fresh: the caller's membership was loaded before its submit changed
     these counters. The queue length is counted, but capped: at most
-    QUEUE_LEFT_CAP rows of the partial queue index are read, whatever the
-    project's size.
+    QUEUE_LEFT_CAP open items are read, whatever the project's size.
     """
     from annotate import rawsql  # rawsql imports the models, which import this
 
     today = connection.ops.adapt_datefield_value(now.date())
-    with connection.cursor() as cursor:
+    # Prepared: planning it took 0.4-0.8 ms of PostgreSQL's time per page,
+    # as much as running it (a generic plan made on stale statistics is
+    # remade at beat's next tables-maintain, services.planner).
+    with rawsql.prepared_cursor() as cursor:
         cursor.execute(
             rawsql.PROGRESS_SQL,
             [
