@@ -619,7 +619,7 @@ def one_run(
 
     rows = [row(name, samples[name]) for name in ENDPOINTS]
     # Claims and submits again once every annotator is in: the logins'
-    # password hashing (PBKDF2 at 1,500,000 iterations, most of a second of CPU each) is over.
+    # password hashing (Argon2id, about 0.2 s of CPU each) is over.
     rows += [
         row(f"{name}, after the logins", [s for s in samples[name] if s.began > all_in])
         for name in ("claim", "submit")
