@@ -23,7 +23,12 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection, models, transaction
 
-# Autovacuum's own rule (50 rows + 10% of the table), capped: an import of
+# Autovacuum's default thresholds (autovacuum_vacuum_threshold and _scale_factor,
+# autovacuum_analyze_threshold and _scale_factor).
+VACUUM_BASE, VACUUM_SHARE = 50, 0.2
+ANALYZE_BASE, ANALYZE_SHARE = 50, 0.1
+
+# After a job, autovacuum's analyze rule, capped: an import of
 # 10,000 items into a table of millions is a new project the statistics have
 # never seen, and the claim was seen taking 390 ms on such statistics. A
 # smaller one costs little if misplanned, and ANALYZE (a sample of 30,000
@@ -60,17 +65,15 @@ def _analyze(written: dict[str, int]) -> None:
         chosen = sorted(
             t
             for t, n in written.items()
-            if n >= min(ANALYZE_ROWS, 50 + 0.1 * max(counted.get(t, 0.0), 0.0))
+            if n
+            >= min(
+                ANALYZE_ROWS,
+                ANALYZE_BASE + ANALYZE_SHARE * max(counted.get(t, 0.0), 0.0),
+            )
         )
         if chosen:
             quoted = ", ".join(connection.ops.quote_name(t) for t in chosen)
             cursor.execute(f"ANALYZE {quoted}")
-
-
-# Autovacuum's default thresholds (autovacuum_vacuum_threshold and _scale_factor,
-# autovacuum_analyze_threshold and _scale_factor).
-VACUUM_BASE, VACUUM_SHARE = 50, 0.2
-ANALYZE_BASE, ANALYZE_SHARE = 50, 0.1
 
 
 def tables_due(
