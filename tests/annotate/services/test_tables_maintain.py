@@ -86,12 +86,10 @@ def test_a_claims_table_that_grew_is_analysed_and_its_prepared_plans_remade():
 
             schedule = settings.CELERY_BEAT_SCHEDULE["tables-maintain"]
             assert schedule["task"] == tasks.tables_maintain.name
-            # .result, not .get(): Celery keeps "inside a task" in one process-wide
-            # flag that eager tasks run at once on other threads (the concurrency
-            # tests) can leave set, and then .get() refuses to run.
-            done = tasks.tables_maintain.apply()
-            assert done.successful(), done.traceback
-            ran = done.result
+            # disable_sync_subtasks=False: Celery keeps "inside a task" in one
+            # process-wide flag that eager tasks run at once on other threads
+            # (the concurrency tests) can leave set, and then get() refuses.
+            ran = tasks.tables_maintain.apply().get(disable_sync_subtasks=False)
 
             # VACUUM (ANALYZE) too if earlier tests left dead rows there.
             assert any("ANALYZE" in s and '"annotate_assignment"' in s for s in ran)
