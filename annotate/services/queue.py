@@ -61,32 +61,50 @@ def item_claim_next(*, membership: Membership, now: datetime) -> Assignment | No
     Past the project's cap on items with a content warning (services.care),
     only items without one are served.
     """
+    if membership.project.archived_at is not None:
+        return None  # read-only: archiving ended the live claims too
     try:
-        return _claim_next(membership=membership, now=now)
+        return _live_or_claim(membership=membership, now=now)
     except IntegrityError:
         # Two tabs claimed at once: the one-live-claim constraint refused
         # this one, and the other tab's claim, now committed, is the answer.
-        return _claim_next(membership=membership, now=now)
+        return _live_or_claim(membership=membership, now=now)
+
+
+def _live_or_claim(*, membership: Membership, now: datetime) -> Assignment | None:
+    # The live claim is read before any transaction: a reloaded tab's, the
+    # commonest ask, costs one statement rather than BEGIN, it and COMMIT. A
+    # claim another tab makes after this read meets the one-live-claim
+    # constraint, as two tabs claiming at once always have.
+    with rawsql.prepared_cursor() as cursor:
+        cursor.execute(rawsql.LIVE_SQL, [membership.project_id, membership.user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return _claim_next(membership=membership, now=now, expired=None)
+    current = rawsql.ASSIGNMENT.load(row)
+    if current.expires_at <= now:
+        return _claim_next(membership=membership, now=now, expired=current)
+    current.project = membership.project
+    current.item = rawsql.ITEM.load(row, rawsql.ASSIGNMENT.width)
+    current.item.transcript = rawsql.TRANSCRIPT.load(
+        row, rawsql.ASSIGNMENT.width + rawsql.ITEM.width
+    )
+    return current
 
 
 @transaction.atomic
-def _claim_next(*, membership: Membership, now: datetime) -> Assignment | None:
+def _claim_next(
+    *, membership: Membership, now: datetime, expired: Assignment | None
+) -> Assignment | None:
     project = membership.project
-    if project.archived_at is not None:
-        return None  # read-only: archiving ended the live claims too
-    with rawsql.prepared_cursor() as cursor:
-        cursor.execute(rawsql.LIVE_SQL, [project.pk, membership.user_id])
-        row = cursor.fetchone()
-    if row is not None:
-        current = rawsql.ASSIGNMENT.load(row)
-        if current.expires_at > now:
-            current.project = project
-            current.item = rawsql.ITEM.load(row, rawsql.ASSIGNMENT.width)
-            current.item.transcript = rawsql.TRANSCRIPT.load(
-                row, rawsql.ASSIGNMENT.width + rawsql.ITEM.width
-            )
-            return current
-        _assignments_release([current], status=AssignmentStatus.EXPIRED)
+    if expired is not None:
+        # Read outside this transaction: released only if still live (the
+        # expiry job or another tab may have ended it since), under its lock.
+        still = Assignment.objects.select_for_update().filter(
+            pk=expired.pk, status=AssignmentStatus.LIVE
+        )
+        if still.exists():
+            _assignments_release([expired], status=AssignmentStatus.EXPIRED)
     if claim_blocked(membership=membership, now=now):
         return None
     # Gold questions: all a qualifying member gets, then a share of claims.

@@ -147,6 +147,33 @@ def test_my_own_expired_claim_is_replaced_and_the_item_can_come_back(
     assert item.slots_left == project.overlap - 1
 
 
+def test_my_expired_claim_ended_by_the_expiry_job_meanwhile_returns_its_slot_once(
+    project, annotator, monkeypatch
+):
+    # The live claim is read outside the claim's transaction: the expiry job
+    # ending it between that read and the transaction must not give its slot
+    # back a second time.
+    from annotate.services import queue
+
+    item = ItemFactory(project=project)
+    claim(annotator, project)
+    later = NOW + project.lease + timedelta(seconds=1)
+    claim_next = queue._claim_next
+
+    def expiry_job_first(**kwargs):
+        assert assignments_expire(now=later) == 1
+        return claim_next(**kwargs)
+
+    monkeypatch.setattr(queue, "_claim_next", expiry_job_first)
+
+    again = claim(annotator, project, now=later)
+
+    assert again is not None
+    assert again.item == item
+    item.refresh_from_db()
+    assert item.slots_left == project.overlap - 1
+
+
 def test_the_periodic_job_expires_stale_claims(project, annotator, other_annotator):
     items = ItemFactory.create_batch(2, project=project)
     claim(annotator, project)

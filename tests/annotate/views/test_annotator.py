@@ -222,6 +222,22 @@ def test_next_item_runs_a_bounded_number_of_queries(
         client.get(queue_url(project), headers=HTMX)
 
 
+def test_a_reloaded_tab_gets_its_live_claim_back_in_five_queries(
+    client, project, annotator, django_assert_num_queries
+):
+    ItemFactory.create_batch(5, project=project)
+    client.force_login(annotator)
+    client.get(queue_url(project), headers=HTMX)
+    assignment = live(annotator)
+
+    # Session, user, membership; the live claim, read outside a transaction
+    # (no SAVEPOINT here, no BEGIN and COMMIT in production); progress.
+    with django_assert_num_queries(5):
+        r = client.get(queue_url(project), headers=HTMX)
+
+    assert r.context["assignment"].pk == assignment.pk
+
+
 def test_submit_runs_a_bounded_number_of_queries(
     client, project, annotator, django_assert_num_queries
 ):
