@@ -10,6 +10,8 @@ plain text, which loses formatting but never content.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import nh3
 from django import template
 from django.utils.html import escape
@@ -148,6 +150,13 @@ def _render(text: str) -> str:
     return html
 
 
+# A claim's item panel, the submit's answer just before it and a reloaded tab
+# all show the same turns: rendered once, for turns up to CACHED_CHARS (most
+# of them), which bounds what the cache holds to a few MB a process.
+CACHED_CHARS = 8_000
+CACHED_TURNS = 256
+
+
 @register.filter
 def markdown(text: str) -> SafeString:
     """Markdown to HTML that can hold no script: nh3 keeps only TAGS, and
@@ -156,6 +165,12 @@ def markdown(text: str) -> SafeString:
     Raw HTML in the text is shown as text, not dropped: an annotator judging
     leakage must see the <script> a model wrote.
     """
+    if len(text) <= CACHED_CHARS:
+        return _cached(text)
+    return _clean(text)
+
+
+def _clean(text: str) -> SafeString:
     clean = nh3.clean(
         _render(text),
         tags=TAGS,
@@ -164,3 +179,6 @@ def markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
+
+
+_cached = lru_cache(maxsize=CACHED_TURNS)(_clean)

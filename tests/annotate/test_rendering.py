@@ -20,6 +20,7 @@ PLAIN = "Shown as plain text"
 
 
 def timed(text: str) -> tuple[str, float]:
+    rendering._cached.cache_clear()  # the cost of rendering it, not of a lookup
     start = time.process_time()
     html = markdown(text)
     return str(html), time.process_time() - start
@@ -203,3 +204,23 @@ def test_a_turn_just_under_the_size_limit_is_formatted():
     assert took < BUDGET_S
     assert PLAIN not in html
     assert html.count("<em>prose</em>") == text.count("*prose*")
+
+
+def test_a_turn_shown_again_is_rendered_once_and_alike():
+    text = "A *reply* with [a link](https://example.org) and <script>x</script>"
+    hits = rendering._cached.cache_info().hits
+
+    first, again = markdown(text), markdown(text)
+
+    assert again == first == rendering._clean(text)
+    assert rendering._cached.cache_info().hits == hits + 1
+
+
+def test_a_long_turn_is_not_kept():
+    text = "word " * (rendering.CACHED_CHARS // 5 + 1)
+    assert len(text) > rendering.CACHED_CHARS
+    kept = rendering._cached.cache_info().currsize
+
+    markdown(text)
+
+    assert rendering._cached.cache_info().currsize == kept
