@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotate.models import Annotation, Assignment, Item, Membership, Project
+from annotate.services import queue
 from annotate.services.queue import (
     annotation_editable,
     annotation_submit,
@@ -153,8 +154,6 @@ def test_my_expired_claim_ended_by_the_expiry_job_meanwhile_returns_its_slot_onc
     # The live claim is read outside the claim's transaction: the expiry job
     # ending it between that read and the transaction must not give its slot
     # back a second time.
-    from annotate.services import queue
-
     item = ItemFactory(project=project)
     claim(annotator, project)
     later = NOW + project.lease + timedelta(seconds=1)
