@@ -23,3 +23,18 @@ limit_request_line = 8190
 # Longer than the gap between an annotator's claim and submit on one
 # keep-alive connection, so the server never closes one a client reuses.
 keepalive = 30
+
+
+def post_worker_init(worker: object) -> None:
+    """Move what the app loaded at start into the collector's permanent
+    generation (gc.freeze), so a full collection scans only the requests'
+    own objects. Without it each of a worker's 5-6 full collections in a load
+    test run held the GIL for 60-106 ms (about 130,000 objects), stalling all
+    its threads' requests at once; frozen, they take 4-11 ms."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - loads the views' modules, to freeze them too
+    gc.collect()
+    gc.freeze()
