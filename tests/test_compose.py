@@ -77,6 +77,22 @@ def settings_env_names() -> set[str]:
     return {a or b for a, b in _ENV_READ.findall(source)}
 
 
+def python_output(script: str, env: dict[str, str]) -> str:
+    """What `script` prints, run by this interpreter in a process of its own
+    from the project's folder; its stderr if it fails."""
+    result = subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_the_settings_parser_finds_the_variables_settings_reads():
     names = settings_env_names()
     assert {
@@ -135,15 +151,9 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_so_collections_skip_it():
         "from annotate import gunicorn_conf; gunicorn_conf.post_worker_init(None); "
         "print(gc.get_freeze_count(), 'annotate.views.annotator' in sys.modules)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "annotate.settings"},
-    )
-    frozen, views = done.stdout.split()
-    # The app's modules, models and URLconf: over a hundred thousand objects.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "annotate.settings"}
+    frozen, views = python_output(script, env).split()
+    # The app's modules, models and URLconf: about 130,000 objects here.
     assert int(frozen) > 50_000
     assert views == "True"
 
@@ -247,17 +257,7 @@ def test_the_compose_environment_gives_postgresql_and_a_real_celery_broker():
         "print(settings.CELERY_TASK_ALWAYS_EAGER); "
         "print(settings.DEBUG)"
     )
-    result = subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    engine, host, eager, debug = result.stdout.split()
+    engine, host, eager, debug = python_output(script, env).split()
     assert engine == "annotate.db.postgresql"
     assert host == "postgres"
     assert eager == "False"
